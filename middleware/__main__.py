@@ -1,0 +1,5 @@
+"""`python -m middleware` is the `callcenter` admin CLI."""
+
+from middleware.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""The FastAGI server on asyncio streams.
+
+One task per connection; a slow, truncated, oversized or garbage request only ever costs its own
+task. Routes are looked up by script name (``agi://host:4573/<name>?k=v``); an unknown script, a
+handler error or a protocol error leaves ``CC_AGI_ERROR`` on the channel so the dialplan takes its
+fallback path instead of leaving the caller in silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+
+import structlog
+
+from middleware.agi.protocol import AgiProtocolError, AgiRequest, build_request
+from middleware.agi.session import AgiCommandError, AgiHangup, AgiSession, AgiTimeout
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[AgiSession], Awaitable[None]]
+ERROR_VARIABLE = "CC_AGI_ERROR"
+
+
+class DuplicateRoute(ValueError):
+    """Two handlers claim the same script name."""
+
+
+def route_table(routes: Iterable[tuple[str, Handler]]) -> dict[str, Handler]:
+    table: dict[str, Handler] = {}
+    for name, handler in routes:
+        key = name.strip("/")
+        if key in table:
+            raise DuplicateRoute(f"AGI route {key!r} is defined twice")
+        table[key] = handler
+    return table
+
+
+async def read_request(reader: asyncio.StreamReader, *, max_bytes: int, timeout: float) -> AgiRequest:
+    """Read the header block up to its blank line, within max_bytes and timeout."""
+    lines: list[str] = []
+    total = 0
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                raw = await reader.readline()
+            except ValueError as exc:  # one line longer than the stream limit
+                raise AgiProtocolError(f"request header line exceeds {max_bytes} bytes") from exc
+            total += len(raw)
+            if total > max_bytes:
+                raise AgiProtocolError(f"request header exceeds {max_bytes} bytes")
+            if not raw.endswith(b"\n"):
+                raise AgiProtocolError(f"connection closed after {total} bytes, before the header ended")
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise AgiProtocolError("request header is not UTF-8 text") from exc
+            if line == "":
+                break
+            lines.append(line)
+    if not lines:
+        raise AgiProtocolError("empty request header")
+    return build_request(lines)
+
+
+class FastAgiServer:
+    def __init__(self, routes: dict[str, Handler], *, host: str, port: int, max_header_bytes: int,
+                 header_timeout: float, command_timeout: float) -> None:
+        self._routes = routes
+        self._host = host
+        self._port = port
+        self._max_header_bytes = max_header_bytes
+        self._header_timeout = header_timeout
+        self._command_timeout = command_timeout
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.sessions_served = 0
+        self.requests_rejected = 0
+
+    @property
+    def port(self) -> int:
+        if self._server is None or not self._server.sockets:
+            return self._port
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept, self._host, self._port, limit=self._max_header_bytes + 1, reuse_address=True)
+        log.info("agi.listening", host=self._host, port=self.port, routes=sorted(self._routes))
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+            try:
+                await asyncio.wait_for(writer.wait_closed(), timeout=1.0)
+            except (TimeoutError, ConnectionError, OSError):
+                pass
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            request = await read_request(reader, max_bytes=self._max_header_bytes,
+                                         timeout=self._header_timeout)
+        except TimeoutError:
+            self.requests_rejected += 1
+            log.warning("agi.request_rejected", peer=str(peer), reason="header timeout")
+            return
+        except AgiProtocolError as exc:
+            self.requests_rejected += 1
+            log.warning("agi.request_rejected", peer=str(peer), reason=str(exc))
+            return
+        session = AgiSession(request, reader, writer, self._command_timeout)
+        linkedid = request.query.get("linkedid") or request.uniqueid
+        with structlog.contextvars.bound_contextvars(linkedid=linkedid, channel=request.channel,
+                                                     agi_script=request.script):
+            handler = self._routes.get(request.script)
+            if handler is None:
+                log.error("agi.unknown_script", known=sorted(self._routes))
+                await self._leave_error(session, f"unknown script {request.script}")
+                return
+            self.sessions_served += 1
+            try:
+                await handler(session)
+            except AgiHangup as exc:
+                log.info("agi.caller_hung_up", detail=str(exc))
+            except AgiTimeout as exc:
+                log.error("agi.command_timeout", detail=str(exc))
+            except (AgiCommandError, AgiProtocolError) as exc:
+                log.error("agi.protocol_error", detail=str(exc))
+                await self._leave_error(session, str(exc))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("agi.handler_failed")
+                await self._leave_error(session, f"internal error: {type(exc).__name__}")
+
+    async def _leave_error(self, session: AgiSession, reason: str) -> None:
+        try:
+            await session.set_variable(ERROR_VARIABLE, reason[:200])
+        except (AgiHangup, AgiTimeout, AgiCommandError, AgiProtocolError, ConnectionError):
+            pass

@@ -1,0 +1,137 @@
+"""One FastAGI conversation: send a command, await its whole reply, notice the caller hanging up.
+
+Every wait is bounded. A HANGUP line may arrive at any time and is remembered, not mistaken for a
+reply; a 511 reply (dead channel) or EOF raises AgiHangup so handlers stop cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from middleware.agi.protocol import (
+    HANGUP_LINE,
+    AgiProtocolError,
+    AgiReply,
+    AgiRequest,
+    format_command,
+    parse_reply,
+    reply_is_complete,
+)
+
+log = structlog.get_logger(__name__)
+
+
+class AgiHangup(Exception):
+    """The channel is gone (HANGUP then 511, or the connection closed)."""
+
+
+class AgiCommandError(Exception):
+    """Asterisk refused a command (510 unknown, 520 usage)."""
+
+    def __init__(self, command: str, reply: AgiReply) -> None:
+        super().__init__(f"{command.strip()}: {reply.code} {reply.text}")
+        self.reply = reply
+
+
+class AgiTimeout(Exception):
+    """No reply within the command's time limit; the session is unusable afterwards."""
+
+
+class AgiSession:
+    def __init__(self, request: AgiRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 command_timeout: float) -> None:
+        self.request = request
+        self._reader = reader
+        self._writer = writer
+        self._command_timeout = command_timeout
+        self.hung_up = False
+        self._broken = False
+        self.commands_sent = 0
+
+    async def _read_line(self) -> str:
+        try:
+            raw = await self._reader.readline()
+        except ValueError as exc:  # a line over the stream's limit
+            raise AgiProtocolError("reply line too long") from exc
+        if not raw.endswith(b"\n"):
+            raise AgiHangup("connection closed by Asterisk")
+        return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+    async def command(self, verb: str, *args: str | int, timeout: float | None = None) -> AgiReply:
+        """Send one command and return its reply; raise AgiHangup on a dead channel."""
+        if self._broken:
+            raise AgiHangup("session already closed")
+        payload = format_command(verb, *args)
+        limit = self._command_timeout if timeout is None else timeout
+        self.commands_sent += 1
+        try:
+            async with asyncio.timeout(limit):
+                self._writer.write(payload)
+                await self._writer.drain()
+                lines: list[str] = []
+                while not reply_is_complete(lines):
+                    line = await self._read_line()
+                    if line == HANGUP_LINE:
+                        self.hung_up = True
+                        continue
+                    if not lines and not line:
+                        continue
+                    lines.append(line)
+        except TimeoutError as exc:
+            self._broken = True
+            raise AgiTimeout(f"{verb}: no reply within {limit:.1f}s") from exc
+        except (ConnectionError, AgiHangup) as exc:
+            self._broken = True
+            self.hung_up = True
+            raise AgiHangup(str(exc)) from exc
+        except AgiProtocolError:
+            self._broken = True
+            raise
+        reply = parse_reply(lines)
+        if reply.code == 511:
+            self._broken = True
+            self.hung_up = True
+            raise AgiHangup(f"{verb}: channel is dead (511)")
+        if reply.code != 200:
+            raise AgiCommandError(payload.decode(), reply)
+        return reply
+
+    # The commands our routes use, with the reply turned into a plain value.
+
+    async def answer(self) -> None:
+        await self.command("ANSWER")
+
+    async def verbose(self, message: str, level: int = 1) -> None:
+        await self.command("VERBOSE", message, level)
+
+    async def set_variable(self, name: str, value: str | int) -> None:
+        await self.command("SET VARIABLE", name, value)
+
+    async def get_variable(self, name: str) -> str | None:
+        reply = await self.command("GET FULL VARIABLE", f"${{{name}}}")
+        return reply.data if reply.result == "1" else None
+
+    async def stream_file(self, prompt: str, escape_digits: str = "") -> str:
+        """Play a prompt; return the digit that interrupted it, or ''."""
+        reply = await self.command("STREAM FILE", prompt, escape_digits)
+        if reply.result_int == -1:
+            raise AgiHangup("STREAM FILE failed: channel gone or prompt missing")
+        return chr(reply.result_int) if reply.result_int > 0 else ""
+
+    async def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> tuple[str, bool]:
+        """Play a prompt and collect up to max_digits; return (digits, timed_out)."""
+        # Asterisk's own timeout applies per digit after the prompt; allow for the prompt's length.
+        limit = self._command_timeout + timeout_ms / 1000 * max(1, max_digits)
+        reply = await self.command("GET DATA", prompt, timeout_ms, max_digits, timeout=limit)
+        if reply.result == "-1":
+            raise AgiHangup("GET DATA: channel hung up")
+        return reply.result, reply.data == "timeout"
+
+    async def exec_app(self, application: str, options: str = "") -> int:
+        reply = await self.command("EXEC", application, options)
+        return reply.result_int
+
+    async def hangup(self) -> None:
+        await self.command("HANGUP")

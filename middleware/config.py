@@ -1,0 +1,119 @@
+"""One typed Settings object, built from the environment and an optional TOML file.
+
+Precedence: environment variable > TOML file (``CALLCENTER_CONFIG`` or ``--config``) > default.
+Constructors elsewhere receive a Settings; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting is missing or has a value of the wrong shape."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/callcenter"
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "callcenter"
+    ami_secret: str = "callcenter-dev-secret"
+    ami_action_timeout: float = 5.0
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    agi_command_timeout: float = 30.0
+    agi_header_timeout: float = 5.0
+    agi_max_header_bytes: int = 16384
+    http_host: str = "127.0.0.1"
+    http_port: int = 8088
+    asterisk_root: Path = PROJECT_ROOT / ".cache" / "rootfs"
+    asterisk_config_dir: Path = PROJECT_ROOT / "asterisk-config"
+    dialplan_dir: Path = PROJECT_ROOT / "dialplans"
+    run_dir: Path = PROJECT_ROOT / ".cache" / "run"
+    log_level: str = "info"
+    log_format: str = "json"
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def generated_dir(self) -> Path:
+        """Where provisioning writes the PJSIP/queue config that Asterisk #includes."""
+        return self.asterisk_root / "etc" / "asterisk" / "generated"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+_ENV_NAMES: dict[str, str] = {
+    "database_url": "DATABASE_URL",
+    "ami_host": "AMI_HOST",
+    "ami_port": "AMI_PORT",
+    "ami_user": "AMI_USER",
+    "ami_secret": "AMI_SECRET",
+    "ami_action_timeout": "AMI_ACTION_TIMEOUT",
+    "agi_host": "AGI_HOST",
+    "agi_port": "AGI_PORT",
+    "agi_command_timeout": "AGI_COMMAND_TIMEOUT",
+    "agi_header_timeout": "AGI_HEADER_TIMEOUT",
+    "agi_max_header_bytes": "AGI_MAX_HEADER_BYTES",
+    "http_host": "HTTP_HOST",
+    "http_port": "HTTP_PORT",
+    "asterisk_root": "ASTERISK_ROOT",
+    "asterisk_config_dir": "ASTERISK_CONFIG_DIR",
+    "dialplan_dir": "DIALPLAN_DIR",
+    "run_dir": "CALLCENTER_RUN_DIR",
+    "log_level": "LOG_LEVEL",
+    "log_format": "LOG_FORMAT",
+    "db_pool_min": "DB_POOL_MIN",
+    "db_pool_max": "DB_POOL_MAX",
+}
+
+
+def _coerce(name: str, raw: object) -> object:
+    kind = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
+    try:
+        if kind == "int":
+            return int(raw)  # type: ignore[arg-type]
+        if kind == "float":
+            return float(raw)  # type: ignore[arg-type]
+        if kind == "Path":
+            return Path(str(raw)).expanduser()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name}: {raw!r} is not a valid {kind}") from exc
+    return str(raw)
+
+
+def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None = None) -> Settings:
+    """Build Settings from a TOML file (flat keys named like the fields) and the environment."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    path = toml_path or (Path(env["CALLCENTER_CONFIG"]) if env.get("CALLCENTER_CONFIG") else None)
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from exc
+        known = set(_ENV_NAMES)
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}")
+            values[key] = _coerce(key, value)
+    for name, env_name in _ENV_NAMES.items():
+        if env.get(env_name):
+            values[name] = _coerce(name, env[env_name])
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.log_format not in ("json", "console"):
+        raise ConfigError(f"LOG_FORMAT must be json or console, not {settings.log_format!r}")
+    return settings
