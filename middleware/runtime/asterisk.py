@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ def start(settings: Settings, *, timeout: float = 60.0) -> int:
     if running is not None:
         raise AsteriskError(f"Asterisk already runs (pid {running}); `callcenter stack down` first")
     asterisk_config.install(settings, root / "etc" / "asterisk")
+    _write_hosts(root)
     rootfs.mount_system(root)
     # Made inside the chroot: var/run is an absolute symlink that would resolve on the host.
     subprocess.run(["chroot", str(root), "install", "-d", "-o", "asterisk", "-g", "asterisk",
@@ -84,7 +86,7 @@ def start(settings: Settings, *, timeout: float = 60.0) -> int:
     # Stale control socket from an unclean stop would make -rx talk to nothing.
     (root / "run/asterisk/asterisk.ctl").unlink(missing_ok=True)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    out = open(settings.run_dir / "asterisk.out", "wb")  # noqa: SIM115 - handed to the child
+    out = open(settings.run_dir / "asterisk.out", "wb")
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TZ": "UTC", "LANG": "C.UTF-8"}
     proc = subprocess.Popen(
         ["chroot", str(root), ASTERISK_BIN, "-f", "-n", "-U", "asterisk", "-G", "asterisk"],
@@ -105,6 +107,13 @@ def start(settings: Settings, *, timeout: float = 60.0) -> int:
             time.sleep(0.3)
     stop(settings)
     raise AsteriskError(f"Asterisk did not boot within {timeout:.0f}s: {last}")
+
+
+def _write_hosts(root: Path) -> None:
+    # Asterisk resolves the machine's own name (ast_find_ourip); without an entry each lookup goes
+    # to DNS, which these machines do not have.
+    name = socket.gethostname()
+    (root / "etc" / "hosts").write_text(f"127.0.0.1\tlocalhost {name}\n::1\tlocalhost ip6-localhost\n")
 
 
 def stop(settings: Settings, *, timeout: float = 20.0) -> bool:

@@ -1,0 +1,41 @@
+"""Typed AMI actions: pure builders of the header dicts the client sends."""
+
+from __future__ import annotations
+
+
+def queue_add(queue: str, interface: str, member_name: str, *, penalty: int = 0, paused: bool = False,
+              reason: str = "") -> dict[str, str]:
+    action = {"Action": "QueueAdd", "Queue": queue, "Interface": interface, "MemberName": member_name,
+              "StateInterface": interface, "Penalty": str(penalty), "Paused": "true" if paused else "false"}
+    if paused and reason:
+        action["Reason"] = reason
+    return action
+
+
+def queue_remove(queue: str, interface: str) -> dict[str, str]:
+    return {"Action": "QueueRemove", "Queue": queue, "Interface": interface}
+
+
+def queue_pause(interface: str, paused: bool, reason: str = "", queue: str | None = None) -> dict[str, str]:
+    action = {"Action": "QueuePause", "Interface": interface, "Paused": "true" if paused else "false"}
+    if queue:
+        action["Queue"] = queue
+    if reason:
+        action["Reason"] = reason
+    return action
+
+
+def command(cli: str) -> dict[str, str]:
+    return {"Action": "Command", "Command": cli}
+
+
+def pjsip_interface(endpoint: str) -> str:
+    return f"PJSIP/{endpoint}"
+
+
+def endpoint_of_channel(channel: str) -> str:
+    """``PJSIP/acme-1001-0000002a`` -> ``acme-1001`` (the suffix after the last dash is the sequence)."""
+    tech, _, rest = channel.partition("/")
+    if tech.upper() != "PJSIP" or "-" not in rest:
+        return ""
+    return rest.rsplit("-", 1)[0]

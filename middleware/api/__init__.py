@@ -1,0 +1,1 @@
+"""HTTP API (aiohttp): health now; the supervisor API and wallboard grow here."""

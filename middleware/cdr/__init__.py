@@ -1,0 +1,1 @@
+"""CDR assembly: one record per call (linkedid) from the AMI event stream. Pure."""

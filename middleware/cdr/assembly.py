@@ -1,0 +1,254 @@
+"""Assemble one CallRecord per linkedid from AMI events (Newchannel, Queue*, Agent*, Hangup, CEL).
+
+Pure: events in, finished records out. Time comes from each event's Timestamp header. A call is
+finished when its last channel hangs up or CEL says LINKEDID_END, whichever is first. A ringall
+queue rings many members, but the call stays one record: rings are counted, not recorded as calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from middleware.pbx_events import AmiEvent
+
+
+@dataclass
+class Leg:
+    uniqueid: str
+    channel: str
+    role: str  # caller | agent | other
+    started_at: datetime
+    ended_at: datetime | None = None
+    cause: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "uniqueid": self.uniqueid,
+            "channel": self.channel,
+            "role": self.role,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "cause": self.cause,
+        }
+
+
+@dataclass
+class CallInProgress:
+    linkedid: str
+    started_at: datetime
+    caller_number: str = ""
+    caller_name: str = ""
+    did: str = ""
+    answered_at: datetime | None = None
+    queue: str = ""
+    queue_entered_at: datetime | None = None
+    queue_left_at: datetime | None = None
+    abandoned: bool = False
+    ring_attempts: int = 0
+    agent_code: str = ""
+    agent_channel: str = ""
+    connected_at: datetime | None = None
+    completed_at: datetime | None = None
+    reported_talk_s: float | None = None
+    ended_by: str = ""
+    hangup_cause: int | None = None
+    legs: dict[str, Leg] = field(default_factory=dict)
+    open_legs: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    linkedid: str
+    did: str
+    caller_number: str
+    caller_name: str
+    started_at: datetime
+    answered_at: datetime | None
+    queue: str | None
+    queue_entered_at: datetime | None
+    agent_code: str | None
+    agent_channel: str | None
+    connected_at: datetime | None
+    ended_at: datetime
+    wait_s: float | None
+    talk_s: float | None
+    duration_s: float
+    ring_attempts: int
+    disposition: str
+    hangup_cause: int | None
+    ended_by: str | None
+    legs: tuple[dict[str, object], ...]
+
+
+def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return round(max(0.0, (later - earlier).total_seconds()), 3)
+
+
+def _int(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def disposition_of(call: CallInProgress) -> str:
+    """answered | abandoned | queue_timeout | ivr_hangup | unanswered."""
+    if call.connected_at is not None:
+        return "answered"
+    if call.abandoned:
+        return "abandoned"
+    if call.queue_entered_at is not None:
+        return "queue_timeout"
+    if call.answered_at is not None:
+        return "ivr_hangup"
+    return "unanswered"
+
+
+def finish(call: CallInProgress, ended_at: datetime) -> CallRecord:
+    if call.connected_at is not None:
+        wait = _seconds(call.connected_at, call.queue_entered_at)
+    else:
+        wait = _seconds(call.queue_left_at or ended_at, call.queue_entered_at)
+    talk = None
+    if call.connected_at is not None:
+        talk = _seconds(call.completed_at or ended_at, call.connected_at)
+        if talk is None and call.reported_talk_s is not None:
+            talk = call.reported_talk_s
+    return CallRecord(
+        linkedid=call.linkedid,
+        did=call.did,
+        caller_number=call.caller_number,
+        caller_name=call.caller_name,
+        started_at=call.started_at,
+        answered_at=call.answered_at,
+        queue=call.queue or None,
+        queue_entered_at=call.queue_entered_at,
+        agent_code=call.agent_code or None,
+        agent_channel=call.agent_channel or None,
+        connected_at=call.connected_at,
+        ended_at=ended_at,
+        wait_s=wait,
+        talk_s=talk,
+        duration_s=_seconds(ended_at, call.started_at) or 0.0,
+        ring_attempts=call.ring_attempts,
+        disposition=disposition_of(call),
+        hangup_cause=call.hangup_cause,
+        ended_by=call.ended_by or None,
+        legs=tuple(leg.as_json() for leg in sorted(call.legs.values(), key=lambda leg: leg.started_at)),
+    )
+
+
+# -- one function per event: mutate the call in progress --
+
+def _on_newchannel(call: CallInProgress, ev: AmiEvent) -> None:
+    if ev.uniqueid in call.legs:
+        return
+    is_caller = ev.uniqueid == call.linkedid
+    call.legs[ev.uniqueid] = Leg(ev.uniqueid, ev.get("channel"), "caller" if is_caller else "other", ev.at)
+    call.open_legs.add(ev.uniqueid)
+    if is_caller:
+        call.started_at = min(call.started_at, ev.at)
+        call.caller_number = ev.get("calleridnum")
+        call.caller_name = ev.get("calleridname")
+        if ev.get("context") == "from-trunk":
+            call.did = ev.get("exten")
+
+
+def _on_newstate(call: CallInProgress, ev: AmiEvent) -> None:
+    if ev.uniqueid == call.linkedid and ev.get("channelstate") == "6" and call.answered_at is None:
+        call.answered_at = ev.at
+
+
+def _on_queue_caller_join(call: CallInProgress, ev: AmiEvent) -> None:
+    call.queue = ev.get("queue")
+    call.queue_entered_at = call.queue_entered_at or ev.at
+
+
+def _on_agent_called(call: CallInProgress, ev: AmiEvent) -> None:
+    call.ring_attempts += 1
+    dest = ev.get("destuniqueid")
+    if dest in call.legs:
+        call.legs[dest].role = "agent"
+
+
+def _on_agent_connect(call: CallInProgress, ev: AmiEvent) -> None:
+    call.connected_at = ev.at
+    call.agent_code = ev.get("membername") or ev.get("interface")
+    call.agent_channel = ev.get("destchannel")
+    call.queue = ev.get("queue") or call.queue
+    dest = ev.get("destuniqueid")
+    if dest in call.legs:
+        call.legs[dest].role = "agent"
+
+
+def _on_agent_complete(call: CallInProgress, ev: AmiEvent) -> None:
+    call.completed_at = ev.at
+    talk = _int(ev.get("talktime"))
+    call.reported_talk_s = float(talk) if talk is not None else None
+    call.ended_by = ev.get("reason")
+
+
+def _on_queue_caller_abandon(call: CallInProgress, ev: AmiEvent) -> None:
+    call.abandoned = True
+    call.queue_left_at = ev.at
+
+
+def _on_queue_caller_leave(call: CallInProgress, ev: AmiEvent) -> None:
+    call.queue_left_at = call.queue_left_at or ev.at
+
+
+def _on_hangup(call: CallInProgress, ev: AmiEvent) -> None:
+    leg = call.legs.get(ev.uniqueid)
+    if leg is not None:
+        leg.ended_at = ev.at
+        leg.cause = _int(ev.get("cause"))
+    call.open_legs.discard(ev.uniqueid)
+    if ev.uniqueid == call.linkedid:
+        call.hangup_cause = _int(ev.get("cause"))
+
+
+HANDLERS: dict[str, Callable[[CallInProgress, AmiEvent], None]] = {
+    "Newchannel": _on_newchannel,
+    "Newstate": _on_newstate,
+    "QueueCallerJoin": _on_queue_caller_join,
+    "AgentCalled": _on_agent_called,
+    "AgentConnect": _on_agent_connect,
+    "AgentComplete": _on_agent_complete,
+    "QueueCallerAbandon": _on_queue_caller_abandon,
+    "QueueCallerLeave": _on_queue_caller_leave,
+    "Hangup": _on_hangup,
+}
+
+
+class CdrAssembler:
+    """Holds the calls in progress; ``feed`` returns the records an event completes."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, CallInProgress] = {}
+
+    def feed(self, ev: AmiEvent) -> list[CallRecord]:
+        if ev.name == "CEL":
+            if ev.get("eventname") == "LINKEDID_END":
+                return self._close(ev.get("linkedid"), ev.at)
+            return []
+        handler = HANDLERS.get(ev.name)
+        linkedid = ev.linkedid
+        if handler is None or not linkedid:
+            return []
+        call = self.calls.get(linkedid)
+        if call is None:
+            if ev.name == "Hangup":
+                return []  # the end of a call we never saw begin (or already closed)
+            call = self.calls[linkedid] = CallInProgress(linkedid=linkedid, started_at=ev.at)
+        handler(call, ev)
+        if ev.name == "Hangup" and not call.open_legs:
+            return self._close(linkedid, ev.at)
+        return []
+
+    def _close(self, linkedid: str, at: datetime) -> list[CallRecord]:
+        call = self.calls.pop(linkedid, None)
+        return [] if call is None else [finish(call, at)]

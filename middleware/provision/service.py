@@ -1,0 +1,62 @@
+"""Write the generated config from PostgreSQL and have Asterisk reload what changed."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from psycopg_pool import AsyncConnectionPool
+
+from middleware.ami import actions
+from middleware.ami.client import AmiClient
+from middleware.provision.render import render_extensions, render_pjsip, render_queues
+from middleware.store import agents as agent_store
+from middleware.store import tenants
+
+log = structlog.get_logger(__name__)
+
+# Generated file -> the CLI command that makes Asterisk read it again.
+RELOADS: dict[str, str] = {
+    "pjsip.conf": "module reload res_pjsip.so",
+    "queues.conf": "module reload app_queue.so",
+    "extensions.conf": "dialplan reload",
+}
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    phones: int
+    queues: int
+    dids: int
+    changed: tuple[str, ...]
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    if path.exists() and path.read_text() == text:
+        return False
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return True
+
+
+async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClient | None,
+                    *, force_reload: bool = False) -> ProvisionResult:
+    async with pool.connection() as conn:
+        phones = await agent_store.list_phones(conn)
+        queues = await tenants.list_queues(conn)
+        dids = await tenants.list_dids(conn)
+    generated_dir.mkdir(parents=True, exist_ok=True)
+    texts = {
+        "pjsip.conf": render_pjsip(phones),
+        "queues.conf": render_queues(queues),
+        "extensions.conf": render_extensions(dids, phones),
+    }
+    changed = tuple(name for name, text in texts.items() if write_if_changed(generated_dir / name, text))
+    if ami is not None:
+        for name in (RELOADS if force_reload else changed):
+            await ami.action(actions.command(RELOADS[name]))
+    log.info("provision.done", phones=len(phones), queues=len(queues), dids=len(dids), changed=changed)
+    return ProvisionResult(len(phones), len(queues), len(dids), changed)

@@ -1,0 +1,170 @@
+"""SIPp, run from the rootfs, as the phones and carriers of the demo and the integration tests.
+
+An agent phone is two SIPp processes: a short REGISTER (digest auth) whose Contact points at a
+long-running answering scenario. A caller is one SIPp process placing calls to a DID and pressing
+digits as RFC 2833 DTMF (the pcap captures shipped with sip-tester).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCENARIOS = Path(__file__).resolve().parent / "sipp"
+WORK_IN_ROOT = "/var/lib/callcenter-sipp"
+DTMF_DIR = "/usr/share/sip-tester"
+_DTMF_NAMES = {"*": "star", "#": "pound"}
+
+
+class SippError(RuntimeError):
+    """SIPp failed: bad scenario, no answer from Asterisk, or a timeout."""
+
+
+def dtmf_pcap(digit: str) -> str:
+    if len(digit) != 1 or digit not in "0123456789*#":
+        raise ValueError(f"{digit!r} is not a DTMF digit")
+    return f"{DTMF_DIR}/dtmf_2833_{_DTMF_NAMES.get(digit, digit)}.pcap"
+
+
+def render_caller(*, digits: str, caller: str, dtmf_after_ms: int, hold_ms: int,
+                  gap_ms: int = 400) -> str:
+    """The caller scenario for these digits and timings."""
+    if not re.fullmatch(r"\+?[0-9]{1,20}", caller):
+        raise ValueError(f"caller number {caller!r} is not a phone number")
+    actions = "\n".join(
+        f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(d)}"/></action></nop>\n'
+        f'  <pause milliseconds="{gap_ms}" />' for d in digits)
+    text = (SCENARIOS / "caller.xml").read_text()
+    return (text.replace("{caller}", caller).replace("{dtmf_after_ms}", str(dtmf_after_ms))
+            .replace("{hold_ms}", str(hold_ms)).replace("{dtmf_actions}", actions))
+
+
+@dataclass
+class SippRun:
+    """One SIPp process and the log its scenario writes (<log message=.../> lines)."""
+
+    name: str
+    process: asyncio.subprocess.Process
+    log_path: Path
+    stderr_path: Path
+
+    async def wait(self, timeout: float) -> int:
+        try:
+            return await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            await self.stop()
+            raise SippError(f"sipp {self.name} did not finish within {timeout:.0f}s") from None
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 5)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+                await self.process.wait()
+
+    def log_lines(self) -> list[str]:
+        try:
+            return self.log_path.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+
+    def errors(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")[-2000:]
+        except FileNotFoundError:
+            return ""
+
+
+@dataclass
+class AgentPhone:
+    endpoint: str
+    port: int
+    answering: SippRun
+    calls: list[dict[str, str]] = field(default_factory=list)
+
+    def connected_calls(self) -> list[dict[str, object]]:
+        """Calls this phone answered: call-id, caller, connect/end ticks (ms, SIPp's clock)."""
+        connected: dict[str, dict[str, object]] = {}
+        for line in self.answering.log_lines():
+            parts = line.split(" ", 3)
+            if len(parts) >= 3 and parts[0] == "CONNECTED":
+                caller = re.search(r"sip:([^@>;]+)@", parts[3] if len(parts) > 3 else "")
+                connected[parts[2]] = {"call_id": parts[2], "connected_ms": int(parts[1]),
+                                       "caller": caller.group(1) if caller else ""}
+            elif len(parts) >= 3 and parts[0] == "ENDED" and parts[2] in connected:
+                connected[parts[2]]["ended_ms"] = int(parts[1])
+        return list(connected.values())
+
+
+class Sipp:
+    """Starts SIPp processes inside the rootfs; files go through <root>/var/lib/callcenter-sipp."""
+
+    def __init__(self, root: Path, *, asterisk: str = "127.0.0.1:5060") -> None:
+        self.root = root
+        self.asterisk = asterisk
+        self.work = root / WORK_IN_ROOT.lstrip("/")
+        self._runs: list[SippRun] = []
+        self._seq = 0
+
+    def _prepare(self) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        for scenario in SCENARIOS.glob("*.xml"):
+            shutil.copy(scenario, self.work / scenario.name)
+
+    async def start(self, name: str, scenario_text_or_file: str, args: list[str]) -> SippRun:
+        self._prepare()
+        self._seq += 1
+        tag = f"{name}-{self._seq}"
+        if scenario_text_or_file.endswith(".xml"):
+            scenario = f"{WORK_IN_ROOT}/{scenario_text_or_file}"
+        else:
+            (self.work / f"{tag}.xml").write_text(scenario_text_or_file)
+            scenario = f"{WORK_IN_ROOT}/{tag}.xml"
+        log_in_root = f"{WORK_IN_ROOT}/{tag}.log"
+        (self.work / f"{tag}.log").unlink(missing_ok=True)
+        stderr_path = self.work / f"{tag}.err"
+        cmd = ["chroot", str(self.root), "sipp", self.asterisk, "-sf", scenario, "-i", "127.0.0.1",
+               "-mi", "127.0.0.1", "-trace_logs", "-log_file", log_in_root, "-nostdin",
+               "-trace_err", "-error_file", f"{WORK_IN_ROOT}/{tag}.errors", *args]
+        with open(stderr_path, "wb") as err:
+            process = await asyncio.create_subprocess_exec(
+                *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=err)
+        run = SippRun(tag, process, self.work / f"{tag}.log", stderr_path)
+        self._runs.append(run)
+        return run
+
+    async def agent_phone(self, endpoint: str, secret: str, port: int, *, timeout: float = 15) -> AgentPhone:
+        """Start the phone's answering half on ``port``, then REGISTER it with digest auth."""
+        answering = await self.start(f"phone-{endpoint}", "agent_answer.xml",
+                                     ["-p", str(port), "-mp", str(port + 2000), "-s", endpoint,
+                                      "-m", "1000", "-timeout", "3600s"])
+        register = await self.start(f"register-{endpoint}", "register.xml",
+                                    ["-p", str(port + 1), "-s", endpoint, "-au", endpoint, "-ap", secret,
+                                     "-set", "uas_port", str(port), "-set", "expires", "3600", "-m", "1",
+                                     "-recv_timeout", "5000"])
+        code = await register.wait(timeout)
+        if code != 0:
+            await answering.stop()
+            raise SippError(f"phone {endpoint} could not register (sipp exit {code}): "
+                            f"{register.errors()[-500:]}")
+        return AgentPhone(endpoint, port, answering)
+
+    async def call(self, did: str, *, digits: str, caller: str, port: int, dtmf_after_ms: int = 1500,
+                   hold_ms: int = 5000, calls: int = 1, rate_per_s: float = 1.0) -> SippRun:
+        scenario = render_caller(digits=digits, caller=caller, dtmf_after_ms=dtmf_after_ms, hold_ms=hold_ms)
+        return await self.start(f"caller-{did}", scenario,
+                                ["-p", str(port), "-mp", str(port + 2000), "-s", did, "-m", str(calls),
+                                 "-r", str(rate_per_s), "-l", str(calls), "-recv_timeout", "60000"])
+
+    async def stop_all(self) -> None:
+        for run in self._runs:
+            await run.stop()
+        self._runs.clear()

@@ -1,0 +1,132 @@
+"""The middleware service: one wiring function, one owner for every background part.
+
+``callcenter serve`` runs the FastAGI server, the AMI consumer (CDR assembly, state resync) and the
+HTTP API on one asyncio loop, sharing one PostgreSQL pool; ``--only`` runs a subset so several nodes
+can share one Asterisk fleet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+import psycopg
+import structlog
+from aiohttp import web
+
+from middleware.agents.service import AgentService
+from middleware.agi.server import FastAgiServer, route_table
+from middleware.ami.client import AmiClient, AmiUnavailable
+from middleware.api.app import build_app
+from middleware.cdr.service import CdrService
+from middleware.config import Settings
+from middleware.ivr.service import IvrService
+from middleware.provision.service import provision
+from middleware.store.database import open_pool
+
+log = structlog.get_logger(__name__)
+PARTS: tuple[str, ...] = ("agi", "ami", "api")
+
+
+class Service:
+    def __init__(self, settings: Settings, only: frozenset[str] = frozenset(PARTS)) -> None:
+        unknown = only - set(PARTS)
+        if unknown:
+            raise ValueError(f"unknown service part(s): {', '.join(sorted(unknown))}")
+        self.settings = settings
+        self.only = only
+        self.pool: Any = None
+        self.ami: AmiClient | None = None
+        self.agi: FastAgiServer | None = None
+        self.agents: AgentService | None = None
+        self.cdr: CdrService | None = None
+        self._runner: web.AppRunner | None = None
+        self.resyncs = 0
+
+    async def start(self) -> None:
+        s = self.settings
+        self.pool = await open_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        self.cdr = CdrService(self.pool)
+        self.ami = AmiClient(host=s.ami_host, port=s.ami_port, username=s.ami_user, secret=s.ami_secret,
+                             action_timeout=s.ami_action_timeout, on_event=self.cdr.on_event,
+                             on_login=self._resync)
+        self.agents = AgentService(self.pool, self.ami)
+        ivr = IvrService(self.pool)
+        routes = route_table([("ivr", ivr.handle), ("agent", self.agents.handle_feature)])
+        self.agi = FastAgiServer(routes, host=s.agi_host, port=s.agi_port,
+                                 max_header_bytes=s.agi_max_header_bytes,
+                                 header_timeout=s.agi_header_timeout, command_timeout=s.agi_command_timeout)
+        if "agi" in self.only:
+            await self.agi.start()
+        if "ami" in self.only:
+            await self.ami.start()
+        if "api" in self.only:
+            self._runner = web.AppRunner(build_app(self.health), access_log=None)
+            await self._runner.setup()
+            await web.TCPSite(self._runner, s.http_host, s.http_port).start()
+            log.info("api.listening", host=s.http_host, port=s.http_port)
+        log.info("service.started", parts=sorted(self.only))
+
+    async def _resync(self) -> None:
+        """After every AMI (re)login: rewrite generated config, then make queue members match the DB."""
+        assert self.ami is not None and self.agents is not None
+        if self.settings.generated_dir.parent.is_dir():
+            await provision(self.pool, self.settings.generated_dir, self.ami)
+        else:
+            log.warning("provision.skipped", reason=f"{self.settings.generated_dir.parent} not on this host")
+        await self.agents.resync()
+        self.resyncs += 1
+
+    async def health(self) -> dict[str, Any]:
+        db_ok, db_detail = False, ""
+        try:
+            async with self.pool.connection(timeout=2) as conn:
+                await conn.execute("SELECT 1")
+            db_ok = True
+        except (psycopg.Error, OSError, TimeoutError) as exc:
+            db_detail = str(exc)[:200]
+        except Exception as exc:  # pool timeout and friends
+            db_detail = type(exc).__name__
+        report: dict[str, Any] = {"database": {"ok": db_ok, "detail": db_detail}}
+        if "ami" in self.only and self.ami is not None:
+            report["ami"] = {"ok": self.ami.connected, "events": self.ami.events_received,
+                             "logins": self.ami.logins}
+        if "agi" in self.only and self.agi is not None:
+            report["agi"] = {"ok": True, "port": self.agi.port, "sessions": self.agi.sessions_served,
+                             "rejected": self.agi.requests_rejected}
+        if self.cdr is not None:
+            report["cdr"] = {"ok": True, "written": self.cdr.records_written,
+                             "pending": len(self.cdr.pending), "in_progress": len(self.cdr.assembler.calls)}
+        return report
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.agi is not None:
+            await self.agi.close()
+        if self.ami is not None:
+            await self.ami.close()
+        if self.pool is not None:
+            await self.pool.close()
+        log.info("service.stopped")
+
+
+async def run(settings: Settings, only: frozenset[str] = frozenset(PARTS),
+              stop: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or ``stop`` is set), then shut every part down."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    service = Service(settings, only)
+    try:
+        await service.start()
+        await stop.wait()
+    except AmiUnavailable as exc:
+        log.error("service.ami_unavailable", detail=str(exc))
+        raise
+    finally:
+        await service.close()

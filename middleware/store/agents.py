@@ -1,0 +1,126 @@
+"""Agents, their phones, their queue memberships and their state history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import AsyncConnection
+
+from middleware.agents.state import AgentState
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    id: int
+    code: str
+    name: str
+    tenant_code: str
+    state: AgentState
+    state_reason: str
+    endpoint: str | None  # the agent's phone (PJSIP endpoint), if any
+
+
+@dataclass(frozen=True)
+class MembershipRow:
+    agent_code: str
+    endpoint: str
+    queue: str
+    penalty: int
+    state: AgentState
+    state_reason: str
+
+
+@dataclass(frozen=True)
+class PhoneRow:
+    endpoint: str
+    secret: str
+    caller_name: str
+    codecs: str
+    tenant_code: str
+    agent_code: str | None
+
+
+_AGENT_SELECT = """
+SELECT a.id, a.code, a.name, t.code, a.state, a.state_reason,
+       (SELECT p.endpoint FROM phones p WHERE p.agent_id = a.id ORDER BY p.id LIMIT 1)
+  FROM agents a JOIN tenants t ON t.id = a.tenant_id
+"""
+
+
+def _agent(row: tuple) -> AgentRow:  # type: ignore[type-arg]
+    return AgentRow(row[0], row[1], row[2], row[3], AgentState(row[4]), row[5], row[6])
+
+
+async def get_agent(conn: AsyncConnection, code: str) -> AgentRow | None:
+    cur = await conn.execute(_AGENT_SELECT + " WHERE a.code = %s", (code,))
+    row = await cur.fetchone()
+    return None if row is None else _agent(row)
+
+
+async def agent_by_endpoint(conn: AsyncConnection, endpoint: str) -> AgentRow | None:
+    cur = await conn.execute(
+        _AGENT_SELECT + " WHERE a.id = (SELECT agent_id FROM phones WHERE endpoint = %s)", (endpoint,))
+    row = await cur.fetchone()
+    return None if row is None else _agent(row)
+
+
+async def list_agents(conn: AsyncConnection) -> list[AgentRow]:
+    cur = await conn.execute(_AGENT_SELECT + " ORDER BY t.code, a.code")
+    return [_agent(row) for row in await cur.fetchall()]
+
+
+async def set_state(conn: AsyncConnection, agent_id: int, state: AgentState, reason: str = "") -> None:
+    async with conn.transaction():
+        await conn.execute(
+            "UPDATE agents SET state = %s, state_reason = %s, state_since = now() WHERE id = %s",
+            (state.value, reason, agent_id))
+        await conn.execute(
+            "INSERT INTO agent_state_history (agent_id, state, reason) VALUES (%s, %s, %s)",
+            (agent_id, state.value, reason))
+
+
+async def memberships(conn: AsyncConnection, agent_code: str | None = None) -> list[MembershipRow]:
+    """Every (agent phone, queue) pair; for one agent when agent_code is given."""
+    cur = await conn.execute(
+        """SELECT a.code, p.endpoint, q.name, m.penalty, a.state, a.state_reason
+             FROM queue_members m
+             JOIN agents a ON a.id = m.agent_id
+             JOIN queues q ON q.id = m.queue_id
+             JOIN LATERAL (SELECT endpoint FROM phones WHERE agent_id = a.id ORDER BY id LIMIT 1) p ON true
+            WHERE %(code)s::text IS NULL OR a.code = %(code)s
+            ORDER BY a.code, q.name""", {"code": agent_code})
+    return [MembershipRow(r[0], r[1], r[2], r[3], AgentState(r[4]), r[5]) for r in await cur.fetchall()]
+
+
+async def list_phones(conn: AsyncConnection) -> list[PhoneRow]:
+    cur = await conn.execute(
+        """SELECT p.endpoint, p.secret, p.caller_name, p.codecs, t.code, a.code
+             FROM phones p JOIN tenants t ON t.id = p.tenant_id LEFT JOIN agents a ON a.id = p.agent_id
+            ORDER BY p.endpoint""")
+    return [PhoneRow(*row) for row in await cur.fetchall()]
+
+
+async def upsert_agent(conn: AsyncConnection, tenant_id: int, code: str, name: str) -> int:
+    cur = await conn.execute(
+        """INSERT INTO agents (tenant_id, code, name) VALUES (%s, %s, %s)
+           ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name RETURNING id""", (tenant_id, code, name))
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def upsert_phone(conn: AsyncConnection, tenant_id: int, endpoint: str, secret: str,
+                       agent_id: int | None, caller_name: str = "") -> None:
+    await conn.execute(
+        """INSERT INTO phones (tenant_id, endpoint, secret, agent_id, caller_name) VALUES (%s, %s, %s, %s, %s)
+           ON CONFLICT (endpoint) DO UPDATE SET secret = EXCLUDED.secret, agent_id = EXCLUDED.agent_id,
+               caller_name = EXCLUDED.caller_name, tenant_id = EXCLUDED.tenant_id""",
+        (tenant_id, endpoint, secret, agent_id, caller_name))
+
+
+async def add_membership(conn: AsyncConnection, queue: str, agent_code: str, penalty: int = 0) -> None:
+    await conn.execute(
+        """INSERT INTO queue_members (queue_id, agent_id, penalty)
+           SELECT q.id, a.id, %s FROM queues q, agents a WHERE q.name = %s AND a.code = %s
+           ON CONFLICT (queue_id, agent_id) DO UPDATE SET penalty = EXCLUDED.penalty""",
+        (penalty, queue, agent_code))

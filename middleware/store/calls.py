@@ -1,0 +1,78 @@
+"""Call records: the IVR's facts and the assembled CDR, one row per linkedid, in either order."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from middleware.cdr.assembly import CallRecord
+
+
+async def record_ivr(conn: AsyncConnection, *, linkedid: str, tenant_id: int, did: str,
+                     caller_number: str, digits: str, path: list[dict[str, str]]) -> None:
+    await conn.execute(
+        """INSERT INTO calls (linkedid, tenant_id, did, caller_number, ivr_digits, ivr_path)
+           VALUES (%s, %s, %s, %s, %s, %s)
+           ON CONFLICT (linkedid) DO UPDATE SET ivr_digits = EXCLUDED.ivr_digits,
+               ivr_path = EXCLUDED.ivr_path, tenant_id = COALESCE(calls.tenant_id, EXCLUDED.tenant_id),
+               updated_at = now()""",
+        (linkedid, tenant_id, did, caller_number, digits, Jsonb(path)))
+
+
+_UPSERT_RECORD = """
+INSERT INTO calls (linkedid, tenant_id, did, caller_number, caller_name, started_at, answered_at,
+                   queue, queue_entered_at, agent_code, agent_channel, connected_at, ended_at, wait_s,
+                   talk_s, duration_s, ring_attempts, disposition, hangup_cause, ended_by, legs, complete)
+VALUES (%(linkedid)s, (SELECT tenant_id FROM dids WHERE number = %(did)s), %(did)s, %(caller_number)s,
+        %(caller_name)s, %(started_at)s, %(answered_at)s, %(queue)s, %(queue_entered_at)s, %(agent_code)s,
+        %(agent_channel)s, %(connected_at)s, %(ended_at)s, %(wait_s)s, %(talk_s)s, %(duration_s)s,
+        %(ring_attempts)s, %(disposition)s, %(hangup_cause)s, %(ended_by)s, %(legs)s, true)
+ON CONFLICT (linkedid) DO UPDATE SET
+    tenant_id = COALESCE(calls.tenant_id, EXCLUDED.tenant_id),
+    did = COALESCE(NULLIF(EXCLUDED.did, ''), calls.did),
+    caller_number = EXCLUDED.caller_number, caller_name = EXCLUDED.caller_name,
+    started_at = EXCLUDED.started_at, answered_at = EXCLUDED.answered_at, queue = EXCLUDED.queue,
+    queue_entered_at = EXCLUDED.queue_entered_at, agent_code = EXCLUDED.agent_code,
+    agent_channel = EXCLUDED.agent_channel, connected_at = EXCLUDED.connected_at,
+    ended_at = EXCLUDED.ended_at, wait_s = EXCLUDED.wait_s, talk_s = EXCLUDED.talk_s,
+    duration_s = EXCLUDED.duration_s, ring_attempts = EXCLUDED.ring_attempts,
+    disposition = EXCLUDED.disposition, hangup_cause = EXCLUDED.hangup_cause,
+    ended_by = EXCLUDED.ended_by, legs = EXCLUDED.legs, complete = true, updated_at = now()
+"""
+
+
+def _params(record: CallRecord) -> dict[str, Any]:
+    params = asdict(record)
+    params["legs"] = Jsonb(list(record.legs))
+    return params
+
+
+async def save_records(conn: AsyncConnection, records: list[CallRecord]) -> None:
+    """Write finished records in one transaction (executemany pipelines the statements)."""
+    if not records:
+        return
+    async with conn.transaction(), conn.cursor() as cur:
+        await cur.executemany(_UPSERT_RECORD, [_params(r) for r in records])
+
+
+async def get_call(conn: AsyncConnection, linkedid: str) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            """SELECT c.*, t.code AS tenant FROM calls c LEFT JOIN tenants t ON t.id = c.tenant_id
+                WHERE c.linkedid = %s""", (linkedid,))
+        return await cur.fetchone()
+
+
+async def list_calls(conn: AsyncConnection, limit: int = 50) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            """SELECT c.linkedid, t.code AS tenant, c.did, c.caller_number, c.started_at, c.queue,
+                      c.agent_code, c.wait_s, c.talk_s, c.duration_s, c.disposition, c.ivr_digits,
+                      c.complete
+                 FROM calls c LEFT JOIN tenants t ON t.id = c.tenant_id
+                ORDER BY c.started_at DESC NULLS LAST LIMIT %s""", (limit,))
+        return await cur.fetchall()

@@ -1,0 +1,88 @@
+"""Tenants, their DIDs and queues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+
+@dataclass(frozen=True)
+class DidRow:
+    number: str
+    tenant_id: int
+    tenant_code: str
+    fallback_queue: str
+    menu: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    name: str
+    tenant_code: str
+    strategy: str
+    ring_timeout_s: int
+    wrapup_s: int
+    service_level_s: int
+    max_wait_s: int
+
+
+async def find_did(conn: AsyncConnection, number: str) -> DidRow | None:
+    cur = await conn.execute(
+        """SELECT d.number, d.tenant_id, t.code, d.fallback_queue, d.menu
+             FROM dids d JOIN tenants t ON t.id = d.tenant_id WHERE d.number = %s""", (number,))
+    row = await cur.fetchone()
+    return None if row is None else DidRow(*row)
+
+
+async def list_dids(conn: AsyncConnection) -> list[DidRow]:
+    cur = await conn.execute(
+        """SELECT d.number, d.tenant_id, t.code, d.fallback_queue, d.menu
+             FROM dids d JOIN tenants t ON t.id = d.tenant_id ORDER BY d.number""")
+    return [DidRow(*row) for row in await cur.fetchall()]
+
+
+async def list_queues(conn: AsyncConnection) -> list[QueueRow]:
+    cur = await conn.execute(
+        """SELECT q.name, t.code, q.strategy, q.ring_timeout_s, q.wrapup_s, q.service_level_s, q.max_wait_s
+             FROM queues q JOIN tenants t ON t.id = q.tenant_id ORDER BY q.name""")
+    return [QueueRow(*row) for row in await cur.fetchall()]
+
+
+async def upsert_tenant(conn: AsyncConnection, code: str, name: str, timezone: str = "UTC") -> int:
+    cur = await conn.execute(
+        """INSERT INTO tenants (code, name, timezone) VALUES (%s, %s, %s)
+           ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, timezone = EXCLUDED.timezone
+           RETURNING id""", (code, name, timezone))
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def upsert_queue(conn: AsyncConnection, tenant_id: int, name: str, *, strategy: str = "ringall",
+                       ring_timeout_s: int = 15, wrapup_s: int = 5, service_level_s: int = 20,
+                       max_wait_s: int = 300, description: str = "") -> int:
+    cur = await conn.execute(
+        """INSERT INTO queues (tenant_id, name, strategy, ring_timeout_s, wrapup_s, service_level_s,
+                               max_wait_s, description)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (name) DO UPDATE SET strategy = EXCLUDED.strategy,
+               ring_timeout_s = EXCLUDED.ring_timeout_s, wrapup_s = EXCLUDED.wrapup_s,
+               service_level_s = EXCLUDED.service_level_s, max_wait_s = EXCLUDED.max_wait_s,
+               description = EXCLUDED.description
+           RETURNING id""",
+        (tenant_id, name, strategy, ring_timeout_s, wrapup_s, service_level_s, max_wait_s, description))
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def upsert_did(conn: AsyncConnection, tenant_id: int, number: str, fallback_queue: str,
+                     menu: dict[str, Any]) -> None:
+    await conn.execute(
+        """INSERT INTO dids (number, tenant_id, fallback_queue, menu) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (number) DO UPDATE SET tenant_id = EXCLUDED.tenant_id,
+               fallback_queue = EXCLUDED.fallback_queue, menu = EXCLUDED.menu""",
+        (number, tenant_id, fallback_queue, Jsonb(menu)))
