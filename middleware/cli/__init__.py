@@ -1,0 +1,1 @@
+"""The `callcenter` admin CLI: `callcenter NOUN VERB [options]`, one module per noun."""

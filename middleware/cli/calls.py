@@ -1,0 +1,62 @@
+"""`callcenter call list|show`: the call records (one per linkedid)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from middleware.cli.common import CliError, add_json_flag, emit_json, format_cell, pool_for, print_table
+from middleware.config import Settings
+from middleware.store import calls
+
+
+def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = nouns.add_parser("call", help="call records")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
+    verbs.required = True
+    ls = verbs.add_parser("list", help="the latest calls")
+    ls.add_argument("--limit", type=int, default=20)
+    add_json_flag(ls)
+    ls.set_defaults(func=cmd_list)
+    sh = verbs.add_parser("show", help="one call: IVR path, queue, agent, legs")
+    sh.add_argument("linkedid")
+    add_json_flag(sh)
+    sh.set_defaults(func=cmd_show)
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    if args.limit < 1:
+        raise CliError("--limit must be at least 1")
+
+    async def go() -> list[dict[str, object]]:
+        async with pool_for(settings) as pool, pool.connection() as conn:
+            return await calls.list_calls(conn, args.limit)
+
+    rows = asyncio.run(go())
+    columns = ("linkedid", "started_at", "caller_number", "did", "ivr_digits", "queue", "agent_code",
+               "wait_s", "talk_s", "disposition")
+    emit_json(rows) if args.json else print_table(rows, columns)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    async def go() -> dict[str, object] | None:
+        async with pool_for(settings) as pool, pool.connection() as conn:
+            return await calls.get_call(conn, args.linkedid)
+
+    row = asyncio.run(go())
+    if row is None:
+        raise CliError(f"no call {args.linkedid!r}")
+    if args.json:
+        emit_json(row)
+        return 0
+    for key, value in row.items():
+        if key not in ("legs", "ivr_path"):
+            print(f"{key:18} {format_cell(value)}")
+    print("ivr path")
+    for step in row["ivr_path"]:  # type: ignore[attr-defined]
+        print(f"  attempt {step.get('attempt')}: digits {step.get('digits') or '-'} -> {step.get('outcome')}")
+    print("legs")
+    for leg in row["legs"]:  # type: ignore[attr-defined]
+        print(f"  {leg['role']:7} {leg['channel']:36} {leg['started_at']} -> {leg['ended_at']} cause {leg['cause']}")
+    return 0

@@ -1,0 +1,80 @@
+"""What every CLI command shares: errors as one line, settings, a pool, tables and JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from middleware.config import Settings
+from middleware.store.database import open_pool
+
+
+class CliError(Exception):
+    """A failure the user can act on: printed as one line, exit code 1."""
+
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def run_async(coro: Awaitable[int]) -> int:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def pool_for(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+    pool = await open_pool(settings.database_url, min_size=1, max_size=4)
+    try:
+        try:
+            await pool.wait(timeout=10)
+        except Exception as exc:
+            raise CliError(f"cannot reach PostgreSQL at {settings.database_url}: {exc}") from exc
+        yield pool
+    finally:
+        await pool.close()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def emit_json(data: Any) -> None:
+    json.dump(data, sys.stdout, default=_plain, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+def format_cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, Decimal | float):
+        return f"{float(value):.1f}"
+    return str(value)
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    cells = [[format_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for r in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")

@@ -1,0 +1,49 @@
+"""`callcenter demo`: set up everything and run a short burst of simulated calls (see runtime/demo.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+
+from middleware.ami.client import AmiUnavailable
+from middleware.cli.common import CliError, print_table
+from middleware.config import Settings
+from middleware.runtime import asterisk, demo, postgres, rootfs
+from middleware.runtime.sipp import SippError
+from middleware.store import database
+
+
+def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = nouns.add_parser("demo", help="run the demo call center: callers, IVR, queues, agents, CDRs")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        print(postgres.ensure_server(settings.database_url))
+        if rootfs.build(settings.asterisk_root):
+            print(f"built the Asterisk rootfs at {settings.asterisk_root}")
+        database.ensure_database(settings.database_url)
+        database.upgrade(settings.database_url)
+        print(f"database {database.database_name(settings.database_url)} at revision "
+              f"{database.current_revision(settings.database_url)}")
+        report = asyncio.run(demo.run(settings))
+    except (postgres.PostgresError, rootfs.RootfsError, database.DatabaseUnavailable, asterisk.AsteriskError,
+            AmiUnavailable, SippError, subprocess.CalledProcessError, OSError) as exc:
+        raise CliError(f"demo failed: {exc}") from exc
+    print()
+    print("What happened:")
+    print_table(report.calls, ("caller_number", "ivr_digits", "queue", "agent_code", "wait_s", "talk_s",
+                               "disposition"))
+    answered = [c for c in report.calls if c["disposition"] == "answered"]
+    waits = [float(c["wait_s"]) for c in answered if c["wait_s"] is not None]
+    print()
+    print(f"calls: {len(report.calls)}  answered: {len(answered)}  "
+          f"average wait: {sum(waits) / len(waits) if waits else 0:.1f}s  longest wait: {max(waits, default=0):.1f}s")
+    print("answered per agent phone: " + ", ".join(f"{k}: {v}" for k, v in report.agent_calls.items()))
+    print(f"demo took {report.seconds:.0f}s")
+    expected = len(demo.CALLERS)
+    if len(report.calls) != expected or len(answered) != expected:
+        raise CliError(f"expected {expected} answered calls, got {len(answered)} of {len(report.calls)} recorded")
+    return 0

@@ -1,0 +1,63 @@
+"""`callcenter did add|list`: the numbers callers dial, each with its menu and fallback queue."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+from middleware.cli.common import CliError, add_json_flag, emit_json, pool_for, print_table
+from middleware.config import Settings
+from middleware.ivr.menu import InvalidMenu, parse_menu
+from middleware.store import tenants
+
+
+def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = nouns.add_parser("did", help="DIDs (inbound numbers)")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
+    verbs.required = True
+    a = verbs.add_parser("add", help="add a DID (then `callcenter asterisk sync`)")
+    a.add_argument("number")
+    a.add_argument("--tenant", required=True)
+    a.add_argument("--queue", required=True, help="queue used when the IVR cannot run")
+    a.add_argument("--menu", default="{}", help='menu JSON, e.g. {"options": {"1": {"queue": "sales"}}}')
+    a.set_defaults(func=cmd_add)
+    ls = verbs.add_parser("list", help="list DIDs")
+    add_json_flag(ls)
+    ls.set_defaults(func=cmd_list)
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        menu = json.loads(args.menu)
+        parse_menu(menu, args.queue)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--menu is not JSON: {exc}") from exc
+    except (InvalidMenu, AttributeError, TypeError, ValueError) as exc:
+        raise CliError(f"--menu: {exc}") from exc
+
+    async def go() -> int:
+        async with pool_for(settings) as pool, pool.connection() as conn:
+            cur = await conn.execute("SELECT id FROM tenants WHERE code = %s", (args.tenant,))
+            row = await cur.fetchone()
+            if row is None:
+                raise CliError(f"no tenant {args.tenant!r}")
+            cur = await conn.execute("SELECT 1 FROM queues WHERE name = %s", (args.queue,))
+            if await cur.fetchone() is None:
+                raise CliError(f"no queue {args.queue!r}")
+            await tenants.upsert_did(conn, row[0], args.number, args.queue, menu)
+        print(f"DID {args.number} -> tenant {args.tenant}, fallback queue {args.queue}")
+        return 0
+
+    return asyncio.run(go())
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def go() -> list[dict[str, object]]:
+        async with pool_for(settings) as pool, pool.connection() as conn:
+            return [{"number": d.number, "tenant": d.tenant_code, "fallback_queue": d.fallback_queue,
+                     "menu": d.menu} for d in await tenants.list_dids(conn)]
+
+    rows = asyncio.run(go())
+    emit_json(rows) if args.json else print_table(rows, ("number", "tenant", "fallback_queue"))
+    return 0

@@ -1,0 +1,64 @@
+"""`callcenter phone add|list`: SIP desk phones and softphones (PJSIP endpoint + auth + aor)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+
+import psycopg
+
+from middleware.cli.common import CliError, add_json_flag, emit_json, pool_for, print_table
+from middleware.config import Settings
+from middleware.store import agents as agent_store
+
+
+def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = nouns.add_parser("phone", help="SIP phones")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
+    verbs.required = True
+    a = verbs.add_parser("add", help="add a phone (then `callcenter asterisk sync`)")
+    a.add_argument("endpoint", help="SIP user name, e.g. acme-1001")
+    a.add_argument("--tenant", required=True)
+    a.add_argument("--agent", help="agent who uses this phone")
+    a.add_argument("--secret", help="SIP password (default: a random one, printed once)")
+    a.set_defaults(func=cmd_add)
+    ls = verbs.add_parser("list", help="list phones")
+    add_json_flag(ls)
+    ls.set_defaults(func=cmd_list)
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    secret = args.secret or secrets.token_urlsafe(12)
+
+    async def go() -> int:
+        async with pool_for(settings) as pool, pool.connection() as conn:
+            cur = await conn.execute("SELECT id FROM tenants WHERE code = %s", (args.tenant,))
+            row = await cur.fetchone()
+            if row is None:
+                raise CliError(f"no tenant {args.tenant!r}")
+            agent_id = None
+            if args.agent:
+                agent = await agent_store.get_agent(conn, args.agent)
+                if agent is None:
+                    raise CliError(f"no agent {args.agent!r}")
+                agent_id = agent.id
+            try:
+                await agent_store.upsert_phone(conn, row[0], args.endpoint, secret, agent_id)
+            except psycopg.errors.CheckViolation as exc:
+                raise CliError("endpoint: letters, digits, '.', '_' and '-'; secret: at least 8 characters") from exc
+        print(f"phone {args.endpoint} secret {secret}; run `callcenter asterisk sync` to apply")
+        return 0
+
+    return asyncio.run(go())
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def go() -> list[dict[str, object]]:
+        async with pool_for(settings) as pool, pool.connection() as conn:
+            return [{"endpoint": p.endpoint, "tenant": p.tenant_code, "agent": p.agent_code,
+                     "codecs": p.codecs} for p in await agent_store.list_phones(conn)]
+
+    rows = asyncio.run(go())
+    emit_json(rows) if args.json else print_table(rows, ("endpoint", "tenant", "agent", "codecs"))
+    return 0

@@ -1,0 +1,57 @@
+"""`callcenter tenant add|list`: the client companies this call center serves."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import psycopg
+
+from middleware.cli.common import CliError, add_json_flag, emit_json, pool_for, print_table
+from middleware.config import Settings
+from middleware.store import tenants
+
+
+def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = nouns.add_parser("tenant", help="tenants (client companies)")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
+    verbs.required = True
+    a = verbs.add_parser("add", help="add or rename a tenant")
+    a.add_argument("code", help="short lowercase code, e.g. acme")
+    a.add_argument("--name", required=True)
+    a.add_argument("--timezone", default="UTC", help="IANA zone, e.g. Europe/Paris (default UTC)")
+    a.set_defaults(func=cmd_add)
+    ls = verbs.add_parser("list", help="list tenants")
+    add_json_flag(ls)
+    ls.set_defaults(func=cmd_list)
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CliError(f"unknown time zone {args.timezone!r}") from exc
+
+    async def go() -> int:
+        async with pool_for(settings) as pool, pool.connection() as conn:
+            try:
+                tid = await tenants.upsert_tenant(conn, args.code, args.name, args.timezone)
+            except psycopg.errors.CheckViolation as exc:
+                raise CliError(f"tenant code {args.code!r} must be lowercase letters, digits and '-'") from exc
+        print(f"tenant {args.code} (id {tid})")
+        return 0
+
+    return asyncio.run(go())
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def go() -> list[dict[str, object]]:
+        async with pool_for(settings) as pool, pool.connection() as conn:
+            cur = await conn.execute("SELECT code, name, timezone, created_at FROM tenants ORDER BY code")
+            return [dict(zip(("code", "name", "timezone", "created_at"), r, strict=True))
+                    for r in await cur.fetchall()]
+
+    rows = asyncio.run(go())
+    emit_json(rows) if args.json else print_table(rows, ("code", "name", "timezone"))
+    return 0
