@@ -34,3 +34,6 @@ def configure(level: str = "info", fmt: str = "json") -> None:
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("panoramisk").setLevel(logging.CRITICAL)
+    if fmt == "console":
+        # The CLI reports a database outage itself, in one line.
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)

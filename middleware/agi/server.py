@@ -105,6 +105,10 @@ class FastAgiServer:
         self._tasks.add(task)
         try:
             await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            # Only close() cancels us, and it awaits us; ending normally keeps asyncio's stream
+            # callback from logging the cancellation as an error.
+            log.info("agi.session_cancelled", reason="server closing")
         finally:
             self._tasks.discard(task)
             writer.close()

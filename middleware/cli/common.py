@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from middleware.config import Settings
@@ -31,12 +32,16 @@ def run_async(coro: Awaitable[int]) -> int:
 
 @asynccontextmanager
 async def pool_for(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+    # Probe with one plain connection first: it fails in seconds with the server's own words.
+    try:
+        probe = await psycopg.AsyncConnection.connect(settings.database_url, connect_timeout=5)
+        await probe.close()
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        hint = " (create it: `callcenter db upgrade`)" if "does not exist" in reason else ""
+        raise CliError(f"cannot reach PostgreSQL at {settings.database_url}: {reason}{hint}") from exc
     pool = await open_pool(settings.database_url, min_size=1, max_size=4)
     try:
-        try:
-            await pool.wait(timeout=10)
-        except Exception as exc:
-            raise CliError(f"cannot reach PostgreSQL at {settings.database_url}: {exc}") from exc
         yield pool
     finally:
         await pool.close()

@@ -1,0 +1,107 @@
+"""CDR assembly on event sequences shaped like Asterisk 22's (queue call, ringall, abandon, IVR only)."""
+
+from datetime import UTC, datetime, timedelta
+
+from middleware.cdr.assembly import CdrAssembler
+from middleware.pbx_events import AmiEvent, event_from_headers
+
+T0 = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+L = "1795375420.4"
+
+
+def ev(name: str, at_s: float, **headers: str) -> AmiEvent:
+    stamp = (T0 + timedelta(seconds=at_s)).timestamp()
+    event = event_from_headers({"Event": name, "Timestamp": f"{stamp:.6f}", "Linkedid": L, **headers}, T0)
+    assert event is not None
+    return event
+
+
+def caller_start() -> list[AmiEvent]:
+    return [
+        ev("Newchannel", 0.0, Uniqueid=L, Channel="PJSIP/carrier-sim-00000004", CallerIDNum="12125550101",
+           CallerIDName="Customer", Context="from-trunk", Exten="5551000"),
+        ev("Newstate", 0.5, Uniqueid=L, ChannelState="6"),
+        ev("QueueCallerJoin", 2.0, Uniqueid=L, Queue="acme-sales", Position="1"),
+    ]
+
+
+def agent_leg(uid: str, at: float) -> list[AmiEvent]:
+    return [ev("Newchannel", at, Uniqueid=uid, Channel=f"PJSIP/acme-{uid[-4:]}-0000000a", Context="agents",
+               Exten="s"),
+            ev("AgentCalled", at, Uniqueid=L, DestUniqueid=uid, Queue="acme-sales", MemberName=uid[-4:])]
+
+
+def feed_all(asm: CdrAssembler, events: list[AmiEvent]) -> list:
+    out = []
+    for e in events:
+        out.extend(asm.feed(e))
+    return out
+
+
+def test_answered_queue_call_is_one_complete_record() -> None:
+    events = [
+        *caller_start(),
+        *agent_leg("1795375421.1001", 2.01),
+        ev("AgentConnect", 2.4, Uniqueid=L, DestUniqueid="1795375421.1001", Queue="acme-sales", MemberName="1001",
+           DestChannel="PJSIP/acme-1001-0000000a", HoldTime="0"),
+        ev("AgentComplete", 5.4, Uniqueid=L, Queue="acme-sales", MemberName="1001", TalkTime="3", Reason="caller"),
+        ev("Hangup", 5.41, Uniqueid=L, Cause="16"),
+        ev("Hangup", 5.42, Uniqueid="1795375421.1001", Cause="16"),
+    ]
+    asm = CdrAssembler()
+    records = feed_all(asm, events)
+    assert len(records) == 1
+    r = records[0]
+    assert (r.did, r.caller_number, r.queue, r.agent_code, r.disposition) == (
+        "5551000", "12125550101", "acme-sales", "1001", "answered")
+    assert (r.wait_s, r.talk_s, r.duration_s) == (0.4, 3.0, 5.42)
+    assert r.ended_by == "caller" and r.hangup_cause == 16 and r.ring_attempts == 1
+    assert [leg["role"] for leg in r.legs] == ["caller", "agent"]
+    assert asm.calls == {}
+
+
+def test_ringall_rings_three_members_but_gives_one_record() -> None:
+    events = [*caller_start()]
+    for uid in ("1795375421.1001", "1795375421.1002", "1795375421.1003"):
+        events += agent_leg(uid, 2.01)
+    events += [
+        ev("AgentConnect", 3.0, Uniqueid=L, DestUniqueid="1795375421.1002", Queue="acme-sales", MemberName="1002",
+           DestChannel="PJSIP/acme-1002-0000000b"),
+        ev("Hangup", 3.0, Uniqueid="1795375421.1001", Cause="26"),
+        ev("Hangup", 3.0, Uniqueid="1795375421.1003", Cause="26"),
+        ev("AgentComplete", 9.0, Uniqueid=L, Queue="acme-sales", MemberName="1002", TalkTime="6", Reason="agent"),
+        ev("Hangup", 9.0, Uniqueid="1795375421.1002", Cause="16"),
+        ev("Hangup", 9.01, Uniqueid=L, Cause="16"),
+    ]
+    records = feed_all(CdrAssembler(), events)
+    assert len(records) == 1
+    assert records[0].agent_code == "1002" and records[0].ring_attempts == 3 and records[0].ended_by == "agent"
+
+
+def test_abandoned_in_queue() -> None:
+    events = [*caller_start(), ev("QueueCallerAbandon", 12.0, Uniqueid=L, Queue="acme-sales", HoldTime="10"),
+              ev("Hangup", 12.0, Uniqueid=L, Cause="16")]
+    (r,) = feed_all(CdrAssembler(), events)
+    assert r.disposition == "abandoned" and r.wait_s == 10.0 and r.talk_s is None and r.agent_code is None
+
+
+def test_hangup_in_ivr() -> None:
+    events = [*caller_start()[:2], ev("Hangup", 4.0, Uniqueid=L, Cause="16")]
+    (r,) = feed_all(CdrAssembler(), events)
+    assert r.disposition == "ivr_hangup" and r.queue is None
+
+
+def test_cel_linkedid_end_closes_and_late_events_are_ignored() -> None:
+    asm = CdrAssembler()
+    feed_all(asm, caller_start())
+    (r,) = asm.feed(ev("CEL", 7.0, EventName="LINKEDID_END", LinkedID=L))
+    assert r.duration_s == 7.0
+    assert asm.feed(ev("Hangup", 7.1, Uniqueid=L, Cause="16")) == []
+    assert asm.calls == {}
+
+
+def test_events_without_linkedid_or_unknown_are_ignored() -> None:
+    asm = CdrAssembler()
+    assert asm.feed(ev("PeerStatus", 0.0, Linkedid="")) == []
+    assert asm.feed(ev("FullyBooted", 0.0)) == []
+    assert asm.calls == {}

@@ -1,0 +1,53 @@
+"""The CLI's surface: --help everywhere, one clear line and exit 2 for wrong arguments."""
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from middleware.cli.main import build_parser, main
+
+
+def all_command_paths() -> list[list[str]]:
+    paths: list[list[str]] = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    paths.append([*prefix, name])
+                    walk(sub, [*prefix, name])
+
+    walk(build_parser(), [])
+    return paths
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    paths = all_command_paths()
+    assert ["stack", "up"] in paths and ["db", "upgrade"] in paths and ["demo"] in paths
+    for path in paths:
+        with pytest.raises(SystemExit) as exc:
+            main([*path, "--help"])
+        assert exc.value.code == 0, path
+        assert "usage: callcenter" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [[], ["nosuch"], ["db"], ["queue", "add", "q1"],
+                                  ["queue", "add", "q1", "--tenant", "t", "--strategy", "fastest"],
+                                  ["call", "list", "--limit", "many"]])
+def test_wrong_arguments_give_one_line_and_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "error:" in err and "--help" in err
+
+
+def test_unreachable_database_is_one_line_exit_1() -> None:
+    proc = subprocess.run([sys.executable, "-m", "middleware", "agent", "list"], capture_output=True, text=True,
+                          env={"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "PATH": "/usr/bin:/bin"},
+                          timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith("callcenter: cannot reach PostgreSQL")
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,34 @@
+import pytest
+
+from middleware.provision.render import ProvisionError, render_extensions, render_pjsip, render_queues
+from middleware.store.agents import PhoneRow
+from middleware.store.tenants import DidRow, QueueRow
+
+PHONE = PhoneRow("acme-1001", "alice-pw-1001", "Alice Archer", "alaw,ulaw", "acme", "1001")
+
+
+def test_phone_becomes_endpoint_auth_and_aor() -> None:
+    text = render_pjsip([PHONE])
+    assert "[acme-1001](agent-endpoint)" in text
+    assert "[acme-1001](agent-auth)\nusername = acme-1001\npassword = alice-pw-1001" in text
+    assert "[acme-1001](agent-aor)" in text
+    assert 'callerid = "Alice Archer" <acme-1001>' in text
+
+
+@pytest.mark.parametrize("secret", ["pw\n[evil](agent-endpoint)", "pw;comment"])
+def test_values_cannot_inject_config(secret: str) -> None:
+    with pytest.raises(ProvisionError):
+        render_pjsip([PhoneRow("acme-1001", secret, "", "alaw", "acme", None)])
+
+
+def test_queue_strategy_is_in_the_queue_section_not_the_template() -> None:
+    text = render_queues([QueueRow("acme-sales", "acme", "leastrecent", 15, 5, 20, 300)])
+    assert "[acme-sales](queue-template)\nstrategy = leastrecent\ntimeout = 15\nwrapuptime = 5" in text
+
+
+def test_did_sets_tenant_and_fallback_then_enters_inbound() -> None:
+    text = render_extensions([DidRow("5551000", 1, "acme", "acme-support", {})], [PHONE])
+    assert "exten => 5551000,1,Set(__CC_TENANT=acme)" in text
+    assert "Set(__CC_FALLBACK_QUEUE=acme-support)" in text
+    assert "Goto(inbound,s,1)" in text
+    assert "[phones-generated]\nexten => acme-1001,1,Dial(PJSIP/acme-1001,30)" in text

@@ -1,0 +1,53 @@
+"""Pure parts of the runtime: config templating, mount parsing, rootfs stamps, SIPp scenarios."""
+
+from pathlib import Path
+
+import pytest
+
+from middleware.config import load_settings
+from middleware.runtime import asterisk_config, rootfs
+from middleware.runtime.sipp import dtmf_pcap, render_caller
+
+
+def test_render_fills_placeholders_and_refuses_unknown() -> None:
+    assert asterisk_config.render("secret = @AMI_SECRET@", {"AMI_SECRET": "s3"}) == "secret = s3"
+    with pytest.raises(asterisk_config.TemplateError, match="@NOPE@"):
+        asterisk_config.render("x = @NOPE@", {})
+
+
+def test_install_renders_repo_config_with_the_secret_from_settings(tmp_path: Path) -> None:
+    settings = load_settings(env={"AMI_SECRET": "not-the-default", "AMI_USER": "ccuser"})
+    target = tmp_path / "etc-asterisk"
+    (target / "generated").mkdir(parents=True)
+    (target / "generated" / "pjsip.conf").write_text("; provisioned\n")
+    (target / "sample.conf").write_text("; Debian's sample, must go\n")
+    asterisk_config.install(settings, target)
+    manager = (target / "manager.conf").read_text()
+    assert "[ccuser]" in manager and "secret = not-the-default" in manager and "@" not in manager.split("[ccuser]")[1]
+    assert (target / "extensions.conf").exists() and not (target / "sample.conf").exists()
+    assert (target / "generated" / "pjsip.conf").read_text() == "; provisioned\n"  # kept
+    assert "[dids-generated]" in (target / "generated" / "extensions.conf").read_text()
+
+
+def test_mounted_under_lists_deepest_first() -> None:
+    mounts = ("proc /srv/root/proc proc rw 0 0\nudev /srv/root/dev devtmpfs rw 0 0\n"
+              "devpts /srv/root/dev/pts devpts rw 0 0\nproc /srv/rootfs2/proc proc rw 0 0\n")
+    found = rootfs.mounted_under(Path("/srv/root"), mounts)
+    assert found[0] == Path("/srv/root/dev/pts")
+    assert set(found) == {Path("/srv/root/proc"), Path("/srv/root/dev"), Path("/srv/root/dev/pts")}
+
+
+def test_stamp_changes_with_the_package_list() -> None:
+    assert rootfs.wanted_stamp(("a", "b")) == rootfs.wanted_stamp(("b", "a"))
+    assert rootfs.wanted_stamp(("a",)) != rootfs.wanted_stamp(("a", "c"))
+
+
+def test_caller_scenario_plays_one_pcap_per_digit() -> None:
+    xml = render_caller(digits="1#", caller="12125550101", dtmf_after_ms=1500, hold_ms=3000)
+    assert xml.count("play_pcap_audio") == 2
+    assert "/usr/share/sip-tester/dtmf_2833_1.pcap" in xml and "dtmf_2833_pound.pcap" in xml
+    assert "{" not in xml.replace("{caller}", "")
+    with pytest.raises(ValueError):
+        dtmf_pcap("x")
+    with pytest.raises(ValueError):
+        render_caller(digits="1", caller="evil@host", dtmf_after_ms=1, hold_ms=1)
