@@ -51,7 +51,7 @@ class Service:
         self.cdr = CdrService(self.pool)
         self.ami = AmiClient(host=s.ami_host, port=s.ami_port, username=s.ami_user, secret=s.ami_secret,
                              action_timeout=s.ami_action_timeout, on_event=self.cdr.on_event,
-                             on_login=self._resync)
+                             on_login=self.resync)
         self.agents = AgentService(self.pool, self.ami)
         ivr = IvrService(self.pool)
         routes = route_table([("ivr", ivr.handle), ("agent", self.agents.handle_feature)])
@@ -69,7 +69,7 @@ class Service:
             log.info("api.listening", host=s.http_host, port=s.http_port)
         log.info("service.started", parts=sorted(self.only))
 
-    async def _resync(self) -> None:
+    async def resync(self) -> None:
         """After every AMI (re)login: rewrite generated config, then make queue members match the DB."""
         assert self.ami is not None and self.agents is not None
         if self.settings.generated_dir.parent.is_dir():

@@ -84,23 +84,29 @@ class AgentService:
         try:
             await self._ami.action(actions.queue_remove(queue, interface))
         except AmiActionFailed as exc:
-            if "not there" not in str(exc).lower():
+            text = str(exc).lower()
+            if "not there" not in text and "no such queue" not in text:
                 raise
 
     async def resync(self) -> int:
         """Make every queue's membership in Asterisk match PostgreSQL; return the members added."""
         async with self._pool.connection() as conn:
             rows = await agent_store.memberships(conn)
-        added = 0
+        added = failed = 0
         for m in rows:
             interface = actions.pjsip_interface(m.endpoint)
-            if m.state is AgentState.LOGGED_OUT:
-                await self._remove(m.queue, interface)
-                continue
-            await self._add(m.queue, interface, m.agent_code, m.penalty,
-                            paused=m.state is AgentState.PAUSED, reason=m.state_reason)
-            added += 1
-        log.info("agent.resync", members=added, memberships=len(rows))
+            try:
+                if m.state is AgentState.LOGGED_OUT:
+                    await self._remove(m.queue, interface)
+                    continue
+                await self._add(m.queue, interface, m.agent_code, m.penalty,
+                                paused=m.state is AgentState.PAUSED, reason=m.state_reason)
+                added += 1
+            except AmiActionFailed as exc:
+                # One bad row (a queue Asterisk does not know yet) must not stop the others.
+                failed += 1
+                log.error("agent.resync_member_failed", agent=m.agent_code, queue=m.queue, detail=str(exc))
+        log.info("agent.resync", members=added, memberships=len(rows), failed=failed)
         return added
 
     async def handle_feature(self, session: AgiSession) -> None:

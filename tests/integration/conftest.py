@@ -1,0 +1,88 @@
+"""Integration fixtures: the rootfs Asterisk once per session, a fresh PostgreSQL database per test,
+the middleware service in the test's loop, and SIPp phones and callers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from middleware.config import Settings, load_settings
+from middleware.runtime import asterisk, postgres, rootfs
+from middleware.runtime.sipp import Sipp
+from middleware.service import Service
+from middleware.store import database
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def pbx() -> Iterator[Settings]:
+    """Asterisk 22 from the rootfs with this tree's configuration, started fresh for the session."""
+    settings = load_settings()
+    postgres.ensure_server(settings.database_url)
+    rootfs.build(settings.asterisk_root)
+    if asterisk.status(settings).running:
+        asterisk.stop(settings)
+    asterisk.start(settings)
+    try:
+        yield settings
+    finally:
+        asterisk.stop(settings)
+
+
+@pytest.fixture
+def db_url(pbx: Settings) -> Iterator[str]:
+    url = database.with_database(pbx.database_url, f"cc_test_{uuid.uuid4().hex[:12]}")
+    database.ensure_database(url)
+    database.upgrade(url)
+    try:
+        yield url
+    finally:
+        database.drop_database(url)
+
+
+@pytest.fixture
+def settings(pbx: Settings, db_url: str) -> Settings:
+    return pbx.with_overrides(database_url=db_url)
+
+
+@pytest.fixture
+async def make_service(settings: Settings) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
+    services: list[Service] = []
+
+    async def make(**overrides: Any) -> Service:
+        only = overrides.pop("only", frozenset(("agi", "ami", "api")))
+        service = Service(settings.with_overrides(**overrides), only)
+        services.append(service)
+        await service.start()
+        assert service.ami is not None
+        await service.ami.wait_connected(15)
+        return service
+
+    yield make
+    for service in services:
+        await service.close()
+
+
+@pytest.fixture
+async def sipp(pbx: Settings) -> AsyncIterator[Sipp]:
+    runner = Sipp(pbx.asterisk_root)
+    yield runner
+    await runner.stop_all()
+
+
+async def wait_until(check: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(0.2)

@@ -1,0 +1,69 @@
+"""The first call end to end: carrier -> DID -> FastAGI IVR (RFC 2833 digit) -> queue -> agent phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from middleware.agents.state import AgentEvent
+from middleware.provision.service import provision
+from middleware.runtime.demo_tenant import AGENTS, DID, seed
+from middleware.store import calls
+from tests.integration.conftest import wait_until
+
+CAROL = AGENTS[2]  # 1003, member of acme-support only
+CALLER = "12125550199"
+
+
+async def complete_call(service: Any, caller: str) -> dict[str, Any] | None:
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT linkedid FROM calls WHERE caller_number = %s AND complete", (caller,))
+        row = await cur.fetchone()
+        return None if row is None else await calls.get_call(conn, row[0])
+
+
+async def test_caller_presses_2_and_the_support_agent_answers(make_service, sipp, settings) -> None:
+    service = await make_service()
+    await seed(service.pool, agents=(CAROL,))
+    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+    phone = await sipp.agent_phone(CAROL.endpoint, CAROL.secret, 7200)
+    await service.agents.apply(CAROL.code, AgentEvent.LOGIN)
+
+    caller = await sipp.call(DID, digits="2", caller=CALLER, port=8200, dtmf_after_ms=1500, hold_ms=3400)
+    assert await caller.wait(60) == 0, caller.errors()
+
+    call = await wait_until(lambda: complete_call(service, CALLER), 20, "the call record")
+    # What the IVR heard.
+    assert call["ivr_digits"] == "2"
+    assert call["ivr_path"][0]["digits"] == "2" and call["ivr_path"][0]["outcome"] == "pressed 2"
+    # Who answered, from the phone's own point of view.
+    answered = phone.connected_calls()
+    assert len(answered) == 1 and answered[0]["caller"] == CALLER
+    phone_talk_s = (answered[0]["ended_ms"] - answered[0]["connected_ms"]) / 1000
+    # The record.
+    assert call["tenant"] == "acme" and call["did"] == DID and call["caller_number"] == CALLER
+    assert call["queue"] == "acme-support" and call["agent_code"] == CAROL.code
+    assert call["disposition"] == "answered" and call["ended_by"] == "caller"
+    assert call["agent_channel"].startswith(f"PJSIP/{CAROL.endpoint}-")
+    assert call["started_at"] < call["answered_at"] < call["queue_entered_at"] < call["connected_at"] < call["ended_at"]
+    assert 0 <= float(call["wait_s"]) < 3
+    assert abs(float(call["talk_s"]) - phone_talk_s) < 1.0
+    assert 2.0 < float(call["talk_s"]) < 4.5
+    assert float(call["duration_s"]) >= float(call["wait_s"]) + float(call["talk_s"])
+    assert {leg["role"] for leg in call["legs"]} == {"caller", "agent"}
+
+
+async def test_dialplan_falls_back_to_the_plain_queue_when_the_ivr_is_down(make_service, sipp, settings) -> None:
+    # No FastAGI server: only the AMI side of the middleware runs.
+    service = await make_service(only=frozenset({"ami"}))
+    await seed(service.pool, agents=(CAROL,))
+    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+    phone = await sipp.agent_phone(CAROL.endpoint, CAROL.secret, 7210)
+    await service.agents.apply(CAROL.code, AgentEvent.LOGIN)
+
+    # The caller presses 1 (sales), but with no IVR the DID's fallback queue, acme-support, takes the call.
+    caller = await sipp.call(DID, digits="1", caller=CALLER, port=8210, dtmf_after_ms=1000, hold_ms=3000)
+    assert await caller.wait(60) == 0, caller.errors()
+    call = await wait_until(lambda: complete_call(service, CALLER), 20, "the call record")
+    assert call["queue"] == "acme-support" and call["agent_code"] == CAROL.code
+    assert call["disposition"] == "answered" and call["ivr_digits"] == "" and call["ivr_path"] == []
+    assert len(phone.connected_calls()) == 1
