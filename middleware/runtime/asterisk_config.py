@@ -38,6 +38,8 @@ def placeholder_values(settings: Settings, *, sip_bind: str = "127.0.0.1:5060",
         "SIP_BIND": sip_bind,
         "AGI_HOST": settings.agi_host,
         "AGI_PORT": str(settings.agi_port),
+        "RTP_START": "10000",
+        "RTP_END": "20000",
     }
 
 

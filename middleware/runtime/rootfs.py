@@ -22,6 +22,9 @@ PACKAGES: tuple[str, ...] = (
     "asterisk-moh-opsound-gsm",
     "sip-tester",
     "procps",
+    # Not for Asterisk: lets the tests check docker-compose.yml (`docker-compose config`) on machines
+    # whose docker CLI has no compose plugin and no engine.
+    "docker-compose",
 )
 STAMP_NAME = ".callcenter-rootfs"
 SYSTEM_MOUNTS: tuple[str, ...] = ("proc", "sys", "dev")
