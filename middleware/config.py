@@ -33,6 +33,7 @@ class Settings:
     agi_command_timeout: float = 30.0
     agi_header_timeout: float = 5.0
     agi_max_header_bytes: int = 16384
+    sip_bind: str = "127.0.0.1:5060"
     http_host: str = "127.0.0.1"
     http_port: int = 8088
     asterisk_root: Path = PROJECT_ROOT / ".cache" / "rootfs"
@@ -66,6 +67,7 @@ _ENV_NAMES: dict[str, str] = {
     "agi_command_timeout": "AGI_COMMAND_TIMEOUT",
     "agi_header_timeout": "AGI_HEADER_TIMEOUT",
     "agi_max_header_bytes": "AGI_MAX_HEADER_BYTES",
+    "sip_bind": "SIP_BIND",
     "http_host": "HTTP_HOST",
     "http_port": "HTTP_PORT",
     "asterisk_root": "ASTERISK_ROOT",

@@ -28,14 +28,13 @@ class TemplateError(ValueError):
     """A configuration file names a placeholder nobody provides."""
 
 
-def placeholder_values(settings: Settings, *, sip_bind: str = "127.0.0.1:5060",
-                       ami_permit: str = "127.0.0.1/255.255.255.255") -> dict[str, str]:
+def placeholder_values(settings: Settings, *, ami_permit: str = "127.0.0.1/255.255.255.255") -> dict[str, str]:
     return {
         "AMI_BIND": settings.ami_host if settings.ami_host != "localhost" else "127.0.0.1",
         "AMI_USER": settings.ami_user,
         "AMI_SECRET": settings.ami_secret,
         "AMI_PERMIT": ami_permit,
-        "SIP_BIND": sip_bind,
+        "SIP_BIND": settings.sip_bind,
         "AGI_HOST": settings.agi_host,
         "AGI_PORT": str(settings.agi_port),
         "RTP_START": "10000",
