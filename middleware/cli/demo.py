@@ -41,7 +41,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print()
     print(f"calls: {len(report.calls)}  answered: {len(answered)}  "
           f"average wait: {sum(waits) / len(waits) if waits else 0:.1f}s  longest wait: {max(waits, default=0):.1f}s")
-    print("answered per agent phone: " + ", ".join(f"{k}: {v}" for k, v in report.agent_calls.items()))
+    print("answered per agent: " + ", ".join(f"{k}: {v}" for k, v in report.agent_calls.items()))
     print(f"demo took {report.seconds:.0f}s")
     expected = len(demo.CALLERS)
     if len(report.calls) != expected or len(answered) != expected:

@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(toml_path=args.config)
         if args.log_level:
             settings = settings.with_overrides(log_level=args.log_level)
-        fmt = settings.log_format if args.noun == "serve" else "console"
-        configure(settings.log_level if args.noun in ("serve", "demo") else "warning", fmt)
+        if args.noun == "serve":
+            configure(settings.log_level, settings.log_format)
+        else:  # people read the CLI: only problems, unless asked for more
+            configure(args.log_level or "warning", "console")
         return int(args.func(args, settings))
     except (CliError, ConfigError) as exc:
         sys.stderr.write(f"callcenter: {exc}\n")

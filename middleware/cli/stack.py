@@ -56,6 +56,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"asterisk    {'running pid ' + str(ast.pid) if ast.running else 'stopped'}  {ast.detail}")
         health = report["middleware"]["health"]
         mw_pid = report["middleware"]["pid"]
-        print(f"middleware  {'running pid ' + str(mw_pid) if mw_pid else 'stopped'}  "
-              f"{'health: ' + str(health) if health else ''}")
+        parts = [f"{name} {'ok' if part.get('ok') else 'DOWN'}" for name, part in (health or {}).items()
+                 if isinstance(part, dict)]
+        print(f"middleware  {'running pid ' + str(mw_pid) if mw_pid else 'stopped'}  {', '.join(parts)}")
     return 0 if ast.running else 1

@@ -47,7 +47,7 @@ CALLER_PORT_BASE = 8100
 @dataclass
 class DemoReport:
     calls: list[dict[str, Any]]
-    agent_calls: dict[str, int]
+    agent_calls: dict[str, int]  # agent code -> calls answered
     seconds: float
 
 
@@ -103,7 +103,7 @@ async def run(settings: Settings, say: Callable[[str], None] = print) -> DemoRep
             if code != 0:
                 say(f"  caller {run_.name} ended with SIPp exit {code}: {run_.errors()[-300:].strip()}")
         rows = await _wait_for_records(service, since, len(CALLERS), timeout=20)
-        counts = {p.endpoint: len(p.connected_calls()) for p in phones}
+        counts = {a.code: sum(1 for r in rows if r["agent_code"] == a.code) for a in AGENTS}
         return DemoReport(rows, counts, time.monotonic() - t0)
     finally:
         await sipp.stop_all()
