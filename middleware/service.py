@@ -51,7 +51,7 @@ class Service:
         self.cdr = CdrService(self.pool)
         self.ami = AmiClient(host=s.ami_host, port=s.ami_port, username=s.ami_user, secret=s.ami_secret,
                              action_timeout=s.ami_action_timeout, on_event=self.cdr.on_event,
-                             on_login=self.resync)
+                             on_login=self.resync, watchdog_interval=s.ami_watchdog_interval)
         self.agents = AgentService(self.pool, self.ami)
         ivr = IvrService(self.pool)
         routes = route_table([("ivr", ivr.handle), ("agent", self.agents.handle_feature)])

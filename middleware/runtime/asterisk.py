@@ -77,6 +77,10 @@ def start(settings: Settings, *, timeout: float = 60.0) -> int:
     running = _read_pid(settings)
     if running is not None:
         raise AsteriskError(f"Asterisk already runs (pid {running}); `callcenter stack down` first")
+    busy = ports_in_use(settings)
+    if busy:
+        raise AsteriskError(f"something else already listens on {', '.join(busy)} (another Asterisk from "
+                            "another checkout?); stop it first")
     asterisk_config.install(settings, root / "etc" / "asterisk")
     _write_hosts(root)
     rootfs.mount_system(root)
@@ -107,6 +111,23 @@ def start(settings: Settings, *, timeout: float = 60.0) -> int:
             time.sleep(0.3)
     stop(settings)
     raise AsteriskError(f"Asterisk did not boot within {timeout:.0f}s: {last}")
+
+
+def ports_in_use(settings: Settings) -> list[str]:
+    """The ports Asterisk needs that another process holds already."""
+    busy = []
+    try:
+        with socket.create_connection((settings.ami_host, settings.ami_port), timeout=0.5):
+            busy.append(f"AMI {settings.ami_host}:{settings.ami_port}/tcp")
+    except OSError:
+        pass
+    host, _, port = settings.sip_bind.rpartition(":")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        try:
+            udp.bind((host, int(port)))
+        except OSError:
+            busy.append(f"SIP {settings.sip_bind}/udp")
+    return busy
 
 
 def _write_hosts(root: Path) -> None:

@@ -11,6 +11,7 @@ class CuttableProxy:
         self.target = (target_host, target_port)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._frozen: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.connections = 0
 
@@ -25,6 +26,8 @@ class CuttableProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
             while data := await reader.read(65536):
+                if writer in self._frozen:
+                    continue  # a silent, hung peer: bytes vanish, the socket stays open
                 writer.write(data)
                 await writer.drain()
         writer.close()
@@ -38,6 +41,10 @@ class CuttableProxy:
         self._tasks.update(pipes)
         await asyncio.gather(*pipes, return_exceptions=True)
         self._tasks.difference_update(pipes)
+
+    def freeze(self) -> None:
+        """Stop forwarding on the open connections without closing them; new ones work normally."""
+        self._frozen |= self._writers
 
     def cut(self) -> None:
         for w in list(self._writers):

@@ -45,6 +45,20 @@ async def test_dropped_ami_connection_reconnects_and_repairs_queue_members(make_
         await proxy.close()
 
 
+async def test_watchdog_aborts_a_silent_ami_connection(make_service, settings) -> None:
+    proxy = CuttableProxy(settings.ami_host, settings.ami_port)
+    await proxy.start()
+    try:
+        service = await make_service(ami_port=proxy.port, ami_watchdog_interval=0.5)
+        proxy.freeze()  # TCP stays up, nothing comes back: panoramisk alone would wait forever
+        await wait_until(lambda: _not_connected(service), 10, "the watchdog to notice the silence")
+        await wait_until(lambda: _logins_at_least(service, 2), 20, "a fresh login on a new connection")
+        pong = await service.ami.action({"Action": "Ping"})
+        assert pong[0]["ping"] == "Pong" and proxy.connections >= 2
+    finally:
+        await proxy.close()
+
+
 async def test_asterisk_restart_restores_provisioning_and_members(make_service, settings) -> None:
     service = await make_service()
     await seed(service.pool, agents=(CAROL,))
