@@ -19,12 +19,17 @@ PACKAGES: tuple[str, ...] = (
     "asterisk",
     "asterisk-modules",
     "asterisk-core-sounds-en-gsm",
+    "asterisk-core-sounds-es-gsm",
     "asterisk-moh-opsound-gsm",
     "sip-tester",
     "procps",
     # Not for Asterisk: lets the tests check docker-compose.yml (`docker-compose config`) on machines
     # whose docker CLI has no compose plugin and no engine.
     "docker-compose",
+)
+# Run in the chroot after the packages: Debian ships Spanish prompts without the `es` language link.
+POST_INSTALL: tuple[tuple[str, ...], ...] = (
+    ("ln", "-sfn", "es_MX_f_Allison", "/usr/share/asterisk/sounds/es"),
 )
 STAMP_NAME = ".callcenter-rootfs"
 SYSTEM_MOUNTS: tuple[str, ...] = ("proc", "sys", "dev")
@@ -40,7 +45,7 @@ class RootfsError(RuntimeError):
 
 def wanted_stamp(packages: tuple[str, ...] = PACKAGES) -> str:
     """The stamp a rootfs built for this package list carries."""
-    text = "\n".join([SUITE, VARIANT, *sorted(packages)])
+    text = "\n".join([SUITE, VARIANT, *sorted(packages), *(" ".join(c) for c in POST_INSTALL)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -116,6 +121,8 @@ def build(root: Path, *, force: bool = False, packages: tuple[str, ...] = PACKAG
         log(f"rootfs: apt-get install {' '.join(packages)}")
         _run(["chroot", str(tmp), *env, "apt-get", *APT_OPTS, "install", "-y", "-qq",
               "--no-install-recommends", *packages])
+        for command in POST_INSTALL:
+            _run(["chroot", str(tmp), *command])
         _run(["chroot", str(tmp), "apt-get", "clean"])
     finally:
         unmount_all(tmp)
