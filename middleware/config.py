@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,9 @@ class Settings:
     log_format: str = "json"
     db_pool_min: int = 1
     db_pool_max: int = 10
+    # A fixed instant (ISO 8601 with offset) the IVR's schedules see instead of the real time:
+    # for tests and for rehearsing after-hours routing. Empty = the real clock.
+    clock: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -80,6 +84,7 @@ _ENV_NAMES: dict[str, str] = {
     "log_format": "LOG_FORMAT",
     "db_pool_min": "DB_POOL_MIN",
     "db_pool_max": "DB_POOL_MAX",
+    "clock": "CALLCENTER_CLOCK",
 }
 
 
@@ -95,6 +100,24 @@ def _coerce(name: str, raw: object) -> object:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name}: {raw!r} is not a valid {kind}") from exc
     return str(raw)
+
+
+def fixed_clock(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError(f"CALLCENTER_CLOCK {text!r} is not an ISO 8601 date-time") from exc
+    if value.tzinfo is None:
+        raise ConfigError(f"CALLCENTER_CLOCK {text!r} needs a UTC offset, e.g. 2026-11-22T23:30:00-05:00")
+    return value
+
+
+def clock_of(settings: Settings) -> Callable[[], datetime]:
+    """The service's clock: the real one, or the fixed instant of CALLCENTER_CLOCK."""
+    if settings.clock:
+        fixed = fixed_clock(settings.clock)
+        return lambda: fixed
+    return lambda: datetime.now(UTC)
 
 
 def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None = None) -> Settings:
@@ -118,6 +141,8 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None =
         if env.get(env_name):
             values[name] = _coerce(name, env[env_name])
     settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.clock:
+        fixed_clock(settings.clock)  # fail at start-up, not on the first call
     if settings.log_format not in ("json", "console"):
         raise ConfigError(f"LOG_FORMAT must be json or console, not {settings.log_format!r}")
     return settings

@@ -11,5 +11,10 @@ CC_AGI_ERROR = "CC_AGI_ERROR"  # why the middleware could not decide (dialplan f
 CC_AGENT_RESULT = "CC_AGENT_RESULT"  # outcome of an agent feature code
 CC_AGENT_PROMPT = "CC_AGENT_PROMPT"  # prompt that tells the agent that outcome
 
+CC_MAILBOX = "CC_MAILBOX"  # voicemail box (in the tenant's voicemail context) for ROUTE_VOICEMAIL
+CC_TRANSFER_DIAL = "CC_TRANSFER_DIAL"  # Dial() string for ROUTE_TRANSFER
+
 ROUTE_QUEUE = "queue"
+ROUTE_VOICEMAIL = "voicemail"
+ROUTE_TRANSFER = "transfer"
 ROUTE_HANGUP = "hangup"

@@ -21,8 +21,10 @@ from middleware.agi.server import FastAgiServer, route_table
 from middleware.ami.client import AmiClient, AmiUnavailable
 from middleware.api.app import build_app
 from middleware.cdr.service import CdrService
-from middleware.config import Settings
+from middleware.config import Settings, clock_of
+from middleware.event_stream import EventStream
 from middleware.ivr.service import IvrService
+from middleware.pbx_events import AmiEvent
 from middleware.provision.service import provision
 from middleware.store.database import open_pool
 
@@ -42,6 +44,8 @@ class Service:
         self.agi: FastAgiServer | None = None
         self.agents: AgentService | None = None
         self.cdr: CdrService | None = None
+        self.ivr: IvrService | None = None
+        self.events: EventStream | None = None
         self._runner: web.AppRunner | None = None
         self.resyncs = 0
 
@@ -49,12 +53,13 @@ class Service:
         s = self.settings
         self.pool = await open_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
         self.cdr = CdrService(self.pool)
+        self.events = EventStream(self.pool)
         self.ami = AmiClient(host=s.ami_host, port=s.ami_port, username=s.ami_user, secret=s.ami_secret,
-                             action_timeout=s.ami_action_timeout, on_event=self.cdr.on_event,
+                             action_timeout=s.ami_action_timeout, on_event=self._on_ami_event,
                              on_login=self.resync, watchdog_interval=s.ami_watchdog_interval)
         self.agents = AgentService(self.pool, self.ami)
-        ivr = IvrService(self.pool)
-        routes = route_table([("ivr", ivr.handle), ("agent", self.agents.handle_feature)])
+        self.ivr = IvrService(self.pool, clock_of(s), self.events)
+        routes = route_table([("ivr", self.ivr.handle), ("agent", self.agents.handle_feature)])
         self.agi = FastAgiServer(routes, host=s.agi_host, port=s.agi_port,
                                  max_header_bytes=s.agi_max_header_bytes,
                                  header_timeout=s.agi_header_timeout, command_timeout=s.agi_command_timeout)
@@ -68,6 +73,12 @@ class Service:
             await web.TCPSite(self._runner, s.http_host, s.http_port).start()
             log.info("api.listening", host=s.http_host, port=s.http_port)
         log.info("service.started", parts=sorted(self.only))
+
+    async def _on_ami_event(self, event: AmiEvent) -> None:
+        assert self.cdr is not None and self.ivr is not None
+        await self.cdr.on_event(event)
+        if event.name == "AgentConnect":
+            await self.ivr.on_agent_connect(event)
 
     async def resync(self) -> None:
         """After every AMI (re)login: rewrite generated config, then make queue members match the DB."""

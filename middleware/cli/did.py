@@ -1,15 +1,15 @@
-"""`callcenter did add|list`: the numbers callers dial, each with its menu and fallback queue."""
+"""`callcenter did add|list`: the numbers callers dial, each with its IVR flow and fallback queue."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+
+import psycopg
 
 from middleware.cli.common import CliError, add_json_flag, emit_json, pool_for, print_table
 from middleware.config import Settings
-from middleware.ivr.menu import InvalidMenu, parse_menu
-from middleware.store import tenants
+from middleware.store import flows, tenants
 
 
 def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,7 +20,7 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     a.add_argument("number")
     a.add_argument("--tenant", required=True)
     a.add_argument("--queue", required=True, help="queue used when the IVR cannot run")
-    a.add_argument("--menu", default="{}", help='menu JSON, e.g. {"options": {"1": {"queue": "sales"}}}')
+    a.add_argument("--flow", help="IVR flow (loaded with `callcenter ivr load`); none: straight to --queue")
     a.set_defaults(func=cmd_add)
     ls = verbs.add_parser("list", help="list DIDs")
     add_json_flag(ls)
@@ -28,14 +28,6 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        menu = json.loads(args.menu)
-        parse_menu(menu, args.queue)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"--menu is not JSON: {exc}") from exc
-    except (InvalidMenu, AttributeError, TypeError, ValueError) as exc:
-        raise CliError(f"--menu: {exc}") from exc
-
     async def go() -> int:
         async with pool_for(settings) as pool, pool.connection() as conn:
             cur = await conn.execute("SELECT id FROM tenants WHERE code = %s", (args.tenant,))
@@ -45,8 +37,14 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
             cur = await conn.execute("SELECT 1 FROM queues WHERE name = %s", (args.queue,))
             if await cur.fetchone() is None:
                 raise CliError(f"no queue {args.queue!r}")
-            await tenants.upsert_did(conn, row[0], args.number, args.queue, menu)
-        print(f"DID {args.number} -> tenant {args.tenant}, fallback queue {args.queue}")
+            if args.flow and await flows.get_flow(conn, args.tenant, args.flow) is None:
+                raise CliError(f"no flow {args.flow!r} for tenant {args.tenant} (`callcenter ivr load` it first)")
+            try:
+                await tenants.upsert_did(conn, row[0], args.number, args.queue, args.flow)
+            except psycopg.errors.CheckViolation as exc:
+                raise CliError(f"DID {args.number!r} must be digits, optionally with a leading +") from exc
+        print(f"DID {args.number} -> tenant {args.tenant}, flow {args.flow or '-'}, fallback queue {args.queue}; "
+              "run `callcenter asterisk sync` to apply")
         return 0
 
     return asyncio.run(go())
@@ -55,9 +53,9 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     async def go() -> list[dict[str, object]]:
         async with pool_for(settings) as pool, pool.connection() as conn:
-            return [{"number": d.number, "tenant": d.tenant_code, "fallback_queue": d.fallback_queue,
-                     "menu": d.menu} for d in await tenants.list_dids(conn)]
+            return [{"number": d.number, "tenant": d.tenant_code, "flow": d.flow,
+                     "fallback_queue": d.fallback_queue} for d in await tenants.list_dids(conn)]
 
     rows = asyncio.run(go())
-    emit_json(rows) if args.json else print_table(rows, ("number", "tenant", "fallback_queue"))
+    emit_json(rows) if args.json else print_table(rows, ("number", "tenant", "flow", "fallback_queue"))
     return 0

@@ -6,7 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from middleware.cli import agent, asterisk, calls, db, demo, did, phone, queue, serve, stack, tenant
+from middleware.cli import (
+    agent,
+    asterisk,
+    calls,
+    customer,
+    db,
+    demo,
+    did,
+    ivr,
+    phone,
+    queue,
+    serve,
+    stack,
+    tenant,
+)
 from middleware.cli.common import CliError
 from middleware.config import ConfigError, load_settings
 from middleware.log import configure
@@ -26,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default=None, help="debug, info, warning, error")
     nouns = parser.add_subparsers(dest="noun", metavar="COMMAND", parser_class=Parser)
     nouns.required = True
-    for module in (serve, db, asterisk, stack, tenant, queue, agent, phone, did, calls, demo):
+    for module in (serve, db, asterisk, stack, tenant, queue, agent, phone, did, ivr, customer, calls, demo):
         module.register(nouns)
     return parser
 

@@ -1,21 +1,47 @@
-"""The ``ivr`` FastAGI route: greet, run the DID's menu, record what the caller did, hand over a queue."""
+"""The ``ivr`` FastAGI route: run the DID's flow through the engine, carry out each action over AGI,
+store what was learned, and hand the call to the dialplan (queue, voicemail, transfer or hang-up).
+
+Also publishes the screen pop when an agent connects (AMI AgentConnect)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
 
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
 from middleware import constants as cc
-from middleware.agi.session import AgiSession
-from middleware.ivr.menu import InvalidMenu, decide, parse_menu
-from middleware.store import calls, tenants
+from middleware.agi.session import AgiHangup, AgiSession
+from middleware.event_stream import EventStream
+from middleware.ivr import engine
+from middleware.ivr.facts import IvrFacts, channel_variables, facts_of, screen_pop
+from middleware.ivr.flow import Flow, InvalidFlow, parse_flow
+from middleware.pbx_events import AmiEvent
+from middleware.store import calls, customers, flows, tenants
 
 log = structlog.get_logger(__name__)
+Clock = Callable[[], datetime]
 
 
 class IvrService:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, clock: Clock, events: EventStream) -> None:
         self._pool = pool
+        self._clock = clock
+        self._events = events
+        self._flows: dict[tuple[str, str], tuple[datetime, Flow]] = {}
+
+    async def _flow(self, tenant: str, name: str) -> Flow:
+        async with self._pool.connection() as conn:
+            row = await flows.get_flow(conn, tenant, name)
+        if row is None:
+            raise InvalidFlow([])
+        cached = self._flows.get((tenant, name))
+        if cached is not None and cached[0] == row.loaded_at:
+            return cached[1]
+        flow = parse_flow(row.definition)  # prompts were checked at load time
+        self._flows[(tenant, name)] = (row.loaded_at, flow)
+        return flow
 
     async def handle(self, session: AgiSession) -> None:
         request = session.request
@@ -27,34 +53,146 @@ class IvrService:
             log.warning("ivr.unknown_did", did=did)
             await session.set_variable(cc.CC_AGI_ERROR, f"unknown DID {did}")
             return
-        try:
-            menu = parse_menu(did_row.menu, did_row.fallback_queue)
-        except InvalidMenu as exc:
-            log.error("ivr.invalid_menu", did=did, detail=str(exc))
-            await session.set_variable(cc.CC_AGI_ERROR, f"invalid menu: {exc}")
+        if did_row.flow is None:
+            await self._route(session, cc.ROUTE_QUEUE, {cc.CC_QUEUE: did_row.fallback_queue})
             return
-        path: list[dict[str, str]] = []
-        pressed = ""
-        if menu.greeting:
-            await session.stream_file(menu.greeting)
-        queue = None
-        for attempt in range(menu.retries + 1):
-            digits, timed_out = await session.get_data(menu.prompt or "beep", menu.timeout_ms, 1)
-            pressed += digits
-            decision = decide(menu, digits, timed_out, attempt)
-            path.append({"attempt": str(attempt + 1), "digits": digits, "outcome": decision.reason})
-            log.info("ivr.input", did=did, attempt=attempt + 1, digits=digits, timed_out=timed_out,
-                     outcome=decision.reason)
-            if decision.queue is not None:
-                queue = decision.queue
-                break
-            if decision.replay_prompt:
-                await session.stream_file(decision.replay_prompt)
-        assert queue is not None  # decide() always routes on the last attempt
+        try:
+            flow = await self._flow(did_row.tenant_code, did_row.flow)
+        except InvalidFlow as exc:
+            log.error("ivr.flow_unusable", flow=did_row.flow, detail=str(exc) or "not loaded")
+            await session.set_variable(cc.CC_AGI_ERROR, f"flow {did_row.flow} unusable")
+            return
+        ctx = engine.CallContext(tenant=did_row.tenant_code, did=did, caller_id=request.caller_id,
+                                 language=request.env.get("agi_language", "en"))
+        state: engine.FlowState | None = None
+        outcome = "caller hung up"
+        stored = False
+        try:
+            state, action = engine.begin(flow, ctx, self._clock())
+            while not engine.is_terminal(action):
+                event = await self._perform(session, did_row.tenant_id, linkedid, action)
+                state, action = engine.advance(flow, ctx, state, event, self._clock())
+            outcome = describe(action)
+            facts = facts_of(flow.name, state, outcome)
+            # Stored before the call moves on, so the screen pop finds it when an agent answers.
+            await self._store(linkedid, did_row.tenant_id, did, request.caller_id, facts)
+            stored = True
+            for name, value in channel_variables(facts).items():
+                await session.set_variable(f"__{name}", value)  # "__": every leg inherits it
+            await self._finish(session, action)
+            log.info("ivr.routed", flow=flow.name, outcome=outcome, digits=state.digits,
+                     path=">".join(s.node for s in state.path))
+        except engine.FlowLoop as exc:
+            outcome = "flow loop: fallback queue"
+            log.error("ivr.flow_loop", flow=flow.name, detail=str(exc))
+            await session.set_variable(cc.CC_AGI_ERROR, "flow loop")
+        except AgiHangup:
+            log.info("ivr.caller_left", flow=flow.name, node=state.node if state else flow.start)
+            raise
+        finally:
+            if state is not None and not stored:
+                await self._store(linkedid, did_row.tenant_id, did, request.caller_id,
+                                  facts_of(flow.name, state, outcome))
+
+    async def _perform(self, session: AgiSession, tenant_id: int, linkedid: str,
+                       action: engine.Action) -> engine.Event:
+        """Carry out one non-terminal action and return what happened, as an engine event."""
+        if isinstance(action, engine.Play):
+            for prompt in action.prompts:
+                await session.stream_file(prompt)
+            return engine.PlayDone()
+        if isinstance(action, engine.Ask):
+            return await ask(session, action)
+        if isinstance(action, engine.Lookup):
+            async with self._pool.connection() as conn:
+                if action.by == "caller_id":
+                    customer = await customers.find_by_phone(conn, tenant_id, action.value)
+                else:
+                    customer = await customers.find_by_account(conn, tenant_id, action.value)
+            return engine.LookupResult(customer)
+        if isinstance(action, engine.SetLanguage):
+            await session.set_variable("CHANNEL(language)", action.language)
+            return engine.Done()
+        if isinstance(action, engine.RequestCallback):
+            async with self._pool.connection() as conn:
+                callback_id = await customers.add_callback(conn, tenant_id, linkedid, action.number, action.queue)
+            log.info("ivr.callback_requested", queue=action.queue, number=action.number, callback=callback_id)
+            for prompt in action.prompts:
+                await session.stream_file(prompt)
+            return engine.Done()
+        raise engine.UnexpectedInput(f"no adapter for {type(action).__name__}")
+
+    async def _finish(self, session: AgiSession, action: engine.Action) -> None:
+        if isinstance(action, engine.ToQueue):
+            variables = {cc.CC_QUEUE: action.queue}
+            if action.priority is not None:
+                variables["QUEUE_PRIO"] = str(action.priority)
+            await self._route(session, cc.ROUTE_QUEUE, variables)
+        elif isinstance(action, engine.ToVoicemail):
+            await self._route(session, cc.ROUTE_VOICEMAIL, {cc.CC_MAILBOX: action.mailbox})
+        elif isinstance(action, engine.ToTransfer):
+            await self._route(session, cc.ROUTE_TRANSFER, {cc.CC_TRANSFER_DIAL: transfer_dial(action)})
+        else:
+            assert isinstance(action, engine.Hangup)
+            for prompt in action.prompts:
+                await session.stream_file(prompt)
+            await self._route(session, cc.ROUTE_HANGUP, {})
+
+    async def _route(self, session: AgiSession, route: str, variables: dict[str, str]) -> None:
+        for name, value in variables.items():
+            await session.set_variable(name, value)
+        await session.set_variable(cc.CC_ROUTE, route)
+
+    async def _store(self, linkedid: str, tenant_id: int, did: str, caller: str, facts: IvrFacts) -> None:
         async with self._pool.connection() as conn:
-            await calls.record_ivr(conn, linkedid=linkedid, tenant_id=did_row.tenant_id, did=did,
-                                   caller_number=request.caller_id, digits=pressed, path=path)
-        await session.set_variable(cc.CC_IVR_DIGITS, pressed)
-        await session.set_variable(cc.CC_QUEUE, queue)
-        await session.set_variable(cc.CC_ROUTE, cc.ROUTE_QUEUE)
-        log.info("ivr.routed", did=did, queue=queue, digits=pressed)
+            await calls.record_ivr(conn, linkedid=linkedid, tenant_id=tenant_id, did=did, caller_number=caller,
+                                   facts=facts)
+
+    async def on_agent_connect(self, event: AmiEvent) -> None:
+        """Publish the screen pop for the agent who just got the call."""
+        async with self._pool.connection() as conn:
+            call = await calls.get_call(conn, event.linkedid)
+        if call is None:
+            call = {"linkedid": event.linkedid}
+        payload = screen_pop(call, agent=event.get("membername"), queue=event.get("queue"))
+        await self._events.publish("screen_pop", payload, at=event.at)
+        log.info("ivr.screen_pop", linkedid=event.linkedid, agent=payload["agent"],
+                 customer=(payload["customer"] or {}).get("name"))
+
+
+DTMF = "0123456789*#"
+
+
+async def ask(session: AgiSession, action: engine.Ask) -> engine.Digits:
+    """Play the prompts and collect digits. GET DATA takes one prompt file, so earlier prompts are
+    streamed with every digit as an escape: a caller who knows the menu can press during any of them."""
+    first = ""
+    for prompt in action.prompts[:-1]:
+        first = await session.stream_file(prompt, DTMF)
+        if first:
+            break
+    if not first:
+        digits, timed_out = await session.get_data(action.prompts[-1], action.timeout_ms, action.max_digits)
+        return engine.Digits(digits, timed_out)
+    if first == "#":
+        return engine.Digits("", False)
+    if action.max_digits == 1:
+        return engine.Digits(first, False)
+    rest, timed_out = await session.get_data("silence/1", action.timeout_ms, action.max_digits - 1)
+    return engine.Digits(first + rest, timed_out and not rest)
+
+
+def transfer_dial(action: engine.ToTransfer) -> str:
+    if action.extension:
+        return f"PJSIP/{action.extension}"
+    return f"PJSIP/{action.number}@{action.trunk}"
+
+
+def describe(action: engine.Action) -> str:
+    if isinstance(action, engine.ToQueue):
+        return f"queue {action.queue}"
+    if isinstance(action, engine.ToVoicemail):
+        return f"voicemail {action.mailbox}"
+    if isinstance(action, engine.ToTransfer):
+        return f"transfer {transfer_dial(action)}"
+    return "hangup"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 
@@ -48,6 +49,23 @@ def render_queues(queues: Iterable[QueueRow]) -> str:
             f"[{_safe(q.name, 'queue name')}](queue-template)\n"
             f"strategy = {q.strategy}\ntimeout = {q.ring_timeout_s}\nwrapuptime = {q.wrapup_s}\n"
             f"servicelevel = {q.service_level_s}\n")
+    return "".join(out)
+
+
+def mailbox_pin(tenant: str, mailbox: str) -> str:
+    """A stable PIN per mailbox: the IVR only deposits messages; no dialplan reaches VoiceMailMain yet."""
+    return str(int(hashlib.sha256(f"{tenant}/{mailbox}".encode()).hexdigest(), 16))[-6:]
+
+
+def render_voicemail(mailboxes: Iterable[tuple[str, str]]) -> str:
+    """(tenant, mailbox) pairs -> one voicemail context per tenant."""
+    out = [HEADER]
+    by_tenant: dict[str, list[str]] = {}
+    for tenant, mailbox in sorted(set(mailboxes)):
+        by_tenant.setdefault(_safe(tenant, "tenant"), []).append(_safe(mailbox, "mailbox"))
+    for tenant, boxes in by_tenant.items():
+        out.append(f"\n[{tenant}]\n")
+        out.extend(f"{box} => {mailbox_pin(tenant, box)},{tenant} mailbox {box}\n" for box in boxes)
     return "".join(out)
 
 

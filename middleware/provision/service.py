@@ -11,9 +11,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from middleware.ami import actions
 from middleware.ami.client import AmiClient
-from middleware.provision.render import render_extensions, render_pjsip, render_queues
+from middleware.ivr.flow import mailboxes, parse_flow
+from middleware.provision.render import render_extensions, render_pjsip, render_queues, render_voicemail
 from middleware.store import agents as agent_store
-from middleware.store import tenants
+from middleware.store import flows, tenants
 
 log = structlog.get_logger(__name__)
 
@@ -22,6 +23,7 @@ RELOADS: dict[str, str] = {
     "pjsip.conf": "module reload res_pjsip.so",
     "queues.conf": "module reload app_queue.so",
     "extensions.conf": "dialplan reload",
+    "voicemail.conf": "module reload app_voicemail.so",
 }
 
 
@@ -48,11 +50,14 @@ async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClie
         phones = await agent_store.list_phones(conn)
         queues = await tenants.list_queues(conn)
         dids = await tenants.list_dids(conn)
+        flow_rows = await flows.list_flows(conn)
+    boxes = [(row.tenant_code, box) for row in flow_rows for box in mailboxes(parse_flow(row.definition))]
     generated_dir.mkdir(parents=True, exist_ok=True)
     texts = {
         "pjsip.conf": render_pjsip(phones),
         "queues.conf": render_queues(queues),
         "extensions.conf": render_extensions(dids, phones),
+        "voicemail.conf": render_voicemail(boxes),
     }
     changed = tuple(name for name, text in texts.items() if write_if_changed(generated_dir / name, text))
     if ami is not None:

@@ -20,6 +20,7 @@ GENERATED_DEFAULTS: dict[str, str] = {
     "queues.conf": "",
     "queuerules.conf": "",
     "agents.conf": "",
+    "voicemail.conf": "",
     "extensions.conf": "[dids-generated]\n\n[phones-generated]\n",
 }
 

@@ -21,25 +21,30 @@ from middleware.provision.service import provision
 from middleware.runtime import asterisk
 from middleware.runtime.demo_tenant import AGENTS, DID, seed
 from middleware.runtime.sipp import AgentPhone, Sipp, SippRun
+from middleware.runtime.sounds import prompt_checker
 from middleware.service import Service
 
 
 @dataclass(frozen=True)
 class DemoCaller:
     number: str
-    digits: str  # what the caller presses at the menu ("" = nothing)
+    presses: tuple[tuple[int, str], ...]  # (wait in ms, digits) after the answer; () = presses nothing
     start_after_s: float
-    hold_ms: int  # how long the caller stays on the line after pressing
+    hold_ms: int  # how long the caller stays on the line after the last press
 
 
+# The greeting (1.8 s) ends about 2.3 s after the answer; the main menu is listening from then on.
 CALLERS: tuple[DemoCaller, ...] = (
-    DemoCaller("12125550101", "1", 0.0, 6000),
-    DemoCaller("12125550102", "2", 0.5, 6000),
-    DemoCaller("12125550103", "1", 1.0, 9000),
-    DemoCaller("12125550104", "2", 1.5, 9000),
-    DemoCaller("12125550105", "9", 2.0, 22000),  # invalid, then silence: the default queue
-    DemoCaller("12125550106", "2", 2.5, 12000),
+    DemoCaller("12125550101", ((3000, "1"),), 0.0, 6000),  # a known caller ID: Dana, gold tier
+    DemoCaller("12125550102", ((3000, "2"),), 0.5, 6000),
+    DemoCaller("12125550103", ((3000, "1"),), 1.0, 9000),
+    DemoCaller("12125550104", ((3000, "3"), (1200, "79927398713#")), 1.5, 6000),  # account -> Evan, billing
+    DemoCaller("12125550105", ((3000, "9"), (1500, "2")), 2.0, 15000),  # invalid, then support
+    DemoCaller("12125550106", (), 2.5, 22000),  # presses nothing: the menu times out to support
 )
+# The schedule in acme-main is business hours in New York; the demo runs at any hour, so its IVR
+# sees a fixed Monday noon there.
+DEMO_CLOCK = "2026-11-23T12:00:00-05:00"
 AGENT_PORT_BASE = 7100
 CALLER_PORT_BASE = 8100
 
@@ -57,8 +62,10 @@ async def _wait_for_records(service: Service, since: datetime, count: int, timeo
     while time.monotonic() < deadline:
         async with service.pool.connection() as conn:
             cur = await conn.execute(
-                """SELECT linkedid, caller_number, ivr_digits, queue, agent_code, wait_s, talk_s, duration_s,
-                          disposition FROM calls WHERE started_at >= %s AND complete ORDER BY started_at""",
+                """SELECT c.linkedid, c.caller_number, c.ivr_digits, c.reason, cu.name AS customer, c.queue,
+                          c.agent_code, c.wait_s, c.talk_s, c.duration_s, c.disposition
+                     FROM calls c LEFT JOIN customers cu ON cu.id = c.customer_id
+                    WHERE c.started_at >= %s AND c.complete ORDER BY c.started_at""",
                 (since,))
             names = [d.name for d in cur.description or []]
             rows = [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
@@ -75,16 +82,17 @@ async def run(settings: Settings, say: Callable[[str], None] = print) -> DemoRep
         say("starting Asterisk 22 in the rootfs ...")
         asterisk.start(settings)
         started_asterisk = True
-    service = Service(settings)
+    service = Service(settings.with_overrides(clock=settings.clock or DEMO_CLOCK))
+    say(f"IVR clock: {settings.clock or DEMO_CLOCK} (the flow's schedule sees business hours)")
     sipp = Sipp(settings.asterisk_root)
     phones: list[AgentPhone] = []
     try:
         await service.start()
         assert service.ami is not None and service.agents is not None
         await service.ami.wait_connected(15)
-        await seed(service.pool)
+        await seed(service.pool, prompt_exists=prompt_checker(settings.asterisk_root))
         await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
-        say(f"demo tenant seeded: DID {DID}, queues acme-sales / acme-support, agents "
+        say(f"demo tenant seeded: DID {DID} running IVR flow acme-main, queues acme-sales / acme-support, agents "
             + ", ".join(f"{a.code} {a.name}" for a in AGENTS))
         for i, agent in enumerate(AGENTS):
             phones.append(await sipp.agent_phone(agent.endpoint, agent.secret, AGENT_PORT_BASE + 10 * i))
@@ -94,9 +102,8 @@ async def run(settings: Settings, say: Callable[[str], None] = print) -> DemoRep
         runs: list[SippRun] = []
         for i, caller in enumerate(CALLERS):
             await asyncio.sleep(caller.start_after_s - (CALLERS[i - 1].start_after_s if i else 0.0))
-            runs.append(await sipp.call(DID, digits=caller.digits, caller=caller.number,
-                                        port=CALLER_PORT_BASE + 10 * i, dtmf_after_ms=2500,
-                                        hold_ms=caller.hold_ms))
+            runs.append(await sipp.call(DID, presses=caller.presses, caller=caller.number,
+                                        port=CALLER_PORT_BASE + 10 * i, hold_ms=caller.hold_ms))
         say(f"{len(runs)} callers dialling {DID} ...")
         for run_ in runs:
             code = await run_.wait(90)

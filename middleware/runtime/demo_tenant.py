@@ -1,4 +1,5 @@
-"""The demo tenant: one DID with an IVR menu, two queues, three agents with SIP phones."""
+"""The demo tenant: a DID running the acme-main IVR flow, two queues, three agents with SIP phones,
+and two customers the IVR can recognise."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
+from middleware.config import PROJECT_ROOT
+from middleware.ivr import library
+from middleware.ivr.flow import PromptExists
 from middleware.store import agents as agent_store
-from middleware.store import tenants
+from middleware.store import customers, tenants
 
 
 @dataclass(frozen=True)
@@ -19,35 +23,44 @@ class DemoAgent:
     queues: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class DemoCustomer:
+    account: str  # Luhn-valid, as the flow's account entry checks
+    name: str
+    phones: tuple[str, ...]
+    tier: str
+
+
 TENANT = "acme"
+TIMEZONE = "America/New_York"
 DID = "5551000"
+FLOW_FILE = PROJECT_ROOT / "dialplans" / "ivr" / "acme-main.yaml"
 QUEUES = {"acme-sales": "leastrecent", "acme-support": "ringall"}
-MENU = {
-    "greeting": "hello",
-    "prompt": "dir-pls-enter",
-    "timeout_ms": 3000,
-    "retries": 2,
-    "invalid_prompt": "pm-invalid-option",
-    "options": {"1": {"queue": "acme-sales"}, "2": {"queue": "acme-support"}},
-    "default": {"queue": "acme-support"},
-}
 AGENTS = (
     DemoAgent("1001", "Alice Archer", "acme-1001", "alice-pw-1001", ("acme-sales",)),
     DemoAgent("1002", "Bob Baker", "acme-1002", "bob-pw-1002", ("acme-sales", "acme-support")),
     DemoAgent("1003", "Carol Chen", "acme-1003", "carol-pw-1003", ("acme-support",)),
 )
+CUSTOMERS = (
+    DemoCustomer("4242424242424242", "Dana Dawson", ("+1 212 555 0101",), "gold"),
+    DemoCustomer("79927398713", "Evan Ellis", ("+1 646 555 0199",), "standard"),
+)
 
 
-async def seed(pool: AsyncConnectionPool, agents: tuple[DemoAgent, ...] = AGENTS,
-               menu: dict[str, object] | None = None) -> None:
-    """Create (or refresh) the demo tenant; safe to run twice."""
+async def seed(pool: AsyncConnectionPool, agents: tuple[DemoAgent, ...] = AGENTS, *, flow_text: str | None = None,
+               prompt_exists: PromptExists | None = None) -> None:
+    """Create (or refresh) the demo tenant; safe to run twice. ``flow_text`` replaces acme-main."""
     async with pool.connection() as conn, conn.transaction():
-        tenant_id = await tenants.upsert_tenant(conn, TENANT, "Acme Corp (demo)", "America/New_York")
+        tenant_id = await tenants.upsert_tenant(conn, TENANT, "Acme Corp (demo)", TIMEZONE)
         for name, strategy in QUEUES.items():
             await tenants.upsert_queue(conn, tenant_id, name, strategy=strategy, ring_timeout_s=15, wrapup_s=2)
-        await tenants.upsert_did(conn, tenant_id, DID, "acme-support", dict(menu or MENU))
         for a in agents:
             agent_id = await agent_store.upsert_agent(conn, tenant_id, a.code, a.name)
             await agent_store.upsert_phone(conn, tenant_id, a.endpoint, a.secret, agent_id, a.name)
             for q in a.queues:
                 await agent_store.add_membership(conn, q, a.code)
+        for c in CUSTOMERS:
+            await customers.upsert_customer(conn, tenant_id, c.account, c.name, list(c.phones), tier=c.tier)
+    flow, _ = await library.load(pool, TENANT, flow_text or FLOW_FILE.read_text(), prompt_exists)
+    async with pool.connection() as conn:
+        await tenants.upsert_did(conn, tenant_id, DID, "acme-support", flow.name)

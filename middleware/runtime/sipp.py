@@ -2,7 +2,7 @@
 
 An agent phone is two SIPp processes: a short REGISTER (digest auth) whose Contact points at a
 long-running answering scenario. A caller is one SIPp process placing calls to a DID and pressing
-digits as RFC 2833 DTMF (the pcap captures shipped with sip-tester).
+digits as RFC 2833 DTMF (RTP events generated per call, see rtp_dtmf.py).
 """
 
 from __future__ import annotations
@@ -11,36 +11,37 @@ import asyncio
 import contextlib
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from middleware.runtime import rtp_dtmf
+
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
 WORK_IN_ROOT = "/var/lib/callcenter-sipp"
-DTMF_DIR = "/usr/share/sip-tester"
-_DTMF_NAMES = {"*": "star", "#": "pound"}
 
 
 class SippError(RuntimeError):
     """SIPp failed: bad scenario, no answer from Asterisk, or a timeout."""
 
 
-def dtmf_pcap(digit: str) -> str:
-    if len(digit) != 1 or digit not in "0123456789*#":
-        raise ValueError(f"{digit!r} is not a DTMF digit")
-    return f"{DTMF_DIR}/dtmf_2833_{_DTMF_NAMES.get(digit, digit)}.pcap"
+Presses = Sequence[tuple[int, str]]  # (wait before, in ms; the digits then pressed one after another)
 
 
-def render_caller(*, digits: str, caller: str, dtmf_after_ms: int, hold_ms: int,
-                  gap_ms: int = 400) -> str:
-    """The caller scenario for these digits and timings."""
+def render_caller(*, presses: Presses, caller: str, hold_ms: int, pcap_paths: Sequence[str]) -> str:
+    """The caller scenario: after the answer, each (wait, digits) in turn, then ``hold_ms`` on the line.
+    ``pcap_paths[i]`` is the RFC 2833 capture (inside the rootfs) that presses[i] replays."""
     if not re.fullmatch(r"\+?[0-9]{1,20}", caller):
         raise ValueError(f"caller number {caller!r} is not a phone number")
-    actions = "\n".join(
-        f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(d)}"/></action></nop>\n'
-        f'  <pause milliseconds="{gap_ms}" />' for d in digits)
+    steps = []
+    for (wait_ms, digits), path in zip(presses, pcap_paths, strict=True):
+        steps.append(f'  <pause milliseconds="{int(wait_ms)}" />')
+        if digits:
+            steps.append(f'  <nop><action><exec play_pcap_audio="{path}"/></action></nop>')
+            steps.append(f'  <pause milliseconds="{int(rtp_dtmf.seconds(digits) * 1000) + 100}" />')
     text = (SCENARIOS / "caller.xml").read_text()
-    return (text.replace("{caller}", caller).replace("{dtmf_after_ms}", str(dtmf_after_ms))
-            .replace("{hold_ms}", str(hold_ms)).replace("{dtmf_actions}", actions))
+    return (text.replace("{caller}", caller).replace("{hold_ms}", str(hold_ms))
+            .replace("{dtmf_actions}", "\n".join(steps)))
 
 
 @dataclass
@@ -157,9 +158,21 @@ class Sipp:
                             f"{register.errors()[-500:]}")
         return AgentPhone(endpoint, port, answering)
 
-    async def call(self, did: str, *, digits: str, caller: str, port: int, dtmf_after_ms: int = 1500,
-                   hold_ms: int = 5000, calls: int = 1, rate_per_s: float = 1.0) -> SippRun:
-        scenario = render_caller(digits=digits, caller=caller, dtmf_after_ms=dtmf_after_ms, hold_ms=hold_ms)
+    async def call(self, did: str, *, caller: str, port: int, digits: str = "", dtmf_after_ms: int = 1500,
+                   presses: Presses | None = None, hold_ms: int = 5000, calls: int = 1,
+                   rate_per_s: float = 1.0) -> SippRun:
+        """Place calls to a DID; press ``digits`` after ``dtmf_after_ms``, or follow ``presses``."""
+        if presses is None:
+            presses = [(dtmf_after_ms, digits)]
+        self._prepare()
+        self._seq += 1
+        paths = []
+        for i, (_, press) in enumerate(presses):
+            name = f"dtmf-{self._seq}-{i}.pcap"
+            # Each press continues the RTP sequence and clock of the one before.
+            (self.work / name).write_bytes(rtp_dtmf.pcap(press, seq=1000 + 500 * i, timestamp=80_000 * (i + 1)))
+            paths.append(f"{WORK_IN_ROOT}/{name}")
+        scenario = render_caller(presses=presses, caller=caller, hold_ms=hold_ms, pcap_paths=paths)
         return await self.start(f"caller-{did}", scenario,
                                 ["-p", str(port), "-mp", str(port + 2000), "-s", did, "-m", str(calls),
                                  "-r", str(rate_per_s), "-l", str(calls), "-recv_timeout", "60000"])

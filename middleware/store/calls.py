@@ -10,17 +10,27 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from middleware.cdr.assembly import CallRecord
+from middleware.ivr.facts import IvrFacts
 
 
-async def record_ivr(conn: AsyncConnection, *, linkedid: str, tenant_id: int, did: str,
-                     caller_number: str, digits: str, path: list[dict[str, str]]) -> None:
+async def record_ivr(conn: AsyncConnection, *, linkedid: str, tenant_id: int, did: str, caller_number: str,
+                     facts: IvrFacts) -> None:
+    """Store everything the IVR learned; the CDR assembled later fills the other columns."""
     await conn.execute(
-        """INSERT INTO calls (linkedid, tenant_id, did, caller_number, ivr_digits, ivr_path)
-           VALUES (%s, %s, %s, %s, %s, %s)
-           ON CONFLICT (linkedid) DO UPDATE SET ivr_digits = EXCLUDED.ivr_digits,
-               ivr_path = EXCLUDED.ivr_path, tenant_id = COALESCE(calls.tenant_id, EXCLUDED.tenant_id),
-               updated_at = now()""",
-        (linkedid, tenant_id, did, caller_number, digits, Jsonb(path)))
+        """INSERT INTO calls (linkedid, tenant_id, did, caller_number, ivr_flow, ivr_outcome, ivr_digits, ivr_path,
+                              language, customer_id, account, reason, skills, priority)
+           VALUES (%(linkedid)s, %(tenant_id)s, %(did)s, %(caller)s, %(flow)s, %(outcome)s, %(digits)s, %(path)s,
+                   %(language)s, %(customer_id)s, %(account)s, %(reason)s, %(skills)s, %(priority)s)
+           ON CONFLICT (linkedid) DO UPDATE SET ivr_flow = EXCLUDED.ivr_flow, ivr_outcome = EXCLUDED.ivr_outcome,
+               ivr_digits = EXCLUDED.ivr_digits, ivr_path = EXCLUDED.ivr_path, language = EXCLUDED.language,
+               customer_id = EXCLUDED.customer_id, account = EXCLUDED.account, reason = EXCLUDED.reason,
+               skills = EXCLUDED.skills, priority = EXCLUDED.priority,
+               tenant_id = COALESCE(calls.tenant_id, EXCLUDED.tenant_id), updated_at = now()""",
+        {"linkedid": linkedid, "tenant_id": tenant_id, "did": did, "caller": caller_number, "flow": facts.flow,
+         "outcome": facts.outcome, "digits": facts.digits, "path": Jsonb(list(facts.path)),
+         "language": facts.language, "customer_id": facts.customer.id if facts.customer else None,
+         "account": facts.account, "reason": facts.reason, "skills": list(facts.skills),
+         "priority": facts.priority})
 
 
 _UPSERT_RECORD = """
@@ -62,7 +72,9 @@ async def save_records(conn: AsyncConnection, records: list[CallRecord]) -> None
 async def get_call(conn: AsyncConnection, linkedid: str) -> dict[str, Any] | None:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            """SELECT c.*, t.code AS tenant FROM calls c LEFT JOIN tenants t ON t.id = c.tenant_id
+            """SELECT c.*, t.code AS tenant, cu.name AS customer_name, cu.tier AS customer_tier
+                 FROM calls c LEFT JOIN tenants t ON t.id = c.tenant_id
+                 LEFT JOIN customers cu ON cu.id = c.customer_id
                 WHERE c.linkedid = %s""", (linkedid,))
         return await cur.fetchone()
 

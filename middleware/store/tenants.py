@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
 
 
 @dataclass(frozen=True)
@@ -15,7 +13,7 @@ class DidRow:
     tenant_id: int
     tenant_code: str
     fallback_queue: str
-    menu: dict[str, Any]
+    flow: str | None
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ class QueueRow:
 
 async def find_did(conn: AsyncConnection, number: str) -> DidRow | None:
     cur = await conn.execute(
-        """SELECT d.number, d.tenant_id, t.code, d.fallback_queue, d.menu
+        """SELECT d.number, d.tenant_id, t.code, d.fallback_queue, d.flow
              FROM dids d JOIN tenants t ON t.id = d.tenant_id WHERE d.number = %s""", (number,))
     row = await cur.fetchone()
     return None if row is None else DidRow(*row)
@@ -39,7 +37,7 @@ async def find_did(conn: AsyncConnection, number: str) -> DidRow | None:
 
 async def list_dids(conn: AsyncConnection) -> list[DidRow]:
     cur = await conn.execute(
-        """SELECT d.number, d.tenant_id, t.code, d.fallback_queue, d.menu
+        """SELECT d.number, d.tenant_id, t.code, d.fallback_queue, d.flow
              FROM dids d JOIN tenants t ON t.id = d.tenant_id ORDER BY d.number""")
     return [DidRow(*row) for row in await cur.fetchall()]
 
@@ -80,9 +78,20 @@ async def upsert_queue(conn: AsyncConnection, tenant_id: int, name: str, *, stra
 
 
 async def upsert_did(conn: AsyncConnection, tenant_id: int, number: str, fallback_queue: str,
-                     menu: dict[str, Any]) -> None:
+                     flow: str | None) -> None:
     await conn.execute(
-        """INSERT INTO dids (number, tenant_id, fallback_queue, menu) VALUES (%s, %s, %s, %s)
+        """INSERT INTO dids (number, tenant_id, fallback_queue, flow) VALUES (%s, %s, %s, %s)
            ON CONFLICT (number) DO UPDATE SET tenant_id = EXCLUDED.tenant_id,
-               fallback_queue = EXCLUDED.fallback_queue, menu = EXCLUDED.menu""",
-        (number, tenant_id, fallback_queue, Jsonb(menu)))
+               fallback_queue = EXCLUDED.fallback_queue, flow = EXCLUDED.flow""",
+        (number, tenant_id, fallback_queue, flow))
+
+
+async def tenant_id(conn: AsyncConnection, code: str) -> int | None:
+    cur = await conn.execute("SELECT id FROM tenants WHERE code = %s", (code,))
+    row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def tenant_queues(conn: AsyncConnection, tenant_id: int) -> set[str]:
+    cur = await conn.execute("SELECT name FROM queues WHERE tenant_id = %s", (tenant_id,))
+    return {r[0] for r in await cur.fetchall()}

@@ -27,7 +27,7 @@ def test_queue_strategy_is_in_the_queue_section_not_the_template() -> None:
 
 
 def test_did_sets_tenant_and_fallback_then_enters_inbound() -> None:
-    text = render_extensions([DidRow("5551000", 1, "acme", "acme-support", {})], [PHONE])
+    text = render_extensions([DidRow("5551000", 1, "acme", "acme-support", "acme-main")], [PHONE])
     assert "exten => 5551000,1,Set(__CC_TENANT=acme)" in text
     assert "Set(__CC_FALLBACK_QUEUE=acme-support)" in text
     assert "Goto(inbound,s,1)" in text

@@ -43,11 +43,12 @@ def test_stamp_changes_with_the_package_list() -> None:
 
 
 def test_caller_scenario_plays_one_pcap_per_digit() -> None:
-    xml = render_caller(digits="1#", caller="12125550101", dtmf_after_ms=1500, hold_ms=3000)
-    assert xml.count("play_pcap_audio") == 2
+    xml = render_caller(presses=[(1500, "1#"), (2000, "3")], caller="12125550101", hold_ms=3000)
+    assert xml.count("play_pcap_audio") == 3
+    assert xml.index('milliseconds="1500"') < xml.index("dtmf_2833_1.") < xml.index('milliseconds="2000"')
     assert "/usr/share/sip-tester/dtmf_2833_1.pcap" in xml and "dtmf_2833_pound.pcap" in xml
     assert "{" not in xml.replace("{caller}", "")
     with pytest.raises(ValueError):
         dtmf_pcap("x")
     with pytest.raises(ValueError):
-        render_caller(digits="1", caller="evil@host", dtmf_after_ms=1, hold_ms=1)
+        render_caller(presses=[(1, "1")], caller="evil@host", hold_ms=1)

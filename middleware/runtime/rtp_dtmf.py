@@ -1,0 +1,72 @@
+"""RFC 2833 / 4733 DTMF as a pcap that SIPp replays (play_pcap_audio), generated per call.
+
+sip-tester's captures hold one digit each with fixed RTP sequence numbers and timestamps, so a
+second digit in the same call repeats or goes back in sequence and Asterisk drops it as a duplicate.
+Generating the packets lets a caller press a whole account number, each press continuing the
+sequence of the one before. Pure: bytes out.
+"""
+
+from __future__ import annotations
+
+import struct
+
+PAYLOAD_TYPE = 101
+SSRC = 0x0CA11CE5
+SAMPLES_PER_PACKET = 160  # 20 ms at 8 kHz
+EVENT_PACKETS = 7  # 140 ms of tone
+END_PACKETS = 3  # RFC 4733: the end of an event is sent three times
+GAP_MS = 200
+EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
+
+
+def _ipv4_checksum(header: bytes) -> int:
+    total = sum(struct.unpack(f"!{len(header) // 2}H", header))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _frame(rtp: bytes) -> bytes:
+    udp = struct.pack("!HHHH", 40000, 40002, 8 + len(rtp), 0) + rtp
+    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
+                               bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])))
+    ip[10:12] = struct.pack("!H", _ipv4_checksum(bytes(ip)))
+    return b"\x00" * 12 + b"\x08\x00" + bytes(ip) + udp
+
+
+def dtmf_packets(digits: str, *, seq: int, timestamp: int) -> list[tuple[float, bytes]]:
+    """(seconds from start, RTP packet) for each digit's event, in order."""
+    out: list[tuple[float, bytes]] = []
+    clock = 0.0
+    for digit in digits:
+        if digit not in EVENTS:
+            raise ValueError(f"{digit!r} is not a DTMF digit")
+        for i in range(EVENT_PACKETS + END_PACKETS):
+            end = i >= EVENT_PACKETS
+            duration = SAMPLES_PER_PACKET * min(i + 1, EVENT_PACKETS)
+            marker = 0x80 if i == 0 else 0
+            header = struct.pack("!BBHII", 0x80, marker | PAYLOAD_TYPE, seq & 0xFFFF, timestamp & 0xFFFFFFFF, SSRC)
+            payload = struct.pack("!BBH", EVENTS[digit], (0x80 if end else 0) | 10, duration)
+            out.append((clock, header + payload))
+            seq += 1
+            clock += 0.02 if i < EVENT_PACKETS else 0.005
+        clock += GAP_MS / 1000
+        timestamp += SAMPLES_PER_PACKET * EVENT_PACKETS + GAP_MS * 8
+    return out
+
+
+def pcap(digits: str, *, seq: int, timestamp: int) -> bytes:
+    """A classic libpcap file (Ethernet) carrying the digits' RTP events."""
+    body = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for offset, rtp in dtmf_packets(digits, seq=seq, timestamp=timestamp):
+        frame = _frame(rtp)
+        sec = int(offset)
+        usec = round((offset - sec) * 1_000_000)
+        body.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
+    return b"".join(body)
+
+
+def seconds(digits: str) -> float:
+    """How long the pcap plays."""
+    per_digit = EVENT_PACKETS * 0.02 + END_PACKETS * 0.005 + GAP_MS / 1000
+    return per_digit * len(digits)
