@@ -91,6 +91,21 @@ class AgentPhone:
     answering: SippRun
     calls: list[dict[str, str]] = field(default_factory=list)
 
+    def invites(self) -> list[dict[str, str]]:
+        """The X-CC-* headers of every INVITE this phone received, by call-id."""
+        out = []
+        for line in self.answering.log_lines():
+            if not line.startswith("INVITE "):
+                continue
+            head, *fields = line.split("|")
+            headers = {"call_id": head.split()[1] if len(head.split()) > 1 else ""}
+            for f in fields:
+                name, sep, value = f.partition(":")
+                if sep and name.strip() and value.strip():
+                    headers[name.strip()] = value.strip()
+            out.append(headers)
+        return out
+
     def connected_calls(self) -> list[dict[str, object]]:
         """Calls this phone answered: call-id, caller, connect/end ticks (ms, SIPp's clock)."""
         connected: dict[str, dict[str, object]] = {}

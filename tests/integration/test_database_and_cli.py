@@ -11,8 +11,9 @@ import psycopg
 
 from middleware.store import database
 
-TABLES = {"tenants", "dids", "agents", "agent_state_history", "phones", "queues", "queue_members", "calls",
-          "recordings"}
+TABLES_0001 = {"tenants", "dids", "agents", "agent_state_history", "phones", "queues", "queue_members", "calls",
+               "recordings"}
+TABLES = TABLES_0001 | {"ivr_flows", "customers", "tenant_trunks", "callbacks"}
 
 
 def tables(url: str) -> set[str]:
@@ -22,7 +23,9 @@ def tables(url: str) -> set[str]:
 
 
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0001"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0002"
+    database.downgrade(db_url, "0001")
+    assert tables(db_url) == TABLES_0001 and database.current_revision(db_url) == "0001"
     database.downgrade(db_url, "base")
     assert tables(db_url) == set() and database.current_revision(db_url) is None
     database.upgrade(db_url)
@@ -42,9 +45,9 @@ def test_admin_cli_builds_a_tenant(db_url: str) -> None:
     added = cli(db_url, "phone", "add", "globex-2001", "--tenant", "globex", "--agent", "2001")
     assert added.returncode == 0 and "secret" in added.stdout
     assert cli(db_url, "queue", "member", "globex-care", "2001", "--penalty", "2").returncode == 0
-    menu = json.dumps({"options": {"1": {"queue": "globex-care"}}})
-    assert cli(db_url, "did", "add", "+33155550000", "--tenant", "globex", "--queue", "globex-care",
-               "--menu", menu).returncode == 0
+    assert cli(db_url, "did", "add", "+33155550000", "--tenant", "globex", "--queue", "globex-care").returncode == 0
+    dids = json.loads(cli(db_url, "did", "list", "--json").stdout)
+    assert dids == [{"number": "+33155550000", "tenant": "globex", "flow": None, "fallback_queue": "globex-care"}]
 
     agents = json.loads(cli(db_url, "agent", "list", "--json").stdout)
     assert agents == [{"code": "2001", "endpoint": "globex-2001", "id": agents[0]["id"], "name": "Hank Scorpio",
@@ -61,7 +64,7 @@ def test_admin_cli_rejects_bad_input_in_one_line(db_url: str) -> None:
         (("tenant", "add", "ok", "--name", "x", "--timezone", "Mars/Olympus"), "unknown time zone"),
         (("queue", "add", "q", "--tenant", "nosuch"), "no tenant"),
         (("agent", "show", "9999"), "no agent"),
-        (("did", "add", "5550000", "--tenant", "t", "--queue", "q", "--menu", "{not json"), "not JSON"),
+        (("did", "add", "5550000", "--tenant", "nosuch", "--queue", "q"), "no tenant"),
         (("call", "show", "nosuch"), "no call"),
     ]
     for args, words in cases:

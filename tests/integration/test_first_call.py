@@ -12,6 +12,7 @@ from tests.integration.conftest import wait_until
 
 CAROL = AGENTS[2]  # 1003, member of acme-support only
 CALLER = "12125550199"
+BUSINESS_HOURS = "2026-11-23T12:00:00-05:00"  # a Monday noon in New York: the flow's schedule is open
 
 
 async def complete_call(service: Any, caller: str) -> dict[str, Any] | None:
@@ -22,19 +23,22 @@ async def complete_call(service: Any, caller: str) -> dict[str, Any] | None:
 
 
 async def test_caller_presses_2_and_the_support_agent_answers(make_service, sipp, settings) -> None:
-    service = await make_service()
+    service = await make_service(clock=BUSINESS_HOURS)
     await seed(service.pool, agents=(CAROL,))
     await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
     phone = await sipp.agent_phone(CAROL.endpoint, CAROL.secret, 7200)
     await service.agents.apply(CAROL.code, AgentEvent.LOGIN)
 
-    caller = await sipp.call(DID, digits="2", caller=CALLER, port=8200, dtmf_after_ms=1500, hold_ms=3400)
+    # The greeting ends ~2.3 s after the answer; the menu is listening from then on.
+    caller = await sipp.call(DID, digits="2", caller=CALLER, port=8200, dtmf_after_ms=3000, hold_ms=3200)
     assert await caller.wait(60) == 0, caller.errors()
 
     call = await wait_until(lambda: complete_call(service, CALLER), 20, "the call record")
     # What the IVR heard.
     assert call["ivr_digits"] == "2"
-    assert call["ivr_path"][0]["digits"] == "2" and call["ivr_path"][0]["outcome"] == "pressed 2"
+    menu_steps = [step for step in call["ivr_path"] if step["node"] == "main_menu"]
+    assert menu_steps == [{"node": "main_menu", "input": "2", "outcome": "chose 2"}]
+    assert call["ivr_outcome"] == "queue acme-support" and call["reason"] == "support"
     # Who answered, from the phone's own point of view.
     answered = phone.connected_calls()
     assert len(answered) == 1 and answered[0]["caller"] == CALLER

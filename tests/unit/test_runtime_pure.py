@@ -1,12 +1,13 @@
 """Pure parts of the runtime: config templating, mount parsing, rootfs stamps, SIPp scenarios."""
 
+import struct
 from pathlib import Path
 
 import pytest
 
 from middleware.config import load_settings
-from middleware.runtime import asterisk_config, rootfs
-from middleware.runtime.sipp import dtmf_pcap, render_caller
+from middleware.runtime import asterisk_config, rootfs, rtp_dtmf
+from middleware.runtime.sipp import render_caller
 
 
 def test_render_fills_placeholders_and_refuses_unknown() -> None:
@@ -42,13 +43,26 @@ def test_stamp_changes_with_the_package_list() -> None:
     assert rootfs.wanted_stamp(("a",)) != rootfs.wanted_stamp(("a", "c"))
 
 
-def test_caller_scenario_plays_one_pcap_per_digit() -> None:
-    xml = render_caller(presses=[(1500, "1#"), (2000, "3")], caller="12125550101", hold_ms=3000)
-    assert xml.count("play_pcap_audio") == 3
-    assert xml.index('milliseconds="1500"') < xml.index("dtmf_2833_1.") < xml.index('milliseconds="2000"')
-    assert "/usr/share/sip-tester/dtmf_2833_1.pcap" in xml and "dtmf_2833_pound.pcap" in xml
-    assert "{" not in xml.replace("{caller}", "")
+def test_caller_scenario_replays_one_capture_per_press() -> None:
+    xml = render_caller(presses=[(1500, "1#"), (2000, "3")], caller="12125550101", hold_ms=3000,
+                        pcap_paths=["/x/p0.pcap", "/x/p1.pcap"])
+    assert xml.count("play_pcap_audio") == 2
+    assert xml.index('milliseconds="1500"') < xml.index("/x/p0.pcap") < xml.index('milliseconds="2000"')
+    assert "{" not in xml
     with pytest.raises(ValueError):
-        dtmf_pcap("x")
+        render_caller(presses=[(1, "1")], caller="evil@host", hold_ms=1, pcap_paths=["/x"])
+
+
+def test_generated_dtmf_keeps_sequence_and_marks_event_ends() -> None:
+    packets = rtp_dtmf.dtmf_packets("99#", seq=65534, timestamp=1000)
+    seqs = [struct.unpack("!H", rtp[2:4])[0] for _, rtp in packets]
+    assert seqs == [(65534 + i) & 0xFFFF for i in range(len(packets))]  # wraps, never repeats
+    stamps = sorted({struct.unpack("!I", rtp[4:8])[0] for _, rtp in packets})
+    assert len(stamps) == 3  # one RTP timestamp per digit: the repeated 9 is a new event
+    events = [(rtp[12], bool(rtp[13] & 0x80)) for _, rtp in packets]
+    assert events.count((9, True)) == 6 and events.count((11, True)) == 3
+    assert all(rtp[1] & 0x7F == 101 for _, rtp in packets)
+    data = rtp_dtmf.pcap("1", seq=1, timestamp=0)
+    assert data[:4] == bytes.fromhex("d4c3b2a1") and len(data) == 24 + 10 * (16 + 14 + 20 + 8 + 16)
     with pytest.raises(ValueError):
-        render_caller(presses=[(1, "1")], caller="evil@host", hold_ms=1)
+        rtp_dtmf.pcap("A", seq=1, timestamp=0)
