@@ -48,6 +48,7 @@ class Service:
         self.events: EventStream | None = None
         self._runner: web.AppRunner | None = None
         self.resyncs = 0
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         s = self.settings
@@ -67,6 +68,7 @@ class Service:
             await self.agi.start()
         if "ami" in self.only:
             await self.ami.start()
+            self._tasks.append(asyncio.create_task(self.cdr.run_expiry(), name="cdr-expiry"))
         if "api" in self.only:
             self._runner = web.AppRunner(build_app(self.health), access_log=None)
             await self._runner.setup()
@@ -113,6 +115,9 @@ class Service:
         return report
 
     async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
         if self.agi is not None:

@@ -1,8 +1,9 @@
 """Assemble one CallRecord per linkedid from AMI events (Newchannel, Queue*, Agent*, Hangup, CEL).
 
 Pure: events in, finished records out. Time comes from each event's Timestamp header. A call is
-finished when its last channel hangs up or CEL says LINKEDID_END, whichever is first. A ringall
-queue rings many members, but the call stays one record: rings are counted, not recorded as calls.
+finished when its last channel hangs up. CEL's LINKEDID_END can reach AMI before that channel's
+Hangup event, so it only marks the call as ending; ``expire`` closes such a call if the Hangup never
+comes. A ringall queue rings many members, but the call stays one record: rings are counted.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class CallInProgress:
     hangup_cause: int | None = None
     legs: dict[str, Leg] = field(default_factory=dict)
     open_legs: set[str] = field(default_factory=set)
+    linkedid_ended_at: datetime | None = None  # CEL LINKEDID_END seen (may precede the last Hangup)
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,11 @@ class CdrAssembler:
     def feed(self, ev: AmiEvent) -> list[CallRecord]:
         if ev.name == "CEL":
             if ev.get("eventname") == "LINKEDID_END":
-                return self._close(ev.get("linkedid"), ev.at)
+                call = self.calls.get(ev.get("linkedid"))
+                if call is not None:
+                    call.linkedid_ended_at = ev.at
+                    if not call.open_legs:
+                        return self._close(call.linkedid, ev.at)
             return []
         handler = HANDLERS.get(ev.name)
         linkedid = ev.linkedid
@@ -248,6 +254,12 @@ class CdrAssembler:
         if ev.name == "Hangup" and not call.open_legs:
             return self._close(linkedid, ev.at)
         return []
+
+    def expire(self, now: datetime, grace_s: float = 5.0) -> list[CallRecord]:
+        """Close calls Asterisk said ended (LINKEDID_END) more than grace_s ago whose last Hangup never came."""
+        stale = [c for c in self.calls.values()
+                 if c.linkedid_ended_at is not None and (now - c.linkedid_ended_at).total_seconds() > grace_s]
+        return [r for c in stale for r in self._close(c.linkedid, c.linkedid_ended_at or now)]
 
     def _close(self, linkedid: str, at: datetime) -> list[CallRecord]:
         call = self.calls.pop(linkedid, None)

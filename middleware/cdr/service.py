@@ -6,6 +6,9 @@ next batch; a durable journal for long outages belongs to the CDR issue.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -25,7 +28,18 @@ class CdrService:
         self.records_written = 0
 
     async def on_event(self, event: AmiEvent) -> None:
-        finished = self.assembler.feed(event)
+        await self._write(self.assembler.feed(event))
+
+    async def expire(self, now: datetime) -> None:
+        """Close calls whose end Asterisk announced but whose last Hangup never arrived."""
+        await self._write(self.assembler.expire(now))
+
+    async def run_expiry(self, interval_s: float = 2.0) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.expire(datetime.now(UTC))
+
+    async def _write(self, finished: list[CallRecord]) -> None:
         if not finished and not self.pending:
             return
         self.pending.extend(finished)

@@ -50,13 +50,27 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         emit_json(row)
         return 0
-    for key, value in row.items():
-        if key not in ("legs", "ivr_path"):
-            print(f"{key:18} {format_cell(value)}")
+    for title, keys in SECTIONS:
+        print(title)
+        for key in keys:
+            value = row.get(key)
+            if isinstance(value, list):
+                value = ", ".join(map(str, value)) or None
+            print(f"  {key:18} {format_cell(value)}")
     print("ivr path")
     for step in row["ivr_path"]:  # type: ignore[attr-defined]
-        print(f"  attempt {step.get('attempt')}: digits {step.get('digits') or '-'} -> {step.get('outcome')}")
+        print(f"  {step.get('node', '?'):20} {step.get('input') or '':14} {step.get('outcome')}")
     print("legs")
     for leg in row["legs"]:  # type: ignore[attr-defined]
         print(f"  {leg['role']:7} {leg['channel']:36} {leg['started_at']} -> {leg['ended_at']} cause {leg['cause']}")
     return 0
+
+
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("call", ("linkedid", "tenant", "direction", "did", "caller_number", "caller_name", "started_at",
+              "answered_at", "ended_at", "duration_s", "disposition", "ended_by", "hangup_cause")),
+    ("queue", ("queue", "queue_entered_at", "wait_s", "ring_attempts", "agent_code", "agent_channel",
+               "connected_at", "talk_s")),
+    ("screen pop (what the IVR learned)", ("ivr_flow", "ivr_outcome", "ivr_digits", "language", "customer_name",
+                                           "customer_tier", "account", "reason", "skills", "priority")),
+)

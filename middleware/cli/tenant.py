@@ -10,7 +10,7 @@ import psycopg
 
 from middleware.cli.common import CliError, add_json_flag, emit_json, pool_for, print_table
 from middleware.config import Settings
-from middleware.store import tenants
+from middleware.store import flows, tenants
 
 
 def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -22,6 +22,10 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     a.add_argument("--name", required=True)
     a.add_argument("--timezone", default="UTC", help="IANA zone, e.g. Europe/Paris (default UTC)")
     a.set_defaults(func=cmd_add)
+    t = verbs.add_parser("allow-trunk", help="let a tenant's IVR transfers call out through a trunk")
+    t.add_argument("code")
+    t.add_argument("trunk", help="PJSIP trunk endpoint, e.g. carrier-sim")
+    t.set_defaults(func=cmd_allow_trunk)
     ls = verbs.add_parser("list", help="list tenants")
     add_json_flag(ls)
     ls.set_defaults(func=cmd_list)
@@ -40,6 +44,19 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
             except psycopg.errors.CheckViolation as exc:
                 raise CliError(f"tenant code {args.code!r} must be lowercase letters, digits and '-'") from exc
         print(f"tenant {args.code} (id {tid})")
+        return 0
+
+    return asyncio.run(go())
+
+
+def cmd_allow_trunk(args: argparse.Namespace, settings: Settings) -> int:
+    async def go() -> int:
+        async with pool_for(settings) as pool, pool.connection() as conn:
+            tid = await tenants.tenant_id(conn, args.code)
+            if tid is None:
+                raise CliError(f"no tenant {args.code!r}")
+            await flows.allow_trunk(conn, tid, args.trunk)
+        print(f"tenant {args.code} may transfer out through {args.trunk}")
         return 0
 
     return asyncio.run(go())

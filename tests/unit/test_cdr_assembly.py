@@ -91,13 +91,29 @@ def test_hangup_in_ivr() -> None:
     assert r.disposition == "ivr_hangup" and r.queue is None
 
 
-def test_cel_linkedid_end_closes_and_late_events_are_ignored() -> None:
+def test_linkedid_end_before_the_last_hangup_waits_for_it() -> None:
     asm = CdrAssembler()
     feed_all(asm, caller_start())
-    (r,) = asm.feed(ev("CEL", 7.0, EventName="LINKEDID_END", LinkedID=L))
-    assert r.duration_s == 7.0
-    assert asm.feed(ev("Hangup", 7.1, Uniqueid=L, Cause="16")) == []
+    assert asm.feed(ev("CEL", 7.0, EventName="LINKEDID_END", LinkedID=L)) == []
+    (r,) = asm.feed(ev("Hangup", 7.01, Uniqueid=L, Cause="16"))
+    assert r.duration_s == 7.01 and r.hangup_cause == 16 and r.legs[0]["ended_at"] is not None
     assert asm.calls == {}
+
+
+def test_linkedid_end_closes_a_call_whose_hangup_never_comes() -> None:
+    asm = CdrAssembler()
+    feed_all(asm, caller_start())
+    asm.feed(ev("CEL", 7.0, EventName="LINKEDID_END", LinkedID=L))
+    assert asm.expire(T0 + timedelta(seconds=10)) == []
+    (r,) = asm.expire(T0 + timedelta(seconds=12.5))
+    assert r.duration_s == 7.0 and asm.calls == {}
+
+
+def test_linkedid_end_after_the_last_hangup_changes_nothing() -> None:
+    asm = CdrAssembler()
+    records = feed_all(asm, [*caller_start(), ev("Hangup", 7.0, Uniqueid=L, Cause="16"),
+                             ev("CEL", 7.0, EventName="LINKEDID_END", LinkedID=L)])
+    assert len(records) == 1 and asm.calls == {}
 
 
 def test_events_without_linkedid_or_unknown_are_ignored() -> None:
