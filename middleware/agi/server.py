@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import structlog
 
 from middleware.agi.protocol import AgiProtocolError, AgiRequest, build_request
-from middleware.agi.session import AgiCommandError, AgiHangup, AgiSession, AgiTimeout
+from middleware.agi.session import AgiCommandError, AgiHangup, AgiSession, AgiTimeout, Watch
 
 log = structlog.get_logger(__name__)
 
@@ -36,28 +36,21 @@ def route_table(routes: Iterable[tuple[str, Handler]]) -> dict[str, Handler]:
     return table
 
 
-async def read_request(reader: asyncio.StreamReader, *, max_bytes: int, timeout: float) -> AgiRequest:
-    """Read the header block up to its blank line, within max_bytes and timeout."""
-    lines: list[str] = []
-    total = 0
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                raw = await reader.readline()
-            except ValueError as exc:  # one line longer than the stream limit
-                raise AgiProtocolError(f"request header line exceeds {max_bytes} bytes") from exc
-            total += len(raw)
-            if total > max_bytes:
-                raise AgiProtocolError(f"request header exceeds {max_bytes} bytes")
-            if not raw.endswith(b"\n"):
-                raise AgiProtocolError(f"connection closed after {total} bytes, before the header ended")
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                raise AgiProtocolError("request header is not UTF-8 text") from exc
-            if line == "":
-                break
-            lines.append(line)
+async def read_request(reader: asyncio.StreamReader, *, max_bytes: int) -> AgiRequest:
+    """Read the header block up to its blank line; the stream's limit bounds it to max_bytes."""
+    try:
+        block = await reader.readuntil(b"\n\n")
+    except asyncio.LimitOverrunError as exc:
+        raise AgiProtocolError(f"request header exceeds {max_bytes} bytes") from exc
+    except asyncio.IncompleteReadError as exc:
+        raise AgiProtocolError(f"connection closed after {len(exc.partial)} bytes, before the header ended") from exc
+    if len(block) > max_bytes:
+        raise AgiProtocolError(f"request header exceeds {max_bytes} bytes")
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AgiProtocolError("request header is not UTF-8 text") from exc
+    lines = [line.rstrip("\r") for line in text.split("\n") if line.strip("\r")]
     if not lines:
         raise AgiProtocolError("empty request header")
     return build_request(lines)
@@ -74,6 +67,10 @@ class FastAgiServer:
         self._command_timeout = command_timeout
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watches: set[Watch] = set()
+        self._reaper: asyncio.Task[None] | None = None
+        # The reaper's period bounds how late a timeout fires.
+        self._reap_every = min(0.5, header_timeout / 4, command_timeout / 4)
         self.sessions_served = 0
         self.requests_rejected = 0
 
@@ -85,10 +82,24 @@ class FastAgiServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._accept, self._host, self._port, limit=self._max_header_bytes + 1, reuse_address=True)
+            self._accept, self._host, self._port, limit=self._max_header_bytes + 1, reuse_address=True,
+            backlog=4096)  # a burst of calls must not overflow the accept queue (SYN retries cost 1 s)
+        self._reaper = asyncio.create_task(self._reap(), name="agi-reaper")
         log.info("agi.listening", host=self._host, port=self.port, routes=sorted(self._routes))
 
+    async def _reap(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._reap_every)
+            now = loop.time()
+            for watch in list(self._watches):
+                watch.check(now)
+
     async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            await asyncio.gather(self._reaper, return_exceptions=True)
+            self._reaper = None
         if self._server is not None:
             self._server.close()
         for task in list(self._tasks):
@@ -103,34 +114,30 @@ class FastAgiServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        watch = Watch(writer, asyncio.get_running_loop().time() + self._header_timeout)
+        self._watches.add(watch)
         try:
-            await self._serve(reader, writer)
+            await self._serve(reader, writer, watch)
         except asyncio.CancelledError:
             # Only close() cancels us, and it awaits us; ending normally keeps asyncio's stream
             # callback from logging the cancellation as an error.
             log.info("agi.session_cancelled", reason="server closing")
         finally:
             self._tasks.discard(task)
-            writer.close()
-            try:
-                await asyncio.wait_for(writer.wait_closed(), timeout=1.0)
-            except (TimeoutError, ConnectionError, OSError):
-                pass
+            self._watches.discard(watch)
+            writer.close()  # not awaiting wait_closed(): a task and a timer per call for nothing
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watch: Watch) -> None:
         peer = writer.get_extra_info("peername")
         try:
-            request = await read_request(reader, max_bytes=self._max_header_bytes,
-                                         timeout=self._header_timeout)
-        except TimeoutError:
+            request = await read_request(reader, max_bytes=self._max_header_bytes)
+        except (AgiProtocolError, ConnectionError) as exc:
             self.requests_rejected += 1
-            log.warning("agi.request_rejected", peer=str(peer), reason="header timeout")
+            reason = f"no complete header within {self._header_timeout:.1f}s" if watch.expired else str(exc)
+            log.warning("agi.request_rejected", peer=str(peer), reason=reason)
             return
-        except AgiProtocolError as exc:
-            self.requests_rejected += 1
-            log.warning("agi.request_rejected", peer=str(peer), reason=str(exc))
-            return
-        session = AgiSession(request, reader, writer, self._command_timeout)
+        watch.deadline = None
+        session = AgiSession(request, reader, writer, self._command_timeout, watch)
         linkedid = request.query.get("linkedid") or request.uniqueid
         with structlog.contextvars.bound_contextvars(linkedid=linkedid, channel=request.channel,
                                                      agi_script=request.script):

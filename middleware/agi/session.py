@@ -39,13 +39,33 @@ class AgiTimeout(Exception):
     """No reply within the command's time limit; the session is unusable afterwards."""
 
 
+class Watch:
+    """A connection's deadline, checked by the server's reaper (one timer for all connections, not a
+    timer per command: at thousands of sessions, per-command timers cost a third of the throughput)."""
+
+    __slots__ = ("deadline", "expired", "writer")
+
+    def __init__(self, writer: asyncio.StreamWriter, deadline: float | None) -> None:
+        self.writer = writer
+        self.deadline = deadline
+        self.expired = False
+
+    def check(self, now: float) -> None:
+        if self.deadline is not None and now > self.deadline and not self.expired:
+            self.expired = True
+            transport = self.writer.transport
+            if transport is not None:
+                transport.abort()
+
+
 class AgiSession:
     def __init__(self, request: AgiRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 command_timeout: float) -> None:
+                 command_timeout: float, watch: Watch | None = None) -> None:
         self.request = request
         self._reader = reader
         self._writer = writer
         self._command_timeout = command_timeout
+        self._watch = watch
         self.hung_up = False
         self._broken = False
         self.commands_sent = 0
@@ -66,24 +86,24 @@ class AgiSession:
         payload = format_command(verb, *args)
         limit = self._command_timeout if timeout is None else timeout
         self.commands_sent += 1
+        watch = self._watch
         try:
-            async with asyncio.timeout(limit):
-                self._writer.write(payload)
-                await self._writer.drain()
-                lines: list[str] = []
-                while not reply_is_complete(lines):
-                    line = await self._read_line()
-                    if line == HANGUP_LINE:
-                        self.hung_up = True
-                        continue
-                    if not lines and not line:
-                        continue
-                    lines.append(line)
+            if watch is None:
+                async with asyncio.timeout(limit):
+                    lines = await self._exchange(payload)
+            else:
+                watch.deadline = asyncio.get_running_loop().time() + limit
+                try:
+                    lines = await self._exchange(payload)
+                finally:
+                    watch.deadline = None
         except TimeoutError as exc:
             self._broken = True
             raise AgiTimeout(f"{verb}: no reply within {limit:.1f}s") from exc
         except (ConnectionError, AgiHangup) as exc:
             self._broken = True
+            if watch is not None and watch.expired:
+                raise AgiTimeout(f"{verb}: no reply within {limit:.1f}s") from exc
             self.hung_up = True
             raise AgiHangup(str(exc)) from exc
         except AgiProtocolError:
@@ -97,6 +117,22 @@ class AgiSession:
         if reply.code != 200:
             raise AgiCommandError(payload.decode(), reply)
         return reply
+
+    async def _exchange(self, payload: bytes) -> list[str]:
+        self._writer.write(payload)
+        transport = self._writer.transport
+        if transport is None or transport.get_write_buffer_size() > 65536:
+            await self._writer.drain()  # only when Asterisk stops reading (one line is ~50 bytes)
+        lines: list[str] = []
+        while not reply_is_complete(lines):
+            line = await self._read_line()
+            if line == HANGUP_LINE:
+                self.hung_up = True
+                continue
+            if not lines and not line:
+                continue
+            lines.append(line)
+        return lines
 
     # The commands our routes use, with the reply turned into a plain value.
 
