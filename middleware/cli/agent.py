@@ -7,11 +7,20 @@ import asyncio
 from dataclasses import asdict
 
 import psycopg
+from psycopg import AsyncConnection
 
 from middleware.agents.service import AgentError, AgentService
 from middleware.agents.state import AgentEvent
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
-from middleware.cli.common import CliError, add_json_flag, emit_json, pool_for, print_table
+from middleware.cli.common import (
+    CliError,
+    add_json_flag,
+    emit_json,
+    pool_for,
+    require_tenant,
+    show_rows,
+    with_connection,
+)
 from middleware.config import Settings
 from middleware.store import agents as agent_store
 
@@ -41,50 +50,43 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> int:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            cur = await conn.execute("SELECT id FROM tenants WHERE code = %s", (args.tenant,))
-            row = await cur.fetchone()
-            if row is None:
-                raise CliError(f"no tenant {args.tenant!r}")
-            try:
-                await agent_store.upsert_agent(conn, row[0], args.code, args.name)
-            except psycopg.errors.CheckViolation as exc:
-                raise CliError(f"agent code {args.code!r}: letters, digits, '-' and '_' only") from exc
-        print(f"agent {args.code} ({args.name})")
-        return 0
+    async def add(conn: AsyncConnection) -> None:
+        tenant_id = await require_tenant(conn, args.tenant)
+        try:
+            await agent_store.upsert_agent(conn, tenant_id, args.code, args.name)
+        except psycopg.errors.CheckViolation as exc:
+            raise CliError(f"agent code {args.code!r}: letters, digits, '-' and '_' only") from exc
 
-    return asyncio.run(go())
+    with_connection(settings, add)
+    print(f"agent {args.code} ({args.name})")
+    return 0
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> list[dict[str, object]]:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            return [asdict(a) for a in await agent_store.list_agents(conn)]
+    async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
+        return [asdict(a) for a in await agent_store.list_agents(conn)]
 
-    rows = asyncio.run(go())
-    emit_json(rows) if args.json else print_table(rows, ("code", "name", "tenant_code", "state",
-                                                        "state_reason", "endpoint"))
+    show_rows(args, with_connection(settings, rows),
+              ("code", "name", "tenant_code", "state", "state_reason", "endpoint"))
     return 0
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> dict[str, object]:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            agent = await agent_store.get_agent(conn, args.code)
-            if agent is None:
-                raise CliError(f"no agent {args.code!r}")
-            members = await agent_store.memberships(conn, args.code)
+    async def one(conn: AsyncConnection) -> dict[str, object]:
+        agent = await agent_store.get_agent(conn, args.code)
+        if agent is None:
+            raise CliError(f"no agent {args.code!r}")
+        members = await agent_store.memberships(conn, args.code)
         return {**asdict(agent), "queues": [{"queue": m.queue, "penalty": m.penalty} for m in members]}
 
-    data = asyncio.run(go())
+    data = with_connection(settings, one)
     if args.json:
         emit_json(data)
-    else:
-        for key in ("code", "name", "tenant_code", "state", "state_reason", "endpoint"):
-            print(f"{key:12} {data[key] if data[key] not in (None, '') else '-'}")
-        queues = data["queues"]
-        print(f"{'queues':12} " + (", ".join(f"{q['queue']} (penalty {q['penalty']})" for q in queues) or "-"))  # type: ignore[attr-defined]
+        return 0
+    for key in ("code", "name", "tenant_code", "state", "state_reason", "endpoint"):
+        print(f"{key:12} {data[key] if data[key] not in (None, '') else '-'}")
+    queues = ", ".join(f"{q['queue']} (penalty {q['penalty']})" for q in data["queues"])  # type: ignore[attr-defined]
+    print(f"{'queues':12} {queues or '-'}")
     return 0
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from middleware.cli.common import CliError, add_json_flag, emit_json, format_cell, pool_for, print_table
+from psycopg import AsyncConnection
+
+from middleware.cli.common import CliError, add_json_flag, emit_json, format_cell, show_rows, with_connection
 from middleware.config import Settings
 from middleware.store import calls
 
@@ -28,23 +29,19 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit < 1:
         raise CliError("--limit must be at least 1")
 
-    async def go() -> list[dict[str, object]]:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            return await calls.list_calls(conn, args.limit)
+    async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
+        return await calls.list_calls(conn, args.limit)
 
-    rows = asyncio.run(go())
-    columns = ("linkedid", "started_at", "caller_number", "did", "ivr_digits", "queue", "agent_code",
-               "wait_s", "talk_s", "disposition")
-    emit_json(rows) if args.json else print_table(rows, columns)
+    show_rows(args, with_connection(settings, rows), ("linkedid", "started_at", "caller_number", "did", "ivr_digits",
+                                                      "queue", "agent_code", "wait_s", "talk_s", "disposition"))
     return 0
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> dict[str, object] | None:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            return await calls.get_call(conn, args.linkedid)
+    async def one(conn: AsyncConnection) -> dict[str, object] | None:
+        return await calls.get_call(conn, args.linkedid)
 
-    row = asyncio.run(go())
+    row = with_connection(settings, one)
     if row is None:
         raise CliError(f"no call {args.linkedid!r}")
     if args.json:

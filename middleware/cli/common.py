@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from middleware.config import Settings
+from middleware.store import tenants
 from middleware.store.database import open_pool
 
 
@@ -24,6 +26,7 @@ class CliError(Exception):
 
 
 Command = Callable[[argparse.Namespace, Settings], int]
+T = TypeVar("T")
 
 
 def run_async(coro: Awaitable[int]) -> int:
@@ -45,6 +48,31 @@ async def pool_for(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
         yield pool
     finally:
         await pool.close()
+
+
+def with_connection(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run one database job for a command: a pool, one connection, the job, done."""
+
+    async def go() -> T:
+        async with pool_for(settings) as pool, pool.connection() as conn:
+            return await work(conn)
+
+    return asyncio.run(go())
+
+
+async def require_tenant(conn: AsyncConnection, code: str) -> int:
+    tid = await tenants.tenant_id(conn, code)
+    if tid is None:
+        raise CliError(f"no tenant {code!r}")
+    return tid
+
+
+def show_rows(args: argparse.Namespace, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """A read command's output: JSON with --json, else a table."""
+    if getattr(args, "json", False):
+        emit_json(list(rows))
+    else:
+        print_table(rows, columns)
 
 
 def _plain(value: Any) -> Any:

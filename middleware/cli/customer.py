@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 import psycopg
+from psycopg import AsyncConnection
 
-from middleware.cli.common import CliError, add_json_flag, emit_json, pool_for, print_table
+from middleware.cli.common import CliError, add_json_flag, require_tenant, show_rows, with_connection
 from middleware.config import Settings
-from middleware.store import customers, tenants
+from middleware.store import customers
 
 
 def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,27 +35,21 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     if bad:
         raise CliError(f"--phone {bad[0]!r} has no digits")
 
-    async def go() -> int:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            tid = await tenants.tenant_id(conn, args.tenant)
-            if tid is None:
-                raise CliError(f"no tenant {args.tenant!r}")
-            try:
-                cid = await customers.upsert_customer(conn, tid, args.account, args.name, args.phone,
-                                                      language=args.language, tier=args.tier)
-            except psycopg.errors.CheckViolation as exc:
-                raise CliError(f"account {args.account!r}: letters, digits and '-' only") from exc
-        print(f"customer {args.account} ({args.name}), id {cid}")
-        return 0
+    async def add(conn: AsyncConnection) -> int:
+        tenant_id = await require_tenant(conn, args.tenant)
+        try:
+            return await customers.upsert_customer(conn, tenant_id, args.account, args.name, args.phone,
+                                                   language=args.language, tier=args.tier)
+        except psycopg.errors.CheckViolation as exc:
+            raise CliError(f"account {args.account!r}: letters, digits and '-' only") from exc
 
-    return asyncio.run(go())
+    print(f"customer {args.account} ({args.name}), id {with_connection(settings, add)}")
+    return 0
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> list[dict[str, object]]:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            return await customers.list_customers(conn, args.tenant)
+    async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
+        return await customers.list_customers(conn, args.tenant)
 
-    rows = asyncio.run(go())
-    emit_json(rows) if args.json else print_table(rows, ("account", "name", "phones", "tier", "language"))
+    show_rows(args, with_connection(settings, rows), ("account", "name", "phones", "tier", "language"))
     return 0

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 import psycopg
+from psycopg import AsyncConnection
 
-from middleware.cli.common import CliError, add_json_flag, emit_json, pool_for, print_table
+from middleware.cli.common import CliError, add_json_flag, require_tenant, show_rows, with_connection
 from middleware.config import Settings
 from middleware.store import flows, tenants
 
@@ -28,34 +28,28 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> int:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            cur = await conn.execute("SELECT id FROM tenants WHERE code = %s", (args.tenant,))
-            row = await cur.fetchone()
-            if row is None:
-                raise CliError(f"no tenant {args.tenant!r}")
-            cur = await conn.execute("SELECT 1 FROM queues WHERE name = %s", (args.queue,))
-            if await cur.fetchone() is None:
-                raise CliError(f"no queue {args.queue!r}")
-            if args.flow and await flows.get_flow(conn, args.tenant, args.flow) is None:
-                raise CliError(f"no flow {args.flow!r} for tenant {args.tenant} (`callcenter ivr load` it first)")
-            try:
-                await tenants.upsert_did(conn, row[0], args.number, args.queue, args.flow)
-            except psycopg.errors.CheckViolation as exc:
-                raise CliError(f"DID {args.number!r} must be digits, optionally with a leading +") from exc
-        print(f"DID {args.number} -> tenant {args.tenant}, flow {args.flow or '-'}, fallback queue {args.queue}; "
-              "run `callcenter asterisk sync` to apply")
-        return 0
+    async def add(conn: AsyncConnection) -> None:
+        tenant_id = await require_tenant(conn, args.tenant)
+        cur = await conn.execute("SELECT 1 FROM queues WHERE name = %s", (args.queue,))
+        if await cur.fetchone() is None:
+            raise CliError(f"no queue {args.queue!r}")
+        if args.flow and await flows.get_flow(conn, args.tenant, args.flow) is None:
+            raise CliError(f"no flow {args.flow!r} for tenant {args.tenant} (`callcenter ivr load` it first)")
+        try:
+            await tenants.upsert_did(conn, tenant_id, args.number, args.queue, args.flow)
+        except psycopg.errors.CheckViolation as exc:
+            raise CliError(f"DID {args.number!r} must be digits, optionally with a leading +") from exc
 
-    return asyncio.run(go())
+    with_connection(settings, add)
+    print(f"DID {args.number} -> tenant {args.tenant}, flow {args.flow or '-'}, fallback queue {args.queue}; "
+          "run `callcenter asterisk sync` to apply")
+    return 0
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> list[dict[str, object]]:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            return [{"number": d.number, "tenant": d.tenant_code, "flow": d.flow,
-                     "fallback_queue": d.fallback_queue} for d in await tenants.list_dids(conn)]
+    async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
+        return [{"number": d.number, "tenant": d.tenant_code, "flow": d.flow, "fallback_queue": d.fallback_queue}
+                for d in await tenants.list_dids(conn)]
 
-    rows = asyncio.run(go())
-    emit_json(rows) if args.json else print_table(rows, ("number", "tenant", "flow", "fallback_queue"))
+    show_rows(args, with_connection(settings, rows), ("number", "tenant", "flow", "fallback_queue"))
     return 0

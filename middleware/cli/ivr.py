@@ -6,7 +6,9 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from middleware.cli.common import CliError, add_json_flag, emit_json, pool_for, print_table
+from psycopg import AsyncConnection
+
+from middleware.cli.common import CliError, add_json_flag, pool_for, show_rows, with_connection
 from middleware.config import Settings
 from middleware.ivr.flow import InvalidFlow, PromptExists, parse_flow
 from middleware.ivr.library import check_text, load, tree
@@ -86,14 +88,12 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> flows.FlowRow:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            row = await flows.get_flow(conn, args.tenant, args.flow)
-        if row is None:
-            raise CliError(f"no flow {args.flow!r} for tenant {args.tenant!r}")
-        return row
+    async def one(conn: AsyncConnection) -> flows.FlowRow | None:
+        return await flows.get_flow(conn, args.tenant, args.flow)
 
-    row = asyncio.run(go())
+    row = with_connection(settings, one)
+    if row is None:
+        raise CliError(f"no flow {args.flow!r} for tenant {args.tenant!r}")
     flow = parse_flow(row.definition)
     print(f"{flow.name} (tenant {row.tenant_code}, version {row.version}, languages {', '.join(flow.languages)})")
     if flow.description:
@@ -103,11 +103,9 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> list[dict[str, object]]:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            return [{"tenant": r.tenant_code, "name": r.name, "version": r.version, "loaded_at": r.loaded_at,
-                     "description": r.description} for r in await flows.list_flows(conn, args.tenant)]
+    async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
+        return [{"tenant": r.tenant_code, "name": r.name, "version": r.version, "loaded_at": r.loaded_at,
+                 "description": r.description} for r in await flows.list_flows(conn, args.tenant)]
 
-    rows = asyncio.run(go())
-    emit_json(rows) if args.json else print_table(rows, ("tenant", "name", "version", "loaded_at", "description"))
+    show_rows(args, with_connection(settings, rows), ("tenant", "name", "version", "loaded_at", "description"))
     return 0

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import secrets
 
 import psycopg
+from psycopg import AsyncConnection
 
-from middleware.cli.common import CliError, add_json_flag, emit_json, pool_for, print_table
+from middleware.cli.common import CliError, add_json_flag, require_tenant, show_rows, with_connection
 from middleware.config import Settings
 from middleware.store import agents as agent_store
 
@@ -31,34 +31,28 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     secret = args.secret or secrets.token_urlsafe(12)
 
-    async def go() -> int:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            cur = await conn.execute("SELECT id FROM tenants WHERE code = %s", (args.tenant,))
-            row = await cur.fetchone()
-            if row is None:
-                raise CliError(f"no tenant {args.tenant!r}")
-            agent_id = None
-            if args.agent:
-                agent = await agent_store.get_agent(conn, args.agent)
-                if agent is None:
-                    raise CliError(f"no agent {args.agent!r}")
-                agent_id = agent.id
-            try:
-                await agent_store.upsert_phone(conn, row[0], args.endpoint, secret, agent_id)
-            except psycopg.errors.CheckViolation as exc:
-                raise CliError("endpoint: letters, digits, '.', '_' and '-'; secret: at least 8 characters") from exc
-        print(f"phone {args.endpoint} secret {secret}; run `callcenter asterisk sync` to apply")
-        return 0
+    async def add(conn: AsyncConnection) -> None:
+        tenant_id = await require_tenant(conn, args.tenant)
+        agent_id = None
+        if args.agent:
+            agent = await agent_store.get_agent(conn, args.agent)
+            if agent is None:
+                raise CliError(f"no agent {args.agent!r}")
+            agent_id = agent.id
+        try:
+            await agent_store.upsert_phone(conn, tenant_id, args.endpoint, secret, agent_id)
+        except psycopg.errors.CheckViolation as exc:
+            raise CliError("endpoint: letters, digits, '.', '_' and '-'; secret: at least 8 characters") from exc
 
-    return asyncio.run(go())
+    with_connection(settings, add)
+    print(f"phone {args.endpoint} secret {secret}; run `callcenter asterisk sync` to apply")
+    return 0
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> list[dict[str, object]]:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            return [{"endpoint": p.endpoint, "tenant": p.tenant_code, "agent": p.agent_code,
-                     "codecs": p.codecs} for p in await agent_store.list_phones(conn)]
+    async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
+        return [{"endpoint": p.endpoint, "tenant": p.tenant_code, "agent": p.agent_code, "codecs": p.codecs}
+                for p in await agent_store.list_phones(conn)]
 
-    rows = asyncio.run(go())
-    emit_json(rows) if args.json else print_table(rows, ("endpoint", "tenant", "agent", "codecs"))
+    show_rows(args, with_connection(settings, rows), ("endpoint", "tenant", "agent", "codecs"))
     return 0

@@ -1,14 +1,14 @@
-"""`callcenter queue add|list|show`: app_queue queues owned by a tenant."""
+"""`callcenter queue add|list|member`: app_queue queues owned by a tenant."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 from dataclasses import asdict
 
 import psycopg
+from psycopg import AsyncConnection
 
-from middleware.cli.common import CliError, add_json_flag, emit_json, pool_for, print_table
+from middleware.cli.common import CliError, add_json_flag, require_tenant, show_rows, with_connection
 from middleware.config import Settings
 from middleware.store import agents as agent_store
 from middleware.store import tenants
@@ -39,45 +39,38 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> int:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            cur = await conn.execute("SELECT id FROM tenants WHERE code = %s", (args.tenant,))
-            row = await cur.fetchone()
-            if row is None:
-                raise CliError(f"no tenant {args.tenant!r}")
-            try:
-                await tenants.upsert_queue(conn, row[0], args.name, strategy=args.strategy,
-                                           ring_timeout_s=args.ring_timeout, wrapup_s=args.wrap_up,
-                                           service_level_s=args.service_level)
-            except psycopg.errors.CheckViolation as exc:
-                raise CliError(f"queue {args.name!r}: a value is out of range ({exc.diag.constraint_name})") from exc
-        print(f"queue {args.name} ({args.strategy}); run `callcenter asterisk sync` to apply")
-        return 0
+    async def add(conn: AsyncConnection) -> None:
+        tenant_id = await require_tenant(conn, args.tenant)
+        try:
+            await tenants.upsert_queue(conn, tenant_id, args.name, strategy=args.strategy,
+                                       ring_timeout_s=args.ring_timeout, wrapup_s=args.wrap_up,
+                                       service_level_s=args.service_level)
+        except psycopg.errors.CheckViolation as exc:
+            raise CliError(f"queue {args.name!r}: a value is out of range ({exc.diag.constraint_name})") from exc
 
-    return asyncio.run(go())
+    with_connection(settings, add)
+    print(f"queue {args.name} ({args.strategy}); run `callcenter asterisk sync` to apply")
+    return 0
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> list[dict[str, object]]:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            return [asdict(q) for q in await tenants.list_queues(conn)]
+    async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
+        return [asdict(q) for q in await tenants.list_queues(conn)]
 
-    rows = asyncio.run(go())
-    columns = ("name", "tenant_code", "strategy", "ring_timeout_s", "wrapup_s", "service_level_s")
-    emit_json(rows) if args.json else print_table(rows, columns)
+    show_rows(args, with_connection(settings, rows),
+              ("name", "tenant_code", "strategy", "ring_timeout_s", "wrapup_s", "service_level_s"))
     return 0
 
 
 def cmd_member(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> int:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            if await agent_store.get_agent(conn, args.agent) is None:
-                raise CliError(f"no agent {args.agent!r}")
-            cur = await conn.execute("SELECT 1 FROM queues WHERE name = %s", (args.name,))
-            if await cur.fetchone() is None:
-                raise CliError(f"no queue {args.name!r}")
-            await agent_store.add_membership(conn, args.name, args.agent, args.penalty)
-        print(f"agent {args.agent} is a member of {args.name} (penalty {args.penalty})")
-        return 0
+    async def add(conn: AsyncConnection) -> None:
+        if await agent_store.get_agent(conn, args.agent) is None:
+            raise CliError(f"no agent {args.agent!r}")
+        cur = await conn.execute("SELECT 1 FROM queues WHERE name = %s", (args.name,))
+        if await cur.fetchone() is None:
+            raise CliError(f"no queue {args.name!r}")
+        await agent_store.add_membership(conn, args.name, args.agent, args.penalty)
 
-    return asyncio.run(go())
+    with_connection(settings, add)
+    print(f"agent {args.agent} is a member of {args.name} (penalty {args.penalty})")
+    return 0

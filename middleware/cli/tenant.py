@@ -1,14 +1,14 @@
-"""`callcenter tenant add|list`: the client companies this call center serves."""
+"""`callcenter tenant add|list|allow-trunk`: the client companies this call center serves."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
+from psycopg import AsyncConnection
 
-from middleware.cli.common import CliError, add_json_flag, emit_json, pool_for, print_table
+from middleware.cli.common import CliError, add_json_flag, require_tenant, show_rows, with_connection
 from middleware.config import Settings
 from middleware.store import flows, tenants
 
@@ -37,38 +37,29 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise CliError(f"unknown time zone {args.timezone!r}") from exc
 
-    async def go() -> int:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            try:
-                tid = await tenants.upsert_tenant(conn, args.code, args.name, args.timezone)
-            except psycopg.errors.CheckViolation as exc:
-                raise CliError(f"tenant code {args.code!r} must be lowercase letters, digits and '-'") from exc
-        print(f"tenant {args.code} (id {tid})")
-        return 0
+    async def add(conn: AsyncConnection) -> int:
+        try:
+            return await tenants.upsert_tenant(conn, args.code, args.name, args.timezone)
+        except psycopg.errors.CheckViolation as exc:
+            raise CliError(f"tenant code {args.code!r} must be lowercase letters, digits and '-'") from exc
 
-    return asyncio.run(go())
+    print(f"tenant {args.code} (id {with_connection(settings, add)})")
+    return 0
 
 
 def cmd_allow_trunk(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> int:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            tid = await tenants.tenant_id(conn, args.code)
-            if tid is None:
-                raise CliError(f"no tenant {args.code!r}")
-            await flows.allow_trunk(conn, tid, args.trunk)
-        print(f"tenant {args.code} may transfer out through {args.trunk}")
-        return 0
+    async def allow(conn: AsyncConnection) -> None:
+        await flows.allow_trunk(conn, await require_tenant(conn, args.code), args.trunk)
 
-    return asyncio.run(go())
+    with_connection(settings, allow)
+    print(f"tenant {args.code} may transfer out through {args.trunk}")
+    return 0
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> list[dict[str, object]]:
-        async with pool_for(settings) as pool, pool.connection() as conn:
-            cur = await conn.execute("SELECT code, name, timezone, created_at FROM tenants ORDER BY code")
-            return [dict(zip(("code", "name", "timezone", "created_at"), r, strict=True))
-                    for r in await cur.fetchall()]
+    async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
+        cur = await conn.execute("SELECT code, name, timezone, created_at FROM tenants ORDER BY code")
+        return [dict(zip(("code", "name", "timezone", "created_at"), r, strict=True)) for r in await cur.fetchall()]
 
-    rows = asyncio.run(go())
-    emit_json(rows) if args.json else print_table(rows, ("code", "name", "timezone"))
+    show_rows(args, with_connection(settings, rows), ("code", "name", "timezone"))
     return 0

@@ -15,7 +15,7 @@ from middleware.config import Settings, load_settings
 from middleware.runtime import asterisk, postgres, rootfs
 from middleware.runtime.sipp import Sipp
 from middleware.service import Service
-from middleware.store import database
+from middleware.store import calls, database
 
 pytestmark = pytest.mark.integration
 
@@ -74,6 +74,14 @@ async def sipp(pbx: Settings) -> AsyncIterator[Sipp]:
     runner = Sipp(pbx.asterisk_root)
     yield runner
     await runner.stop_all()
+
+
+async def call_record(service: Service, caller: str) -> dict[str, Any] | None:
+    """The complete call record of the (one) call from ``caller``, with the IVR's facts."""
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT linkedid FROM calls WHERE caller_number = %s AND complete", (caller,))
+        row = await cur.fetchone()
+        return None if row is None else await calls.get_call(conn, row[0])
 
 
 async def wait_until(check: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from middleware.agents.state import AgentEvent
 from middleware.provision.service import provision
 from middleware.runtime.demo_tenant import AGENTS, DID, seed
-from middleware.store import calls
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import call_record, wait_until
 
 CAROL = AGENTS[2]  # 1003, member of acme-support only
 CALLER = "12125550199"
 BUSINESS_HOURS = "2026-11-23T12:00:00-05:00"  # a Monday noon in New York: the flow's schedule is open
-
-
-async def complete_call(service: Any, caller: str) -> dict[str, Any] | None:
-    async with service.pool.connection() as conn:
-        cur = await conn.execute("SELECT linkedid FROM calls WHERE caller_number = %s AND complete", (caller,))
-        row = await cur.fetchone()
-        return None if row is None else await calls.get_call(conn, row[0])
 
 
 async def test_caller_presses_2_and_the_support_agent_answers(make_service, sipp, settings) -> None:
@@ -33,7 +23,7 @@ async def test_caller_presses_2_and_the_support_agent_answers(make_service, sipp
     caller = await sipp.call(DID, digits="2", caller=CALLER, port=8200, dtmf_after_ms=3000, hold_ms=3200)
     assert await caller.wait(60) == 0, caller.errors()
 
-    call = await wait_until(lambda: complete_call(service, CALLER), 20, "the call record")
+    call = await wait_until(lambda: call_record(service, CALLER), 20, "the call record")
     # What the IVR heard.
     assert call["ivr_digits"] == "2"
     menu_steps = [step for step in call["ivr_path"] if step["node"] == "main_menu"]
@@ -67,7 +57,7 @@ async def test_dialplan_falls_back_to_the_plain_queue_when_the_ivr_is_down(make_
     # The caller presses 1 (sales), but with no IVR the DID's fallback queue, acme-support, takes the call.
     caller = await sipp.call(DID, digits="1", caller=CALLER, port=8210, dtmf_after_ms=1000, hold_ms=3000)
     assert await caller.wait(60) == 0, caller.errors()
-    call = await wait_until(lambda: complete_call(service, CALLER), 20, "the call record")
+    call = await wait_until(lambda: call_record(service, CALLER), 20, "the call record")
     assert call["queue"] == "acme-support" and call["agent_code"] == CAROL.code
     assert call["disposition"] == "answered" and call["ivr_digits"] == "" and call["ivr_path"] == []
     assert len(phone.connected_calls()) == 1

@@ -12,8 +12,7 @@ from middleware.agents.state import AgentEvent
 from middleware.provision.service import provision
 from middleware.runtime.demo_tenant import AGENTS, DID, seed
 from middleware.runtime.sounds import prompt_checker
-from middleware.store import calls
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import call_record, wait_until
 
 CAROL = AGENTS[2]
 FLOW = (Path(__file__).parent / "flows" / "test-ivr.yaml").read_text()
@@ -38,13 +37,6 @@ async def ivr(make_service, sipp, settings):
     return start
 
 
-async def record_of(service: Any, caller: str) -> dict[str, Any] | None:
-    async with service.pool.connection() as conn:
-        cur = await conn.execute("SELECT linkedid FROM calls WHERE caller_number = %s AND complete", (caller,))
-        row = await cur.fetchone()
-        return None if row is None else await calls.get_call(conn, row[0])
-
-
 def nodes(call: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [(s["node"], s["input"], s["outcome"]) for s in call["ivr_path"]]
 
@@ -54,7 +46,7 @@ async def test_three_level_menu(ivr, sipp) -> None:
     caller = await sipp.call(DID, caller="12125550301", port=8300, hold_ms=3000,
                              presses=[(1500, "1"), (1200, "3"), (1200, "4")])
     assert await caller.wait(60) == 0, caller.errors()
-    call = await wait_until(lambda: record_of(service, "12125550301"), 20, "the call record")
+    call = await wait_until(lambda: call_record(service, "12125550301"), 20, "the call record")
     assert nodes(call)[-5:] == [("level1", "1", "chose 1"), ("level2", "3", "chose 3"), ("level3", "4", "chose 4"),
                                 ("deep", "", "set"), ("support_queue", "", "queue acme-support")]
     assert (call["reason"], call["skills"], call["priority"]) == ("deep", ["expert"], 7)
@@ -69,7 +61,7 @@ async def test_account_number_finds_the_customer_and_pops_on_the_agent_leg(ivr, 
     caller = await sipp.call(DID, caller="12125550302", port=8310, hold_ms=3000,
                              presses=[(1500, "2"), (1000, EVAN_ACCOUNT + "#")])
     assert await caller.wait(60) == 0, caller.errors()
-    call = await wait_until(lambda: record_of(service, "12125550302"), 20, "the call record")
+    call = await wait_until(lambda: call_record(service, "12125550302"), 20, "the call record")
     assert ("account", EVAN_ACCOUNT, "account accepted") in nodes(call)
     assert call["customer_name"] == "Evan Ellis" and call["account"] == EVAN_ACCOUNT and call["reason"] == "billing"
     # On the agent's leg: the INVITE to Carol's phone carried the screen pop.
@@ -86,7 +78,7 @@ async def test_known_caller_id_and_an_invalid_digit_then_a_valid_one(ivr, sipp) 
     service, phone = await ivr()
     caller = await sipp.call(DID, caller=KNOWN_CALLER, port=8320, hold_ms=3000, presses=[(1500, "9"), (1500, "5")])
     assert await caller.wait(60) == 0, caller.errors()
-    call = await wait_until(lambda: record_of(service, KNOWN_CALLER), 20, "the call record")
+    call = await wait_until(lambda: call_record(service, KNOWN_CALLER), 20, "the call record")
     assert nodes(call)[1:4] == [("identify", "", "found customer 1"), ("level1", "9", "invalid"),
                                 ("level1", "5", "chose 5")]
     assert call["customer_name"] == "Dana Dawson" and call["reason"] == "quick"
@@ -97,7 +89,7 @@ async def test_a_caller_who_presses_nothing_still_reaches_an_agent(ivr, sipp) ->
     service, _phone = await ivr()
     caller = await sipp.call(DID, caller="12125550303", port=8330, hold_ms=17000, presses=[])
     assert await caller.wait(60) == 0, caller.errors()
-    call = await wait_until(lambda: record_of(service, "12125550303"), 20, "the call record")
+    call = await wait_until(lambda: call_record(service, "12125550303"), 20, "the call record")
     assert [n for n in nodes(call) if n[0] == "level1"] == [("level1", "timeout", "no input")] * 3
     assert call["reason"] == "no-choice" and call["agent_code"] == CAROL.code and call["disposition"] == "answered"
 
@@ -106,7 +98,7 @@ async def test_after_hours_the_caller_is_told_goodbye(ivr, sipp) -> None:
     service, phone = await ivr(clock=SUNDAY_NOON)
     caller = await sipp.call(DID, caller="12125550304", port=8340, hold_ms=8000, presses=[(1500, "1")])
     await caller.wait(60)  # Asterisk hangs up first: the caller's BYE meets a closed dialog
-    call = await wait_until(lambda: record_of(service, "12125550304"), 20, "the call record")
+    call = await wait_until(lambda: call_record(service, "12125550304"), 20, "the call record")
     assert nodes(call) == [("hours", "", "closed"), ("after_hours", "", "hangup")]
     assert call["ivr_outcome"] == "hangup" and call["queue"] is None and call["disposition"] == "ivr_hangup"
     assert phone.invites() == []
