@@ -11,9 +11,13 @@ from typing import Any
 
 import pytest
 
+from middleware.agents.state import AgentEvent
 from middleware.config import Settings, load_settings
+from middleware.provision.service import provision
 from middleware.runtime import asterisk, postgres, rootfs
-from middleware.runtime.sipp import Sipp
+from middleware.runtime.demo_tenant import DemoAgent, seed
+from middleware.runtime.sipp import AgentPhone, Sipp
+from middleware.runtime.sounds import prompt_checker
 from middleware.service import Service
 from middleware.store import calls, database
 
@@ -74,6 +78,24 @@ async def sipp(pbx: Settings) -> AsyncIterator[Sipp]:
     runner = Sipp(pbx.asterisk_root)
     yield runner
     await runner.stop_all()
+
+
+@pytest.fixture
+async def agent_on_duty(make_service, sipp, settings):  # type: ignore[no-untyped-def]
+    """The demo tenant (or another flow on its DID) live, one agent logged in on a registered SIPp phone."""
+
+    async def start(agent: DemoAgent, port: int, *, flow_text: str | None = None,
+                    **service_overrides: Any) -> tuple[Service, AgentPhone]:
+        service = await make_service(**service_overrides)
+        await seed(service.pool, agents=(agent,), flow_text=flow_text,
+                   prompt_exists=prompt_checker(settings.asterisk_root))
+        await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+        phone = await sipp.agent_phone(agent.endpoint, agent.secret, port)
+        assert service.agents is not None
+        await service.agents.apply(agent.code, AgentEvent.LOGIN)
+        return service, phone
+
+    return start
 
 
 async def call_record(service: Service, caller: str) -> dict[str, Any] | None:

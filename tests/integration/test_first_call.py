@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from middleware.agents.state import AgentEvent
-from middleware.provision.service import provision
-from middleware.runtime.demo_tenant import AGENTS, DID, seed
+from middleware.runtime.demo_tenant import AGENTS, DID
 from tests.integration.conftest import call_record, wait_until
 
 CAROL = AGENTS[2]  # 1003, member of acme-support only
@@ -12,12 +10,8 @@ CALLER = "12125550199"
 BUSINESS_HOURS = "2026-11-23T12:00:00-05:00"  # a Monday noon in New York: the flow's schedule is open
 
 
-async def test_caller_presses_2_and_the_support_agent_answers(make_service, sipp, settings) -> None:
-    service = await make_service(clock=BUSINESS_HOURS)
-    await seed(service.pool, agents=(CAROL,))
-    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
-    phone = await sipp.agent_phone(CAROL.endpoint, CAROL.secret, 7200)
-    await service.agents.apply(CAROL.code, AgentEvent.LOGIN)
+async def test_caller_presses_2_and_the_support_agent_answers(agent_on_duty, sipp) -> None:
+    service, phone = await agent_on_duty(CAROL, 7200, clock=BUSINESS_HOURS)
 
     # The greeting ends ~2.3 s after the answer; the menu is listening from then on.
     caller = await sipp.call(DID, digits="2", caller=CALLER, port=8200, dtmf_after_ms=3000, hold_ms=3200)
@@ -46,13 +40,9 @@ async def test_caller_presses_2_and_the_support_agent_answers(make_service, sipp
     assert {leg["role"] for leg in call["legs"]} == {"caller", "agent"}
 
 
-async def test_dialplan_falls_back_to_the_plain_queue_when_the_ivr_is_down(make_service, sipp, settings) -> None:
+async def test_dialplan_falls_back_to_the_plain_queue_when_the_ivr_is_down(agent_on_duty, sipp) -> None:
     # No FastAGI server: only the AMI side of the middleware runs.
-    service = await make_service(only=frozenset({"ami"}))
-    await seed(service.pool, agents=(CAROL,))
-    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
-    phone = await sipp.agent_phone(CAROL.endpoint, CAROL.secret, 7210)
-    await service.agents.apply(CAROL.code, AgentEvent.LOGIN)
+    service, phone = await agent_on_duty(CAROL, 7210, only=frozenset({"ami"}))
 
     # The caller presses 1 (sales), but with no IVR the DID's fallback queue, acme-support, takes the call.
     caller = await sipp.call(DID, digits="1", caller=CALLER, port=8210, dtmf_after_ms=1000, hold_ms=3000)

@@ -8,10 +8,7 @@ from typing import Any
 
 import pytest
 
-from middleware.agents.state import AgentEvent
-from middleware.provision.service import provision
-from middleware.runtime.demo_tenant import AGENTS, DID, seed
-from middleware.runtime.sounds import prompt_checker
+from middleware.runtime.demo_tenant import AGENTS, DID
 from tests.integration.conftest import call_record, wait_until
 
 CAROL = AGENTS[2]
@@ -23,16 +20,11 @@ EVAN_ACCOUNT = "79927398713"
 
 
 @pytest.fixture
-async def ivr(make_service, sipp, settings):
+def ivr(agent_on_duty):  # type: ignore[no-untyped-def]
     """The test flow live on the demo DID, Carol logged in on a registered SIPp phone."""
 
     async def start(clock: str = MONDAY_NOON) -> tuple[Any, Any]:
-        service = await make_service(clock=clock)
-        await seed(service.pool, agents=(CAROL,), flow_text=FLOW, prompt_exists=prompt_checker(settings.asterisk_root))
-        await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
-        phone = await sipp.agent_phone(CAROL.endpoint, CAROL.secret, 7300)
-        await service.agents.apply(CAROL.code, AgentEvent.LOGIN)
-        return service, phone
+        return await agent_on_duty(CAROL, 7300, flow_text=FLOW, clock=clock)
 
     return start
 
