@@ -58,6 +58,7 @@ class CallInProgress:
     legs: dict[str, Leg] = field(default_factory=dict)
     open_legs: set[str] = field(default_factory=set)
     linkedid_ended_at: datetime | None = None  # CEL LINKEDID_END seen (may precede the last Hangup)
+    ivr_fallback: bool = False  # the dialplan routed without the IVR (middleware down or failing)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class CallRecord:
     hangup_cause: int | None
     ended_by: str | None
     legs: tuple[dict[str, object], ...]
+    ivr_fallback: bool = False
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -141,6 +143,7 @@ def finish(call: CallInProgress, ended_at: datetime) -> CallRecord:
         hangup_cause=call.hangup_cause,
         ended_by=call.ended_by or None,
         legs=tuple(leg.as_json() for leg in sorted(call.legs.values(), key=lambda leg: leg.started_at)),
+        ivr_fallback=call.ivr_fallback,
     )
 
 
@@ -213,7 +216,13 @@ def _on_hangup(call: CallInProgress, ev: AmiEvent) -> None:
         call.hangup_cause = _int(ev.get("cause"))
 
 
+def _on_user_event(call: CallInProgress, ev: AmiEvent) -> None:
+    if ev.get("userevent") == "CCFallback":
+        call.ivr_fallback = True
+
+
 HANDLERS: dict[str, Callable[[CallInProgress, AmiEvent], None]] = {
+    "UserEvent": _on_user_event,
     "Newchannel": _on_newchannel,
     "Newstate": _on_newstate,
     "QueueCallerJoin": _on_queue_caller_join,

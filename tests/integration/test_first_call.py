@@ -38,6 +38,7 @@ async def test_caller_presses_2_and_the_support_agent_answers(agent_on_duty, sip
     assert 2.0 < float(call["talk_s"]) < 4.5
     assert float(call["duration_s"]) >= float(call["wait_s"]) + float(call["talk_s"])
     assert {leg["role"] for leg in call["legs"]} == {"caller", "agent"}
+    assert call["ivr_fallback"] is False
 
 
 async def test_dialplan_falls_back_to_the_plain_queue_when_the_ivr_is_down(agent_on_duty, sipp) -> None:
@@ -50,4 +51,5 @@ async def test_dialplan_falls_back_to_the_plain_queue_when_the_ivr_is_down(agent
     call = await wait_until(lambda: call_record(service, CALLER), 20, "the call record")
     assert call["queue"] == "acme-support" and call["agent_code"] == CAROL.code
     assert call["disposition"] == "answered" and call["ivr_digits"] == "" and call["ivr_path"] == []
+    assert call["ivr_fallback"] is True
     assert len(phone.connected_calls()) == 1

@@ -85,6 +85,13 @@ def test_abandoned_in_queue() -> None:
     assert r.disposition == "abandoned" and r.wait_s == 10.0 and r.talk_s is None and r.agent_code is None
 
 
+def test_dialplan_fallback_is_recorded() -> None:
+    events = [*caller_start(), ev("UserEvent", 0.6, Uniqueid=L, UserEvent="CCFallback", Reason="AGISTATUS=FAILURE"),
+              ev("Hangup", 9.0, Uniqueid=L, Cause="16")]
+    (r,) = feed_all(CdrAssembler(), events)
+    assert r.ivr_fallback is True
+
+
 def test_hangup_in_ivr() -> None:
     events = [*caller_start()[:2], ev("Hangup", 4.0, Uniqueid=L, Cause="16")]
     (r,) = feed_all(CdrAssembler(), events)
