@@ -58,6 +58,30 @@ def test_admin_cli_builds_a_tenant(db_url: str) -> None:
     assert [(q["name"], q["strategy"]) for q in queues] == [("globex-care", "fewestcalls")]
 
 
+def test_ivr_load_checks_the_tenants_queues_and_trunks_and_show_prints_the_tree(db_url: str, tmp_path) -> None:
+    assert cli(db_url, "tenant", "add", "globex", "--name", "Globex").returncode == 0
+    assert cli(db_url, "queue", "add", "globex-care", "--tenant", "globex").returncode == 0
+    flow = tmp_path / "globex.yaml"
+    flow.write_text("flow: globex-main\nstart: m\nnodes:\n"
+                    "  m: {type: menu, prompt: dir-pls-enter, options: {'1': out}, on_timeout: q}\n"
+                    "  out: {type: transfer, number: '+15551230000', trunk: carrier-sim}\n"
+                    "  q: {type: queue, queue: someone-elses-queue}\n")
+    refused = cli(db_url, "ivr", "load", str(flow), "--tenant", "globex")
+    assert refused.returncode == 1 and "flow not loaded" in refused.stderr
+    assert "queue 'someone-elses-queue' is not one of tenant globex's queues" in refused.stdout
+    assert "trunk 'carrier-sim' is not allowed for tenant globex" in refused.stdout
+    assert json.loads(cli(db_url, "ivr", "list", "--json").stdout) == []
+
+    flow.write_text(flow.read_text().replace("someone-elses-queue", "globex-care"))
+    assert cli(db_url, "tenant", "allow-trunk", "globex", "carrier-sim").returncode == 0
+    loaded = cli(db_url, "ivr", "load", str(flow), "--tenant", "globex")
+    assert loaded.returncode == 0 and "version 1" in loaded.stdout, loaded.stderr
+    shown = cli(db_url, "ivr", "show", "globex-main", "--tenant", "globex").stdout
+    assert "m [menu]" in shown and "press 1 -> out [transfer]" in shown and "on_timeout -> q [queue]" in shown
+    assert cli(db_url, "did", "add", "5552000", "--tenant", "globex", "--queue", "globex-care",
+               "--flow", "globex-main").returncode == 0
+
+
 def test_admin_cli_rejects_bad_input_in_one_line(db_url: str) -> None:
     cases = [
         (("tenant", "add", "Bad Code", "--name", "x"), "lowercase"),

@@ -51,3 +51,18 @@ def test_unreachable_database_is_one_line_exit_1() -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("callcenter: cannot reach PostgreSQL")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_ivr_validate_reports_each_problem_and_exits_1(tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("flow: bad\nstart: m\nnodes:\n"
+                   "  m: {type: menu, prompt: beep, options: {'1': gone}, on_timeout: m}\n")
+    proc = subprocess.run([sys.executable, "-m", "middleware", "ivr", "validate", str(bad), "--no-prompts"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert f"{bad}: nodes.m.options.1: branch to unknown node 'gone'" in proc.stdout
+    assert "goes round forever" in proc.stdout and "loop with no exit: m" in proc.stdout
+    assert "3 problem(s); not loadable" in proc.stdout
+    good = subprocess.run([sys.executable, "-m", "middleware", "ivr", "validate", "dialplans/ivr/acme-main.yaml",
+                           "--no-prompts"], capture_output=True, text=True, timeout=60)
+    assert good.returncode == 0 and good.stdout.strip().endswith(": ok")
