@@ -192,6 +192,12 @@ class Sipp:
                                 ["-p", str(port), "-mp", str(port + 2000), "-s", did, "-m", str(calls),
                                  "-r", str(rate_per_s), "-l", str(calls), "-recv_timeout", "60000"])
 
+    async def feature_code(self, endpoint: str, secret: str, code: str, port: int) -> SippRun:
+        """The phone dials a feature code (*45 login ...) with digest auth and hangs up after it."""
+        return await self.start(f"dial-{endpoint}", "agent_dial.xml",
+                                ["-p", str(port), "-mp", str(port + 2000), "-s", code, "-au", endpoint,
+                                 "-ap", secret, "-set", "phone", endpoint, "-m", "1", "-recv_timeout", "15000"])
+
     async def stop_all(self) -> None:
         for run in self._runs:
             await run.stop()
