@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -30,6 +31,7 @@ from middleware.store.database import open_pool
 
 log = structlog.get_logger(__name__)
 PARTS: tuple[str, ...] = ("agi", "ami", "api")
+AGENT_EVENTS = frozenset({"AgentCalled", "AgentRingNoAnswer", "AgentConnect", "AgentComplete", "QueueMemberStatus"})
 
 
 class Service:
@@ -69,6 +71,8 @@ class Service:
         if "ami" in self.only:
             await self.ami.start()
             self._tasks.append(asyncio.create_task(self.cdr.run_expiry(), name="cdr-expiry"))
+            self._tasks.append(asyncio.create_task(self.agents.run_wrap_up_clock(lambda: datetime.now(UTC)),
+                                                   name="agent-wrap-up-clock"))
         if "api" in self.only:
             self._runner = web.AppRunner(build_app(self.health), access_log=None)
             await self._runner.setup()
@@ -81,6 +85,9 @@ class Service:
         await self.cdr.on_event(event)
         if event.name == "AgentConnect":
             await self.ivr.on_agent_connect(event)
+        if event.name in AGENT_EVENTS:
+            assert self.agents is not None
+            await self.agents.on_queue_event(event)
 
     async def resync(self) -> None:
         """After every AMI (re)login: rewrite generated config, then make queue members match the DB."""
@@ -90,6 +97,7 @@ class Service:
         else:
             log.warning("provision.skipped", reason=f"{self.settings.generated_dir.parent} not on this host")
         await self.agents.resync()
+        await self.agents.reconcile(datetime.now(UTC))
         self.resyncs += 1
 
     async def health(self) -> dict[str, Any]:

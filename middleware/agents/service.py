@@ -6,14 +6,21 @@ agent is left in a queue it logged out of, or missing from one it is logged into
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import psycopg
 import structlog
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from middleware import constants as cc
+from middleware.agents import tracking
 from middleware.agents.state import AgentEvent, AgentState, InvalidTransition, next_state
 from middleware.agi.session import AgiSession
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient
+from middleware.pbx_events import AmiEvent
 from middleware.store import agents as agent_store
 from middleware.store.agents import AgentRow
 
@@ -108,6 +115,70 @@ class AgentService:
                 log.error("agent.resync_member_failed", agent=m.agent_code, queue=m.queue, detail=str(exc))
         log.info("agent.resync", members=added, memberships=len(rows), failed=failed)
         return added
+
+    # -- the state Asterisk's queues put agents in --
+
+    async def _move(self, agent: AgentRow, new: AgentState, reason: str,
+                    wrap_up_until: datetime | None = None) -> None:
+        async with self._pool.connection() as conn:
+            await agent_store.set_state(conn, agent.id, new, reason, wrap_up_until)
+        log.info("agent.state", agent=agent.code, state=new.value, reason=reason)
+
+    async def on_queue_event(self, event: AmiEvent) -> None:
+        """Agent*/QueueMemberStatus events move the agent named by MemberName."""
+        code = event.get("membername")
+        if not code:
+            return
+        async with self._pool.connection() as conn:
+            agent = await agent_store.get_agent(conn, code)
+            if agent is None:
+                return
+            if event.name == "QueueMemberStatus":
+                new = tracking.after_member_status(agent.state, event.get("status"))
+            else:
+                new = tracking.after_queue_event(agent.state, event.name)
+            wrap_up_until = None
+            if new is AgentState.WRAP_UP:
+                seconds = await agent_store.queue_wrap_up_s(conn, event.get("queue"))
+                wrap_up_until = event.at + timedelta(seconds=seconds)
+        if new is not None:
+            await self._move(agent, new, event.name, wrap_up_until)
+
+    async def expire_wrap_ups(self, now: datetime) -> int:
+        async with self._pool.connection() as conn:
+            done = await agent_store.wrap_ups_over(conn, now)
+        for agent in done:
+            await self._move(agent, next_state(agent.state, AgentEvent.WRAP_UP_DONE), "wrap-up over")
+        return len(done)
+
+    async def run_wrap_up_clock(self, clock: Callable[[], datetime], interval_s: float = 0.5) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.expire_wrap_ups(clock())
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                log.warning("agent.wrap_up_clock_failed", detail=str(exc)[:200])
+
+    async def reconcile(self, now: datetime) -> int:
+        """Make every logged-in agent's state match what Asterisk's queues show; return the changes."""
+        messages = await self._ami.action({"Action": "QueueStatus"}, as_list=True, timeout=10)
+        by_member: dict[str, list[tracking.MemberStatus]] = {}
+        for m in messages:
+            if m.get("event") != "QueueMember":
+                continue
+            by_member.setdefault(m.get("name", ""), []).append(tracking.MemberStatus(
+                m.get("queue", ""), m.get("name", ""), m.get("status", ""), m.get("paused") == "1",
+                m.get("incall") == "1"))
+        async with self._pool.connection() as conn:
+            agents = await agent_store.list_agents(conn)
+        changed = 0
+        for agent in agents:
+            real = tracking.reconcile(agent.state, by_member.get(agent.code, []), agent.wrap_up_until, now)
+            if real is not agent.state:
+                await self._move(agent, real, f"reconciled (was {agent.state.value})", agent.wrap_up_until)
+                changed += 1
+        log.info("agent.reconciled", agents=len(agents), changed=changed)
+        return changed
 
     async def handle_feature(self, session: AgiSession) -> None:
         """The ``agent`` FastAGI route: *45 login, *46 logout, *47 pause, *48 unpause."""

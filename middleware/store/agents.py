@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from psycopg import AsyncConnection
 
@@ -18,6 +19,7 @@ class AgentRow:
     state: AgentState
     state_reason: str
     endpoint: str | None  # the agent's phone (PJSIP endpoint), if any
+    wrap_up_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,13 @@ class PhoneRow:
 
 _AGENT_SELECT = """
 SELECT a.id, a.code, a.name, t.code, a.state, a.state_reason,
-       (SELECT p.endpoint FROM phones p WHERE p.agent_id = a.id ORDER BY p.id LIMIT 1)
+       (SELECT p.endpoint FROM phones p WHERE p.agent_id = a.id ORDER BY p.id LIMIT 1), a.wrap_up_until
   FROM agents a JOIN tenants t ON t.id = a.tenant_id
 """
 
 
 def _agent(row: tuple) -> AgentRow:  # type: ignore[type-arg]
-    return AgentRow(row[0], row[1], row[2], row[3], AgentState(row[4]), row[5], row[6])
+    return AgentRow(row[0], row[1], row[2], row[3], AgentState(row[4]), row[5], row[6], row[7])
 
 
 async def get_agent(conn: AsyncConnection, code: str) -> AgentRow | None:
@@ -69,14 +71,26 @@ async def list_agents(conn: AsyncConnection) -> list[AgentRow]:
     return [_agent(row) for row in await cur.fetchall()]
 
 
-async def set_state(conn: AsyncConnection, agent_id: int, state: AgentState, reason: str = "") -> None:
+async def set_state(conn: AsyncConnection, agent_id: int, state: AgentState, reason: str = "",
+                    wrap_up_until: datetime | None = None) -> None:
     async with conn.transaction():
         await conn.execute(
-            "UPDATE agents SET state = %s, state_reason = %s, state_since = now() WHERE id = %s",
-            (state.value, reason, agent_id))
+            """UPDATE agents SET state = %s, state_reason = %s, state_since = now(), wrap_up_until = %s
+                WHERE id = %s""", (state.value, reason, wrap_up_until, agent_id))
         await conn.execute(
             "INSERT INTO agent_state_history (agent_id, state, reason) VALUES (%s, %s, %s)",
             (agent_id, state.value, reason))
+
+
+async def wrap_ups_over(conn: AsyncConnection, now: datetime) -> list[AgentRow]:
+    cur = await conn.execute(_AGENT_SELECT + " WHERE a.state = 'wrap_up' AND a.wrap_up_until <= %s", (now,))
+    return [_agent(row) for row in await cur.fetchall()]
+
+
+async def queue_wrap_up_s(conn: AsyncConnection, queue: str) -> int:
+    cur = await conn.execute("SELECT wrapup_s FROM queues WHERE name = %s", (queue,))
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def memberships(conn: AsyncConnection, agent_code: str | None = None) -> list[MembershipRow]:

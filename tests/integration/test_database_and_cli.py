@@ -23,7 +23,7 @@ def tables(url: str) -> set[str]:
 
 
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0002"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0003"
     database.downgrade(db_url, "0001")
     assert tables(db_url) == TABLES_0001 and database.current_revision(db_url) == "0001"
     database.downgrade(db_url, "base")
@@ -51,7 +51,7 @@ def test_admin_cli_builds_a_tenant(db_url: str) -> None:
 
     agents = json.loads(cli(db_url, "agent", "list", "--json").stdout)
     assert agents == [{"code": "2001", "endpoint": "globex-2001", "id": agents[0]["id"], "name": "Hank Scorpio",
-                       "state": "logged_out", "state_reason": "", "tenant_code": "globex"}]
+                       "state": "logged_out", "state_reason": "", "tenant_code": "globex", "wrap_up_until": None}]
     shown = json.loads(cli(db_url, "agent", "show", "2001", "--json").stdout)
     assert shown["queues"] == [{"queue": "globex-care", "penalty": 2}]
     queues = json.loads(cli(db_url, "queue", "list", "--json").stdout)
