@@ -66,7 +66,8 @@ class AgentService:
         interface = actions.pjsip_interface(agent.endpoint or "")
         if event is AgentEvent.LOGIN:
             for m in member_rows:
-                await self._add(m.queue, interface, code, m.penalty, paused=False, reason="")
+                if m.eligible:
+                    await self._add(m.queue, interface, code, m.penalty, paused=False, reason="")
         elif event is AgentEvent.LOGOUT:
             for m in member_rows:
                 await self._remove(m.queue, interface)
@@ -85,6 +86,7 @@ class AgentService:
         except AmiActionFailed as exc:
             if "already there" not in str(exc).lower():
                 raise
+            await self._ami.action(actions.queue_penalty(queue, interface, penalty))
             await self._ami.action(actions.queue_pause(interface, paused, reason, queue=queue))
 
     async def _remove(self, queue: str, interface: str) -> None:
@@ -103,7 +105,7 @@ class AgentService:
         for m in rows:
             interface = actions.pjsip_interface(m.endpoint)
             try:
-                if m.state is AgentState.LOGGED_OUT:
+                if m.state is AgentState.LOGGED_OUT or not m.eligible:
                     await self._remove(m.queue, interface)
                     continue
                 await self._add(m.queue, interface, m.agent_code, m.penalty,

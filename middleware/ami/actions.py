@@ -25,6 +25,10 @@ def queue_pause(interface: str, paused: bool, reason: str = "", queue: str | Non
     return action
 
 
+def queue_penalty(queue: str, interface: str, penalty: int) -> dict[str, str]:
+    return {"Action": "QueuePenalty", "Queue": queue, "Interface": interface, "Penalty": str(penalty)}
+
+
 def command(cli: str) -> dict[str, str]:
     return {"Action": "Command", "Command": cli}
 

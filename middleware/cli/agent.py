@@ -37,6 +37,14 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     ls = verbs.add_parser("list", help="list agents and their state")
     add_json_flag(ls)
     ls.set_defaults(func=cmd_list)
+    rm = verbs.add_parser("remove", help="delete an agent (log them out first)")
+    rm.add_argument("code")
+    rm.set_defaults(func=cmd_remove)
+    sk = verbs.add_parser("skill", help="set a skill's proficiency (1-5; 0 removes it)")
+    sk.add_argument("code")
+    sk.add_argument("skill")
+    sk.add_argument("proficiency", type=int, choices=range(0, 6), metavar="PROFICIENCY")
+    sk.set_defaults(func=cmd_skill)
     sh = verbs.add_parser("show", help="one agent: state, phone, queues")
     sh.add_argument("code")
     add_json_flag(sh)
@@ -77,7 +85,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         if agent is None:
             raise CliError(f"no agent {args.code!r}")
         members = await agent_store.memberships(conn, args.code)
-        return {**asdict(agent), "queues": [{"queue": m.queue, "penalty": m.penalty} for m in members]}
+        return {**asdict(agent), "skills": await agent_store.skills_of(conn, args.code),
+                "queues": [{"queue": m.queue, "penalty": m.penalty} for m in members if m.eligible]}
 
     data = with_connection(settings, one)
     if args.json:
@@ -85,8 +94,39 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for key in ("code", "name", "tenant_code", "state", "state_reason", "endpoint"):
         print(f"{key:12} {data[key] if data[key] not in (None, '') else '-'}")
+    skills = ", ".join(f"{k} {v}" for k, v in data["skills"].items())  # type: ignore[attr-defined]
+    print(f"{'skills':12} {skills or '-'}")
     queues = ", ".join(f"{q['queue']} (penalty {q['penalty']})" for q in data["queues"])  # type: ignore[attr-defined]
     print(f"{'queues':12} {queues or '-'}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    async def remove(conn: AsyncConnection) -> None:
+        agent = await agent_store.get_agent(conn, args.code)
+        if agent is None:
+            raise CliError(f"no agent {args.code!r}")
+        if agent.state.value != "logged_out":
+            raise CliError(f"agent {args.code} is {agent.state.value}: `callcenter agent logout {args.code}` first")
+        await agent_store.remove_agent(conn, args.code)
+
+    with_connection(settings, remove)
+    print(f"agent {args.code} removed")
+    return 0
+
+
+def cmd_skill(args: argparse.Namespace, settings: Settings) -> int:
+    async def set_(conn: AsyncConnection) -> None:
+        try:
+            found = await agent_store.set_skill(conn, args.code, args.skill, args.proficiency)
+        except psycopg.errors.CheckViolation as exc:
+            raise CliError(f"skill name {args.skill!r}: letters, digits, '_', '.', '-'") from exc
+        if not found:
+            raise CliError(f"no agent {args.code!r}")
+
+    with_connection(settings, set_)
+    print(f"agent {args.code}: {args.skill} " + (f"proficiency {args.proficiency}" if args.proficiency else "removed")
+          + "; logged-in agents pick it up at the next `callcenter asterisk sync` or login")
     return 0
 
 

@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import subprocess
 
-from middleware.ami.client import AmiClient, AmiUnavailable
+from middleware.agents.service import AgentService
+from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.cli.common import CliError, pool_for
 from middleware.config import Settings
 from middleware.provision.render import ProvisionError
@@ -48,12 +49,13 @@ async def _sync(settings: Settings) -> int:
         await ami.start(wait=10)
         async with pool_for(settings) as pool:
             result = await provision(pool, settings.generated_dir, ami, force_reload=True)
-    except (AmiUnavailable, ProvisionError) as exc:
+            members = await AgentService(pool, ami).resync()  # penalties follow skills, members follow states
+    except (AmiUnavailable, AmiActionFailed, ProvisionError) as exc:
         raise CliError(str(exc)) from exc
     finally:
         await ami.close()
     print(f"provisioned {result.phones} phones, {result.queues} queues, {result.dids} DIDs; "
-          f"changed: {', '.join(result.changed) or 'nothing'}")
+          f"changed: {', '.join(result.changed) or 'nothing'}; {members} queue members in place")
     return 0
 
 

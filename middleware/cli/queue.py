@@ -1,4 +1,4 @@
-"""`callcenter queue add|list|member`: app_queue queues owned by a tenant."""
+"""`callcenter queue add|set|show|list|member`: app_queue queues owned by a tenant, with skills routing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from dataclasses import asdict
 import psycopg
 from psycopg import AsyncConnection
 
-from middleware.cli.common import CliError, add_json_flag, require_tenant, show_rows, with_connection
+from middleware.cli.common import CliError, add_json_flag, emit_json, require_tenant, show_rows, with_connection
 from middleware.config import Settings
+from middleware.routing.skills import InvalidSteps, parse_steps
 from middleware.store import agents as agent_store
 from middleware.store import tenants
 
@@ -27,7 +28,20 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     a.add_argument("--ring-timeout", type=int, default=15, help="seconds to ring one agent")
     a.add_argument("--wrap-up", type=int, default=5, help="seconds of wrap-up after a call")
     a.add_argument("--service-level", type=int, default=20, help="service-level threshold, seconds")
+    _routing_args(a)
     a.set_defaults(func=cmd_add)
+    st = verbs.add_parser("set", help="change some settings of an existing queue")
+    st.add_argument("name")
+    st.add_argument("--strategy", choices=STRATEGIES)
+    st.add_argument("--ring-timeout", type=int)
+    st.add_argument("--wrap-up", type=int)
+    st.add_argument("--service-level", type=int)
+    _routing_args(st)
+    st.set_defaults(func=cmd_set)
+    sh = verbs.add_parser("show", help="a queue's settings and members")
+    sh.add_argument("name")
+    add_json_flag(sh)
+    sh.set_defaults(func=cmd_show)
     ls = verbs.add_parser("list", help="list queues")
     add_json_flag(ls)
     ls.set_defaults(func=cmd_list)
@@ -38,18 +52,86 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     m.set_defaults(func=cmd_member)
 
 
+def _routing_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--skill", help="the skill its calls need ('' for none): members get penalty 6 - proficiency")
+    parser.add_argument("--widen", help='SECONDS:PROFICIENCY steps, e.g. "0:5,15:4,30:2": who may answer as '
+                                        "the caller waits ('' for none)")
+
+
+def _steps(text: str | None) -> list[tuple[int, int]] | None:
+    if text is None:
+        return None
+    try:
+        return [(s.after_s, s.min_proficiency) for s in parse_steps(text)]
+    except InvalidSteps as exc:
+        raise CliError(f"--widen: {exc}") from exc
+
+
+async def _save(conn: AsyncConnection, tenant_id: int, name: str, strategy: str, ring_timeout: int, wrap_up: int,
+                service_level: int, skill: str | None, steps: list[tuple[int, int]]) -> None:
+    if steps and not skill:
+        raise CliError("--widen needs --skill: the steps are proficiencies in that skill")
+    try:
+        await tenants.upsert_queue(conn, tenant_id, name, strategy=strategy, ring_timeout_s=ring_timeout,
+                                   wrapup_s=wrap_up, service_level_s=service_level)
+    except psycopg.errors.CheckViolation as exc:
+        raise CliError(f"queue {name!r}: a value is out of range ({exc.diag.constraint_name})") from exc
+    await tenants.set_queue_routing(conn, name, skill, steps)
+
+
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    steps = _steps(args.widen) or []
+
     async def add(conn: AsyncConnection) -> None:
-        tenant_id = await require_tenant(conn, args.tenant)
-        try:
-            await tenants.upsert_queue(conn, tenant_id, args.name, strategy=args.strategy,
-                                       ring_timeout_s=args.ring_timeout, wrapup_s=args.wrap_up,
-                                       service_level_s=args.service_level)
-        except psycopg.errors.CheckViolation as exc:
-            raise CliError(f"queue {args.name!r}: a value is out of range ({exc.diag.constraint_name})") from exc
+        await _save(conn, await require_tenant(conn, args.tenant), args.name, args.strategy, args.ring_timeout,
+                    args.wrap_up, args.service_level, args.skill or None, steps)
 
     with_connection(settings, add)
     print(f"queue {args.name} ({args.strategy}); run `callcenter asterisk sync` to apply")
+    return 0
+
+
+def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
+    steps = _steps(args.widen)
+
+    async def change(conn: AsyncConnection) -> None:
+        current = next((q for q in await tenants.list_queues(conn) if q.name == args.name), None)
+        if current is None:
+            raise CliError(f"no queue {args.name!r}")
+        tenant_id = await require_tenant(conn, current.tenant_code)
+        skill = current.skill if args.skill is None else (args.skill or None)
+        await _save(conn, tenant_id, args.name, args.strategy or current.strategy,
+                    args.ring_timeout if args.ring_timeout is not None else current.ring_timeout_s,
+                    args.wrap_up if args.wrap_up is not None else current.wrapup_s,
+                    args.service_level if args.service_level is not None else current.service_level_s,
+                    skill, list(current.widen_steps) if steps is None else steps)
+
+    with_connection(settings, change)
+    print(f"queue {args.name} changed; run `callcenter asterisk sync` to apply")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    async def one(conn: AsyncConnection) -> dict[str, object]:
+        queue = next((q for q in await tenants.list_queues(conn) if q.name == args.name), None)
+        if queue is None:
+            raise CliError(f"no queue {args.name!r}")
+        members = [m for m in await agent_store.memberships(conn) if m.queue == args.name]
+        return {**asdict(queue), "members": [{"agent": m.agent_code, "penalty": m.penalty, "state": m.state.value,
+                                              "eligible": m.eligible} for m in members]}
+
+    data = with_connection(settings, one)
+    if args.json:
+        emit_json(data)
+        return 0
+    for key in ("name", "tenant_code", "strategy", "ring_timeout_s", "wrapup_s", "service_level_s", "skill"):
+        print(f"{key:16} {data[key] if data[key] not in (None, '') else '-'}")
+    steps = ", ".join(f"after {s}s proficiency >= {p}" for s, p in data["widen_steps"])  # type: ignore[attr-defined]
+    print(f"{'widening':16} {steps or '-'}")
+    print("members")
+    for m in data["members"]:  # type: ignore[attr-defined]
+        note = "" if m["eligible"] else "  (lacks the skill: kept out)"
+        print(f"  {m['agent']:10} penalty {m['penalty']:<3} {m['state']}{note}")
     return 0
 
 

@@ -18,6 +18,7 @@ from middleware.ivr import engine
 from middleware.ivr.facts import IvrFacts, channel_variables, facts_of, screen_pop
 from middleware.ivr.flow import Flow, InvalidFlow, parse_flow
 from middleware.pbx_events import AmiEvent
+from middleware.routing.skills import WidenStep, initial_max_penalty
 from middleware.store import calls, customers, flows, tenants
 
 log = structlog.get_logger(__name__)
@@ -54,7 +55,7 @@ class IvrService:
             await session.set_variable(cc.CC_AGI_ERROR, f"unknown DID {did}")
             return
         if did_row.flow is None:
-            await self._route(session, cc.ROUTE_QUEUE, {cc.CC_QUEUE: did_row.fallback_queue})
+            await self._route(session, cc.ROUTE_QUEUE, await self._queue_variables(did_row.fallback_queue, None))
             return
         try:
             flow = await self._flow(did_row.tenant_code, did_row.flow)
@@ -124,10 +125,7 @@ class IvrService:
 
     async def _finish(self, session: AgiSession, action: engine.Action) -> None:
         if isinstance(action, engine.ToQueue):
-            variables = {cc.CC_QUEUE: action.queue}
-            if action.priority is not None:
-                variables["QUEUE_PRIO"] = str(action.priority)
-            await self._route(session, cc.ROUTE_QUEUE, variables)
+            await self._route(session, cc.ROUTE_QUEUE, await self._queue_variables(action.queue, action.priority))
         elif isinstance(action, engine.ToVoicemail):
             await self._route(session, cc.ROUTE_VOICEMAIL, {cc.CC_MAILBOX: action.mailbox})
         elif isinstance(action, engine.ToTransfer):
@@ -137,6 +135,18 @@ class IvrService:
             for prompt in action.prompts:
                 await session.stream_file(prompt)
             await self._route(session, cc.ROUTE_HANGUP, {})
+
+    async def _queue_variables(self, queue: str, priority: int | None) -> dict[str, str]:
+        variables = {cc.CC_QUEUE: queue}
+        if priority is not None:
+            variables["QUEUE_PRIO"] = str(priority)
+        async with self._pool.connection() as conn:
+            row = await tenants.get_queue(conn, queue)
+        if row is not None and row.widen_steps:
+            first = initial_max_penalty([WidenStep(s, p) for s, p in row.widen_steps])
+            if first is not None:
+                variables["QUEUE_MAX_PENALTY"] = str(first)  # the rule's first step, from the first ring
+        return variables
 
     async def _route(self, session: AgiSession, route: str, variables: dict[str, str]) -> None:
         for name, value in variables.items():

@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
+from middleware.routing.skills import WidenStep, check_steps, penalty_rule
 from middleware.store.agents import PhoneRow
 from middleware.store.tenants import DidRow, QueueRow
 
@@ -48,7 +49,20 @@ def render_queues(queues: Iterable[QueueRow]) -> str:
             f"\n; tenant {q.tenant_code}\n"
             f"[{_safe(q.name, 'queue name')}](queue-template)\n"
             f"strategy = {q.strategy}\ntimeout = {q.ring_timeout_s}\nwrapuptime = {q.wrapup_s}\n"
-            f"servicelevel = {q.service_level_s}\n")
+            f"servicelevel = {q.service_level_s}\n"
+            + (f"defaultrule = {q.name}\n" if q.widen_steps else ""))
+    return "".join(out)
+
+
+def render_queue_rules(queues: Iterable[QueueRow]) -> str:
+    """One penalty rule per skills queue: who may take the call as the caller's wait grows."""
+    out = [HEADER]
+    for q in queues:
+        if not q.widen_steps:
+            continue
+        steps = check_steps([WidenStep(s, p) for s, p in q.widen_steps])
+        out.append(f"\n[{_safe(q.name, 'queue name')}]\n")
+        out.extend(f"penaltychange => {seconds},{max_penalty}\n" for seconds, max_penalty in penalty_rule(steps))
     return "".join(out)
 
 

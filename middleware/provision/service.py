@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,13 @@ from psycopg_pool import AsyncConnectionPool
 from middleware.ami import actions
 from middleware.ami.client import AmiClient
 from middleware.ivr.flow import mailboxes, parse_flow
-from middleware.provision.render import render_extensions, render_pjsip, render_queues, render_voicemail
+from middleware.provision.render import (
+    render_extensions,
+    render_pjsip,
+    render_queue_rules,
+    render_queues,
+    render_voicemail,
+)
 from middleware.store import agents as agent_store
 from middleware.store import flows, tenants
 
@@ -22,6 +29,9 @@ log = structlog.get_logger(__name__)
 RELOADS: dict[str, str] = {
     "pjsip.conf": "module reload res_pjsip.so",
     "queues.conf": "module reload app_queue.so",
+    # "module reload" skips queuerules.conf when the top file is unchanged (ours only #includes);
+    # the CLI command forces it.
+    "queuerules.conf": "queue reload rules",
     "extensions.conf": "dialplan reload",
     "voicemail.conf": "module reload app_voicemail.so",
 }
@@ -38,9 +48,13 @@ class ProvisionResult:
 def write_if_changed(path: Path, text: str) -> bool:
     if path.exists() and path.read_text() == text:
         return False
+    before = path.stat().st_mtime if path.exists() else 0.0
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+    # Asterisk compares whole-second mtimes: a rewrite within the second it last loaded must still look new.
+    stamp = max(time.time(), before + 1.0)
+    os.utime(path, (stamp, stamp))
     return True
 
 
@@ -56,12 +70,14 @@ async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClie
     texts = {
         "pjsip.conf": render_pjsip(phones),
         "queues.conf": render_queues(queues),
+        "queuerules.conf": render_queue_rules(queues),
         "extensions.conf": render_extensions(dids, phones),
         "voicemail.conf": render_voicemail(boxes),
     }
     changed = tuple(name for name, text in texts.items() if write_if_changed(generated_dir / name, text))
     if ami is not None:
-        for name in (RELOADS if force_reload else changed):
-            await ami.action(actions.command(RELOADS[name]))
+        commands = dict.fromkeys(RELOADS[name] for name in (RELOADS if force_reload else changed))
+        for command in commands:  # each module once, in order
+            await ami.action(actions.command(command))
     log.info("provision.done", phones=len(phones), queues=len(queues), dids=len(dids), changed=changed)
     return ProvisionResult(len(phones), len(queues), len(dids), changed)

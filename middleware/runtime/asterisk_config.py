@@ -14,6 +14,7 @@ from pathlib import Path
 from middleware.config import Settings
 
 _PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
+LINKED_TO_GENERATED: tuple[str, ...] = ("queuerules.conf",)
 # What each generated file holds before anything is provisioned: enough for Asterisk to load cleanly.
 GENERATED_DEFAULTS: dict[str, str] = {
     "pjsip.conf": "",
@@ -72,6 +73,10 @@ def install(settings: Settings, target: Path, values: Mapping[str, str] | None =
             written.append(dest)
     generated = target / "generated"
     generated.mkdir(exist_ok=True)
+    # app_queue decides whether to re-read its rules from the mtime of queuerules.conf itself, not of
+    # files it includes: the whole file is generated, reached through this link.
+    for name in LINKED_TO_GENERATED:
+        (target / name).symlink_to(f"generated/{name}")
     for name, body in GENERATED_DEFAULTS.items():
         path = generated / name
         if not path.exists():

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,7 +133,14 @@ class Sipp:
     def _prepare(self) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
         for scenario in SCENARIOS.glob("*.xml"):
-            shutil.copy(scenario, self.work / scenario.name)
+            dest = self.work / scenario.name
+            text = scenario.read_bytes()
+            if dest.exists() and dest.read_bytes() == text:
+                continue
+            # Atomically: a SIPp started a moment ago may be reading the previous copy right now.
+            tmp = dest.with_suffix(".xml.tmp")
+            tmp.write_bytes(text)
+            os.replace(tmp, dest)
 
     async def start(self, name: str, scenario_text_or_file: str, args: list[str]) -> SippRun:
         self._prepare()

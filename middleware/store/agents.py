@@ -8,6 +8,7 @@ from datetime import datetime
 from psycopg import AsyncConnection
 
 from middleware.agents.state import AgentState
+from middleware.routing.skills import member_penalty
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,10 @@ class MembershipRow:
     agent_code: str
     endpoint: str
     queue: str
-    penalty: int
+    penalty: int  # for a queue needing a skill: 5 - the agent's proficiency in it
     state: AgentState
     state_reason: str
+    eligible: bool = True  # False: the queue needs a skill the agent lacks; keep them out of it
 
 
 @dataclass(frozen=True)
@@ -96,14 +98,49 @@ async def queue_wrap_up_s(conn: AsyncConnection, queue: str) -> int:
 async def memberships(conn: AsyncConnection, agent_code: str | None = None) -> list[MembershipRow]:
     """Every (agent phone, queue) pair; for one agent when agent_code is given."""
     cur = await conn.execute(
-        """SELECT a.code, p.endpoint, q.name, m.penalty, a.state, a.state_reason
+        """SELECT a.code, p.endpoint, q.name, m.penalty, a.state, a.state_reason, q.skill, s.proficiency
              FROM queue_members m
              JOIN agents a ON a.id = m.agent_id
              JOIN queues q ON q.id = m.queue_id
              JOIN LATERAL (SELECT endpoint FROM phones WHERE agent_id = a.id ORDER BY id LIMIT 1) p ON true
+             LEFT JOIN agent_skills s ON s.agent_id = a.id AND s.skill = q.skill
             WHERE %(code)s::text IS NULL OR a.code = %(code)s
             ORDER BY a.code, q.name""", {"code": agent_code})
-    return [MembershipRow(r[0], r[1], r[2], r[3], AgentState(r[4]), r[5]) for r in await cur.fetchall()]
+    out = []
+    for code, endpoint, queue, penalty, state, reason, skill, proficiency in await cur.fetchall():
+        skills = {skill: proficiency} if skill and proficiency else {}
+        computed = member_penalty(skill, skills, penalty)
+        out.append(MembershipRow(code, endpoint, queue, computed if computed is not None else penalty,
+                                 AgentState(state), reason, computed is not None))
+    return out
+
+
+async def set_skill(conn: AsyncConnection, agent_code: str, skill: str, proficiency: int) -> bool:
+    """Give an agent a skill at a level (1-5), or take it away (0); False if there is no such agent."""
+    cur = await conn.execute("SELECT id FROM agents WHERE code = %s", (agent_code,))
+    row = await cur.fetchone()
+    if row is None:
+        return False
+    if proficiency == 0:
+        await conn.execute("DELETE FROM agent_skills WHERE agent_id = %s AND skill = %s", (row[0], skill))
+    else:
+        await conn.execute(
+            """INSERT INTO agent_skills (agent_id, skill, proficiency) VALUES (%s, %s, %s)
+               ON CONFLICT (agent_id, skill) DO UPDATE SET proficiency = EXCLUDED.proficiency""",
+            (row[0], skill, proficiency))
+    return True
+
+
+async def skills_of(conn: AsyncConnection, agent_code: str) -> dict[str, int]:
+    cur = await conn.execute(
+        """SELECT s.skill, s.proficiency FROM agent_skills s JOIN agents a ON a.id = s.agent_id
+            WHERE a.code = %s ORDER BY s.skill""", (agent_code,))
+    return {r[0]: r[1] for r in await cur.fetchall()}
+
+
+async def remove_agent(conn: AsyncConnection, code: str) -> bool:
+    cur = await conn.execute("DELETE FROM agents WHERE code = %s RETURNING id", (code,))
+    return await cur.fetchone() is not None
 
 
 async def list_phones(conn: AsyncConnection) -> list[PhoneRow]:

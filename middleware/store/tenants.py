@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class QueueRow:
     wrapup_s: int
     service_level_s: int
     max_wait_s: int
+    skill: str | None = None
+    widen_steps: tuple[tuple[int, int], ...] = ()  # (seconds waited, worst proficiency allowed)
 
 
 async def find_did(conn: AsyncConnection, number: str) -> DidRow | None:
@@ -44,9 +47,21 @@ async def list_dids(conn: AsyncConnection) -> list[DidRow]:
 
 async def list_queues(conn: AsyncConnection) -> list[QueueRow]:
     cur = await conn.execute(
-        """SELECT q.name, t.code, q.strategy, q.ring_timeout_s, q.wrapup_s, q.service_level_s, q.max_wait_s
+        """SELECT q.name, t.code, q.strategy, q.ring_timeout_s, q.wrapup_s, q.service_level_s, q.max_wait_s,
+                  q.skill, q.widen_steps
              FROM queues q JOIN tenants t ON t.id = q.tenant_id ORDER BY q.name""")
-    return [QueueRow(*row) for row in await cur.fetchall()]
+    return [QueueRow(*row[:8], tuple((int(a), int(b)) for a, b in row[8])) for row in await cur.fetchall()]
+
+
+async def get_queue(conn: AsyncConnection, name: str) -> QueueRow | None:
+    return next((q for q in await list_queues(conn) if q.name == name), None)
+
+
+async def set_queue_routing(conn: AsyncConnection, name: str, skill: str | None,
+                            widen_steps: list[tuple[int, int]]) -> bool:
+    cur = await conn.execute("UPDATE queues SET skill = %s, widen_steps = %s WHERE name = %s RETURNING id",
+                             (skill, Jsonb([list(s) for s in widen_steps]), name))
+    return await cur.fetchone() is not None
 
 
 async def upsert_tenant(conn: AsyncConnection, code: str, name: str, timezone: str = "UTC") -> int:

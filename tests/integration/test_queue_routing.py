@@ -1,0 +1,109 @@
+"""Who gets which call: app_queue strategies and skills routing that widens as the caller waits,
+on three registered SIPp agent phones."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from middleware.agents.state import AgentEvent
+from middleware.provision.service import provision
+from middleware.runtime.demo_tenant import AGENTS, seed
+from middleware.store import agents as agent_store
+from middleware.store import tenants
+from tests.integration.conftest import call_record, wait_until
+
+TEST_DID = "5551999"
+TEST_QUEUE = "acme-test"
+_callers = itertools.count(12125551000)
+_ports = itertools.count(8600, 10)
+
+
+@pytest.fixture
+async def desk(make_service, sipp, settings):  # type: ignore[no-untyped-def]
+    """Alice, Bob and Carol logged in on their phones; TEST_DID goes straight to TEST_QUEUE."""
+
+    async def start(strategy: str, skill: str | None = None, widen: list[tuple[int, int]] | None = None,
+                    skills: dict[str, int] | None = None) -> tuple[Any, dict[str, Any]]:
+        service = await make_service()
+        await seed(service.pool)
+        async with service.pool.connection() as conn:
+            tenant_id = await tenants.tenant_id(conn, "acme")
+            assert tenant_id is not None
+            await tenants.upsert_queue(conn, tenant_id, TEST_QUEUE, strategy=strategy, ring_timeout_s=15, wrapup_s=1)
+            await tenants.set_queue_routing(conn, TEST_QUEUE, skill, widen or [])
+            await tenants.upsert_did(conn, tenant_id, TEST_DID, TEST_QUEUE, None)
+            for agent in AGENTS:
+                await agent_store.add_membership(conn, TEST_QUEUE, agent.code)
+            for code, level in (skills or {}).items():
+                await agent_store.set_skill(conn, code, skill or "", level)
+        await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+        phones = {}
+        for i, agent in enumerate(AGENTS):
+            phones[agent.code] = await sipp.agent_phone(agent.endpoint, agent.secret, 7600 + 10 * i)
+            await service.agents.apply(agent.code, AgentEvent.LOGIN)
+        return service, phones
+
+    return start
+
+
+async def one_call(service: Any, sipp: Any, hold_ms: int = 2000) -> dict[str, Any]:
+    caller = str(next(_callers))
+    run = await sipp.call(TEST_DID, caller=caller, port=next(_ports), presses=[], hold_ms=hold_ms)
+    assert await run.wait(60) == 0, run.errors()
+    call = await wait_until(lambda: call_record(service, caller), 20, "the call record")
+    assert call["disposition"] == "answered" and call["queue"] == TEST_QUEUE
+    return call
+
+
+async def all_available(service: Any) -> bool:
+    async with service.pool.connection() as conn:
+        return all(a.state.value == "available" for a in await agent_store.list_agents(conn))
+
+
+async def calls_in_turn(service: Any, sipp: Any, n: int) -> list[str]:
+    """n calls one after the other, each once every agent is free again (wrap-up over)."""
+    agents = []
+    for _ in range(n):
+        await wait_until(lambda: all_available(service), 15, "every agent free")
+        agents.append((await one_call(service, sipp))["agent_code"])
+    return agents
+
+
+async def test_ringall_rings_everyone_and_records_one_call(desk, sipp) -> None:
+    service, phones = await desk("ringall")
+    call = await one_call(service, sipp)
+    assert call["ring_attempts"] == 3
+    assert all(len(p.invites()) == 1 for p in phones.values())
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) FROM calls WHERE queue = %s", (TEST_QUEUE,))
+        assert (await cur.fetchone())[0] == 1
+
+
+async def test_linear_always_offers_the_first_member(desk, sipp) -> None:
+    service, phones = await desk("linear")
+    assert await calls_in_turn(service, sipp, 2) == ["1001", "1001"]
+    assert len(phones["1002"].invites()) == 0 and len(phones["1003"].invites()) == 0
+
+
+@pytest.mark.parametrize("strategy", ["leastrecent", "fewestcalls"])
+async def test_leastrecent_and_fewestcalls_spread_calls_over_every_agent(desk, sipp, strategy: str) -> None:
+    service, phones = await desk(strategy)
+    answered = await calls_in_turn(service, sipp, 3)
+    assert sorted(answered) == ["1001", "1002", "1003"]
+    assert all(len(p.invites()) == 1 for p in phones.values())  # each phone rang once: no ringall
+
+
+async def test_skills_queue_offers_the_best_first_and_widens_as_the_caller_waits(desk, sipp) -> None:
+    # Carol is a billing expert (5), Alice a beginner (2), Bob has no billing skill at all.
+    service, phones = await desk("ringall", skill="billing", widen=[(0, 5), (6, 2)],
+                                 skills={"1003": 5, "1001": 2})
+    first = await one_call(service, sipp)
+    assert first["agent_code"] == "1003" and first["wait_s"] < 3
+    await wait_until(lambda: all_available(service), 15, "every agent free")
+    await service.agents.apply("1003", AgentEvent.PAUSE, "coaching")
+    second = await one_call(service, sipp, hold_ms=9000)
+    assert second["agent_code"] == "1001" and float(second["wait_s"]) >= 5.5  # only after the 6 s step
+    assert len(phones["1002"].invites()) == 0  # without the skill, never offered a billing call
