@@ -102,7 +102,7 @@ def main() -> int:
         worst = max(worst, 1 / ratio_a)
         print(f"{agents:>6}  {e['ours']:>8.1f}  {e['asterisk']:>9.1f}  {e['erlang_c']:>9.1f}  {ratio_a:>13.2f}  "
               f"{ratio_e:>12.2f}")
-    print(f"ours is the most accurate when both ratios exceed 1 (worst ours/asterisk error ratio: {worst:.2f})")
+    print(f"ours is the most accurate where both ratios exceed 1 (worst ours/asterisk error: {worst:.2f}x)")
     return 0
 
 

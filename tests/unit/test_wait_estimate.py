@@ -15,15 +15,12 @@ def test_a_free_agent_means_no_wait() -> None:
     assert estimate_wait(QueueSnapshot(position=2, free_agents=2, busy_elapsed_s=[30], aht_s=180)) == 0.0
 
 
-def test_next_caller_waits_for_the_first_busy_agent_to_finish() -> None:
-    s = QueueSnapshot(position=1, free_agents=0, busy_elapsed_s=[170, 60], aht_s=180)
-    assert estimate_wait(s) == 18.0  # the 170 s call is not "about to end": the floor is 10% of AHT
-
-
-def test_later_positions_wait_for_later_agents_and_second_rounds() -> None:
-    s = QueueSnapshot(position=3, free_agents=0, busy_elapsed_s=[120, 60], aht_s=180)
-    # agents free at 60 and 120; the third caller takes the first agent's second round: 60 + 180
-    assert estimate_wait(s) == 240.0
+def test_the_wait_grows_with_position_and_shrinks_with_staff() -> None:
+    # two agents finish a 180 s call every 90 s between them
+    assert estimate_wait(QueueSnapshot(position=1, free_agents=0, busy_elapsed_s=[170, 60], aht_s=180)) == 90.0
+    assert estimate_wait(QueueSnapshot(position=3, free_agents=0, busy_elapsed_s=[120, 60], aht_s=180)) == 270.0
+    # callers ahead use the free agent first
+    assert estimate_wait(QueueSnapshot(position=3, free_agents=1, busy_elapsed_s=[10, 10, 10], aht_s=120)) == 60.0
 
 
 def test_nobody_staffed_is_infinite_and_position_is_checked() -> None:
