@@ -27,6 +27,7 @@ from middleware.event_stream import EventStream
 from middleware.ivr.service import IvrService
 from middleware.pbx_events import AmiEvent
 from middleware.provision.service import provision
+from middleware.routing.service import QueueState
 from middleware.store.database import open_pool
 
 log = structlog.get_logger(__name__)
@@ -61,7 +62,7 @@ class Service:
                              action_timeout=s.ami_action_timeout, on_event=self._on_ami_event,
                              on_login=self.resync, watchdog_interval=s.ami_watchdog_interval)
         self.agents = AgentService(self.pool, self.ami)
-        self.ivr = IvrService(self.pool, clock_of(s), self.events)
+        self.ivr = IvrService(self.pool, clock_of(s), self.events, QueueState(self.pool, self.ami))
         routes = route_table([("ivr", self.ivr.handle), ("agent", self.agents.handle_feature)])
         self.agi = FastAgiServer(routes, host=s.agi_host, port=s.agi_port,
                                  max_header_bytes=s.agi_max_header_bytes,

@@ -5,6 +5,7 @@ Also publishes the screen pop when an agent connects (AMI AgentConnect)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,7 +19,9 @@ from middleware.ivr import engine
 from middleware.ivr.facts import IvrFacts, channel_variables, facts_of, screen_pop
 from middleware.ivr.flow import Flow, InvalidFlow, parse_flow
 from middleware.pbx_events import AmiEvent
+from middleware.routing.service import QueueState
 from middleware.routing.skills import WidenStep, initial_max_penalty
+from middleware.routing.wait_estimate import announcement, estimate_wait
 from middleware.store import calls, customers, flows, tenants
 
 log = structlog.get_logger(__name__)
@@ -26,10 +29,12 @@ Clock = Callable[[], datetime]
 
 
 class IvrService:
-    def __init__(self, pool: AsyncConnectionPool, clock: Clock, events: EventStream) -> None:
+    def __init__(self, pool: AsyncConnectionPool, clock: Clock, events: EventStream,
+                 queue_state: QueueState | None = None) -> None:
         self._pool = pool
         self._clock = clock
         self._events = events
+        self._queue_state = queue_state
         self._flows: dict[tuple[str, str], tuple[datetime, Flow]] = {}
 
     async def _flow(self, tenant: str, name: str) -> Flow:
@@ -55,6 +60,7 @@ class IvrService:
             await session.set_variable(cc.CC_AGI_ERROR, f"unknown DID {did}")
             return
         if did_row.flow is None:
+            await self._announce_wait(session, linkedid, did_row.fallback_queue)
             await self._route(session, cc.ROUTE_QUEUE, await self._queue_variables(did_row.fallback_queue, None))
             return
         try:
@@ -80,6 +86,8 @@ class IvrService:
             stored = True
             for name, value in channel_variables(facts).items():
                 await session.set_variable(f"__{name}", value)  # "__": every leg inherits it
+            if isinstance(action, engine.ToQueue):
+                await self._announce_wait(session, linkedid, action.queue)
             await self._finish(session, action)
             log.info("ivr.routed", flow=flow.name, outcome=outcome, digits=state.digits,
                      path=">".join(s.node for s in state.path))
@@ -135,6 +143,26 @@ class IvrService:
             for prompt in action.prompts:
                 await session.stream_file(prompt)
             await self._route(session, cc.ROUTE_HANGUP, {})
+
+    async def _announce_wait(self, session: AgiSession, linkedid: str, queue: str) -> None:
+        """Tell the caller their position and expected wait; keep the estimate to compare with the wait."""
+        if self._queue_state is None:
+            return
+        snapshot = await self._queue_state.snapshot(queue)
+        if snapshot is None:
+            return
+        estimate = estimate_wait(snapshot)
+        async with self._pool.connection() as conn:
+            await calls.record_estimate(conn, linkedid, None if math.isinf(estimate) else round(estimate, 3),
+                                        snapshot.position)
+        log.info("ivr.wait_estimate", queue=queue, position=snapshot.position, estimate_s=estimate)
+        if estimate == 0:
+            return  # an agent is free: connect now rather than talk about waiting
+        for kind, value in announcement(snapshot.position, estimate):
+            if kind == "number":
+                await session.command("SAY NUMBER", value, "")
+            else:
+                await session.stream_file(str(value))
 
     async def _queue_variables(self, queue: str, priority: int | None) -> dict[str, str]:
         variables = {cc.CC_QUEUE: queue}

@@ -53,8 +53,21 @@ def erlang_c_wait(agents: int, arrival_per_s: float, aht_s: float) -> float:
     return p_wait * aht_s / (agents - load)
 
 
-def spoken(seconds: float) -> tuple[int, str]:
-    """What to say: whole minutes (at least 1), or 'less than a minute'."""
+def announcement(position: int, seconds: float) -> list[tuple[str, str | int]]:
+    """What a caller joining the queue hears, as (kind, value) steps: "file" prompts and "number"s.
+
+    Position first ("you are next" / "there are N calls ahead"), then the wait in whole minutes, or
+    "less than one minute"; nothing about the wait when nobody staffs the queue (no honest number)."""
+    steps: list[tuple[str, str | int]] = []
+    if position <= 1:
+        steps.append(("file", "queue-youarenext"))
+    else:
+        steps += [("file", "queue-thereare"), ("number", position - 1), ("file", "queue-callswaiting")]
+    if math.isinf(seconds):
+        return steps
     if seconds < 60:
-        return 0, "less-than-a-minute"
-    return math.ceil(seconds / 60), "minutes"
+        steps += [("file", "queue-holdtime"), ("file", "queue-less-than"), ("number", 1), ("file", "queue-minute")]
+    else:
+        minutes = math.ceil(seconds / 60)
+        steps += [("file", "queue-holdtime"), ("number", minutes), ("file", "queue-minutes")]
+    return steps

@@ -71,6 +71,24 @@ async def save_records(conn: AsyncConnection, records: list[CallRecord]) -> None
         await cur.executemany(_UPSERT_RECORD, [_params(r) for r in records])
 
 
+async def average_handle_time(conn: AsyncConnection, queue: str, last: int = 50) -> float | None:
+    """Talk plus the queue's wrap-up, over its last answered calls; None before the first."""
+    cur = await conn.execute(
+        """SELECT avg(c.talk_s) + (SELECT wrapup_s FROM queues WHERE name = %(q)s)
+             FROM (SELECT talk_s FROM calls WHERE queue = %(q)s AND disposition = 'answered' AND talk_s IS NOT NULL
+                   ORDER BY ended_at DESC LIMIT %(n)s) c""", {"q": queue, "n": last})
+    row = await cur.fetchone()
+    return float(row[0]) if row and row[0] is not None else None
+
+
+async def record_estimate(conn: AsyncConnection, linkedid: str, estimate_s: float | None, position: int) -> None:
+    await conn.execute(
+        """INSERT INTO calls (linkedid, estimated_wait_s, queue_position) VALUES (%s, %s, %s)
+           ON CONFLICT (linkedid) DO UPDATE SET estimated_wait_s = EXCLUDED.estimated_wait_s,
+               queue_position = EXCLUDED.queue_position, updated_at = now()""",
+        (linkedid, estimate_s, position))
+
+
 async def get_call(conn: AsyncConnection, linkedid: str) -> dict[str, Any] | None:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(

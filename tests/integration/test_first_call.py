@@ -39,6 +39,7 @@ async def test_caller_presses_2_and_the_support_agent_answers(agent_on_duty, sip
     assert float(call["duration_s"]) >= float(call["wait_s"]) + float(call["talk_s"])
     assert {leg["role"] for leg in call["legs"]} == {"caller", "agent"}
     assert call["ivr_fallback"] is False
+    assert call["queue_position"] == 1 and float(call["estimated_wait_s"]) == 0.0  # Carol was free
 
 
 async def test_dialplan_falls_back_to_the_plain_queue_when_the_ivr_is_down(agent_on_duty, sipp) -> None:

@@ -107,3 +107,27 @@ async def test_skills_queue_offers_the_best_first_and_widens_as_the_caller_waits
     second = await one_call(service, sipp, hold_ms=9000)
     assert second["agent_code"] == "1001" and float(second["wait_s"]) >= 5.5  # only after the 6 s step
     assert len(phones["1002"].invites()) == 0  # without the skill, never offered a billing call
+
+
+async def test_a_caller_who_must_wait_is_told_and_the_estimate_is_kept(desk, sipp, settings) -> None:
+    service, _phones = await desk("ringall")
+    async with service.pool.connection() as conn:  # a handle-time history: 20 s calls, 1 s wrap-up
+        for i in range(3):
+            await conn.execute(
+                "INSERT INTO calls (linkedid, queue, disposition, talk_s, ended_at, complete) "
+                "VALUES (%s, %s, 'answered', 20, now(), true)", (f"history-{i}", TEST_QUEUE))
+    for code in ("1002", "1003"):
+        await service.agents.apply(code, AgentEvent.PAUSE, "lunch")
+    busy_caller = await sipp.call(TEST_DID, caller="12125552001", port=next(_ports), presses=[], hold_ms=25000)
+    await wait_until(lambda: _agent_state(service, "1001", "on_call"), 15, "Alice on the first call")
+    waiting = await one_call(service, sipp, hold_ms=32000)  # the announcement alone takes ~8 s
+    assert await busy_caller.wait(60) == 0
+    assert waiting["queue_position"] == 1 and waiting["agent_code"] == "1001"
+    assert 15 <= float(waiting["estimated_wait_s"]) <= 25  # one busy agent, AHT 20 + 1 s
+    assert float(waiting["wait_s"]) > 3  # and it did wait
+
+
+async def _agent_state(service: Any, code: str, state: str) -> bool:
+    async with service.pool.connection() as conn:
+        agent = await agent_store.get_agent(conn, code)
+    return agent is not None and agent.state.value == state

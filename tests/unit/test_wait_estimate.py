@@ -4,10 +4,10 @@ import pytest
 
 from middleware.routing.wait_estimate import (
     QueueSnapshot,
+    announcement,
     asterisk_holdtime,
     erlang_c_wait,
     estimate_wait,
-    spoken,
 )
 
 
@@ -36,6 +36,9 @@ def test_reference_estimators() -> None:
     assert 60 < erlang_c_wait(5, 100 / 3600, 144) < 100
 
 
-def test_spoken_wait() -> None:
-    assert spoken(20) == (0, "less-than-a-minute")
-    assert spoken(61) == (2, "minutes")
+def test_announcement() -> None:
+    assert announcement(1, 20) == [("file", "queue-youarenext"), ("file", "queue-holdtime"),
+                                   ("file", "queue-less-than"), ("number", 1), ("file", "queue-minute")]
+    assert announcement(3, 125) == [("file", "queue-thereare"), ("number", 2), ("file", "queue-callswaiting"),
+                                    ("file", "queue-holdtime"), ("number", 3), ("file", "queue-minutes")]
+    assert announcement(2, math.inf) == [("file", "queue-thereare"), ("number", 1), ("file", "queue-callswaiting")]
