@@ -27,7 +27,7 @@ from middleware.event_stream import EventStream
 from middleware.ivr.service import IvrService
 from middleware.pbx_events import AmiEvent
 from middleware.provision.service import provision
-from middleware.routing.service import QueueState
+from middleware.routing.service import OverflowService, QueueState
 from middleware.store.database import open_pool
 
 log = structlog.get_logger(__name__)
@@ -62,7 +62,9 @@ class Service:
                              action_timeout=s.ami_action_timeout, on_event=self._on_ami_event,
                              on_login=self.resync, watchdog_interval=s.ami_watchdog_interval)
         self.agents = AgentService(self.pool, self.ami)
-        self.ivr = IvrService(self.pool, clock_of(s), self.events, QueueState(self.pool, self.ami))
+        queue_state = QueueState(self.pool, self.ami)
+        self.ivr = IvrService(self.pool, clock_of(s), self.events, queue_state)
+        self.overflow = OverflowService(self.pool, self.ami, queue_state)
         routes = route_table([("ivr", self.ivr.handle), ("agent", self.agents.handle_feature)])
         self.agi = FastAgiServer(routes, host=s.agi_host, port=s.agi_port,
                                  max_header_bytes=s.agi_max_header_bytes,
@@ -74,6 +76,7 @@ class Service:
             self._tasks.append(asyncio.create_task(self.cdr.run_expiry(), name="cdr-expiry"))
             self._tasks.append(asyncio.create_task(self.agents.run_wrap_up_clock(lambda: datetime.now(UTC)),
                                                    name="agent-wrap-up-clock"))
+            self._tasks.append(asyncio.create_task(self.overflow.run(s.overflow_interval), name="queue-overflow"))
         if "api" in self.only:
             self._runner = web.AppRunner(build_app(self.health), access_log=None)
             await self._runner.setup()

@@ -10,9 +10,10 @@ from psycopg import AsyncConnection
 
 from middleware.cli.common import CliError, add_json_flag, emit_json, require_tenant, show_rows, with_connection
 from middleware.config import Settings
+from middleware.routing.overflow import OverflowRule
 from middleware.routing.skills import InvalidSteps, parse_steps
 from middleware.store import agents as agent_store
-from middleware.store import tenants
+from middleware.store import teams, tenants
 
 STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "rrordered", "linear", "wrandom")
 
@@ -37,6 +38,9 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     st.add_argument("--wrap-up", type=int)
     st.add_argument("--service-level", type=int)
     _routing_args(st)
+    st.add_argument("--overflow-team", help="team that joins when callers wait too long ('' to drop the rule)")
+    st.add_argument("--overflow-join", type=int, help="expected wait (s) at which the team joins")
+    st.add_argument("--overflow-leave", type=int, default=None, help="expected wait (s) at which it leaves")
     st.set_defaults(func=cmd_set)
     sh = verbs.add_parser("show", help="a queue's settings and members")
     sh.add_argument("name")
@@ -105,10 +109,29 @@ def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
                     args.wrap_up if args.wrap_up is not None else current.wrapup_s,
                     args.service_level if args.service_level is not None else current.service_level_s,
                     skill, list(current.widen_steps) if steps is None else steps)
+        if args.overflow_team is not None:
+            await _overflow(conn, args)
 
     with_connection(settings, change)
     print(f"queue {args.name} changed; run `callcenter asterisk sync` to apply")
     return 0
+
+
+async def _overflow(conn: AsyncConnection, args: argparse.Namespace) -> None:
+    if args.overflow_team == "":
+        await teams.set_overflow(conn, args.name, None, None, None)
+        return
+    join, leave = args.overflow_join, args.overflow_leave if args.overflow_leave is not None else 0
+    if join is None:
+        raise CliError("--overflow-team needs --overflow-join SECONDS")
+    try:
+        OverflowRule(args.overflow_team, join, leave)
+    except ValueError as exc:
+        raise CliError(f"overflow: {exc}") from exc
+    cur = await conn.execute("SELECT 1 FROM teams WHERE name = %s", (args.overflow_team,))
+    if await cur.fetchone() is None:
+        raise CliError(f"no team {args.overflow_team!r} (`callcenter team add` it first)")
+    await teams.set_overflow(conn, args.name, args.overflow_team, join, leave)
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,8 +140,13 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         if queue is None:
             raise CliError(f"no queue {args.name!r}")
         members = [m for m in await agent_store.memberships(conn) if m.queue == args.name]
+        rule = next((r for r in await teams.overflow_rules(conn) if r.queue == args.name), None)
+        history = await teams.overflow_log(conn, args.name)
         return {**asdict(queue), "members": [{"agent": m.agent_code, "penalty": m.penalty, "state": m.state.value,
-                                              "eligible": m.eligible} for m in members]}
+                                              "eligible": m.eligible} for m in members],
+                "overflow": None if rule is None else {**asdict(rule.rule), "active": rule.active},
+                "overflow_log": [{"at": at, "action": action, "team": team, "expected_wait_s": ewt}
+                                 for at, action, team, ewt in history]}
 
     data = with_connection(settings, one)
     if args.json:
@@ -128,6 +156,13 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{key:16} {data[key] if data[key] not in (None, '') else '-'}")
     steps = ", ".join(f"after {s}s proficiency >= {p}" for s, p in data["widen_steps"])  # type: ignore[attr-defined]
     print(f"{'widening':16} {steps or '-'}")
+    overflow = data["overflow"]
+    if overflow:
+        print(f"{'overflow':16} team {overflow['team']} joins at {overflow['join_wait_s']}s expected wait, "  # type: ignore[index]
+              f"leaves at {overflow['leave_wait_s']}s; now {'IN' if overflow['active'] else 'out'}")  # type: ignore[index]
+        for entry in data["overflow_log"]:  # type: ignore[attr-defined]
+            print(f"  {entry['at']:%Y-%m-%d %H:%M:%S}  {entry['team']} {entry['action']}s "
+                  f"(expected wait {entry['expected_wait_s']:.0f}s)")
     print("members")
     for m in data["members"]:  # type: ignore[attr-defined]
         note = "" if m["eligible"] else "  (lacks the skill: kept out)"

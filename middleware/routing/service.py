@@ -1,15 +1,20 @@
-"""Live wait estimates: the queue's state from Asterisk (callers waiting) and PostgreSQL (agent states,
-handle times), fed to the pure estimator."""
+"""Live queue state for the pure routing cores: wait estimates from Asterisk (callers waiting) and
+PostgreSQL (agent states, handle times), and the overflow loop that adds and removes teams."""
 
 from __future__ import annotations
 
-import structlog
-from psycopg_pool import AsyncConnectionPool
+import asyncio
 
+import psycopg
+import structlog
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
-from middleware.routing.wait_estimate import QueueSnapshot
+from middleware.routing.overflow import OverflowAction, decide
+from middleware.routing.wait_estimate import QueueSnapshot, estimate_wait
 from middleware.store import agents as agent_store
-from middleware.store import calls
+from middleware.store import calls, teams
 
 log = structlog.get_logger(__name__)
 DEFAULT_AHT_S = 180.0
@@ -36,3 +41,65 @@ class QueueState:
         busy = [0.0 for m in members if m.state.value in BUSY]
         return QueueSnapshot(position=waiting + 1, free_agents=free, busy_elapsed_s=busy,
                              aht_s=aht if aht is not None else DEFAULT_AHT_S)
+
+
+class OverflowService:
+    """Every few seconds: for each queue with an overflow rule, let its team join or leave."""
+
+    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, state: QueueState) -> None:
+        self._pool = pool
+        self._ami = ami
+        self._state = state
+
+    async def tick(self) -> list[tuple[str, OverflowAction]]:
+        async with self._pool.connection() as conn:
+            rules = await teams.overflow_rules(conn)
+        changes = []
+        for q in rules:
+            snapshot = await self._state.snapshot(q.queue)
+            if snapshot is None:
+                continue  # Asterisk unreachable: change nothing blind
+            waiting = snapshot.position - 1
+            expected = estimate_wait(snapshot)
+            action = decide(q.rule, q.active, expected, waiting)
+            async with self._pool.connection() as conn:
+                agents = await teams.team_agents(conn, q.rule.team, q.queue)
+            helpers = [a for a in agents if not a.regular_member and a.state != "logged_out"]
+            if action is OverflowAction.JOIN or (action is OverflowAction.STAY and q.active):
+                for a in helpers:  # idempotent: also puts them back after an Asterisk restart
+                    await self._add(q.queue, a)
+            elif action is OverflowAction.LEAVE:
+                for a in agents:
+                    if not a.regular_member:
+                        await self._remove(q.queue, a)
+            if action is not OverflowAction.STAY:
+                async with self._pool.connection() as conn:
+                    await teams.log_overflow(conn, q.queue, q.rule.team, action.value,
+                                             None if expected == float("inf") else round(expected, 1), waiting)
+                log.info("routing.overflow", queue=q.queue, team=q.rule.team, action=action.value,
+                         expected_wait_s=expected, callers_waiting=waiting)
+                changes.append((q.queue, action))
+        return changes
+
+    async def _add(self, queue: str, agent: teams.TeamAgent) -> None:
+        try:
+            await self._ami.action(actions.queue_add(queue, actions.pjsip_interface(agent.endpoint), agent.code,
+                                                     paused=agent.state == "paused"))
+        except AmiActionFailed as exc:
+            if "already there" not in str(exc).lower():
+                raise
+
+    async def _remove(self, queue: str, agent: teams.TeamAgent) -> None:
+        try:
+            await self._ami.action(actions.queue_remove(queue, actions.pjsip_interface(agent.endpoint)))
+        except AmiActionFailed as exc:
+            if "not there" not in str(exc).lower():
+                raise
+
+    async def run(self, interval_s: float = 2.0) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.tick()
+            except (AmiUnavailable, AmiActionFailed, psycopg.OperationalError, PoolTimeout) as exc:
+                log.warning("routing.overflow_tick_failed", detail=str(exc)[:200])

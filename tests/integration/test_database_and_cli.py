@@ -13,7 +13,8 @@ from middleware.store import database
 
 TABLES_0001 = {"tenants", "dids", "agents", "agent_state_history", "phones", "queues", "queue_members", "calls",
                "recordings"}
-TABLES = TABLES_0001 | {"ivr_flows", "customers", "tenant_trunks", "callbacks", "agent_skills"}
+TABLES = TABLES_0001 | {"ivr_flows", "customers", "tenant_trunks", "callbacks", "agent_skills", "teams",
+                        "team_members", "queue_overflow_log"}
 
 
 def tables(url: str) -> set[str]:
@@ -23,7 +24,7 @@ def tables(url: str) -> set[str]:
 
 
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0005"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0006"
     database.downgrade(db_url, "0001")
     assert tables(db_url) == TABLES_0001 and database.current_revision(db_url) == "0001"
     database.downgrade(db_url, "base")

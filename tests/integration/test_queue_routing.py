@@ -10,9 +10,10 @@ import pytest
 
 from middleware.agents.state import AgentEvent
 from middleware.provision.service import provision
+from middleware.runtime import asterisk
 from middleware.runtime.demo_tenant import AGENTS, seed
 from middleware.store import agents as agent_store
-from middleware.store import tenants
+from middleware.store import teams, tenants
 from tests.integration.conftest import call_record, wait_until
 
 TEST_DID = "5551999"
@@ -26,8 +27,9 @@ async def desk(make_service, sipp, settings):  # type: ignore[no-untyped-def]
     """Alice, Bob and Carol logged in on their phones; TEST_DID goes straight to TEST_QUEUE."""
 
     async def start(strategy: str, skill: str | None = None, widen: list[tuple[int, int]] | None = None,
-                    skills: dict[str, int] | None = None) -> tuple[Any, dict[str, Any]]:
-        service = await make_service()
+                    skills: dict[str, int] | None = None, members: tuple[str, ...] = ("1001", "1002", "1003"),
+                    **service_overrides: Any) -> tuple[Any, dict[str, Any]]:
+        service = await make_service(**service_overrides)
         await seed(service.pool)
         async with service.pool.connection() as conn:
             tenant_id = await tenants.tenant_id(conn, "acme")
@@ -35,8 +37,8 @@ async def desk(make_service, sipp, settings):  # type: ignore[no-untyped-def]
             await tenants.upsert_queue(conn, tenant_id, TEST_QUEUE, strategy=strategy, ring_timeout_s=15, wrapup_s=1)
             await tenants.set_queue_routing(conn, TEST_QUEUE, skill, widen or [])
             await tenants.upsert_did(conn, tenant_id, TEST_DID, TEST_QUEUE, None)
-            for agent in AGENTS:
-                await agent_store.add_membership(conn, TEST_QUEUE, agent.code)
+            for code in members:
+                await agent_store.add_membership(conn, TEST_QUEUE, code)
             for code, level in (skills or {}).items():
                 await agent_store.set_skill(conn, code, skill or "", level)
         await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
@@ -131,3 +133,30 @@ async def _agent_state(service: Any, code: str, state: str) -> bool:
     async with service.pool.connection() as conn:
         agent = await agent_store.get_agent(conn, code)
     return agent is not None and agent.state.value == state
+
+
+async def test_overflow_team_joins_while_callers_wait_and_leaves_when_load_subsides(desk, sipp, settings) -> None:
+    service, phones = await desk("ringall", members=("1001",), overflow_interval=0.5)
+    async with service.pool.connection() as conn:
+        await teams.upsert_team(conn, await tenants.tenant_id(conn, "acme"), "backup", ["1002"])
+        await teams.set_overflow(conn, TEST_QUEUE, "backup", 10, 2)
+        for i in range(3):  # a handle-time history: 20 s calls, 1 s wrap-up
+            await conn.execute(
+                "INSERT INTO calls (linkedid, queue, disposition, talk_s, ended_at, complete) "
+                "VALUES (%s, %s, 'answered', 20, now(), true)", (f"history-{i}", TEST_QUEUE))
+    assert "acme-1002" not in asterisk.rx(settings, f"queue show {TEST_QUEUE}")  # Bob is not a member
+
+    first = await sipp.call(TEST_DID, caller="12125553001", port=next(_ports), presses=[], hold_ms=25000)
+    await wait_until(lambda: _agent_state(service, "1001", "on_call"), 15, "Alice on the first call")
+    second = await one_call(service, sipp, hold_ms=15000)
+    assert second["agent_code"] == "1002"  # the overflow team took the waiting caller
+    assert await first.wait(60) == 0
+    await wait_until(lambda: _overflow_actions(service, ["join", "leave"]), 20, "the team to leave again")
+    assert "acme-1002" not in asterisk.rx(settings, f"queue show {TEST_QUEUE}")
+    assert len(phones["1003"].invites()) == 0
+
+
+async def _overflow_actions(service: Any, expected: list[str]) -> bool:
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT action FROM queue_overflow_log WHERE queue = %s ORDER BY id", (TEST_QUEUE,))
+        return [r[0] for r in await cur.fetchall()] == expected
