@@ -27,7 +27,7 @@ from middleware.event_stream import EventStream
 from middleware.ivr.service import IvrService
 from middleware.pbx_events import AmiEvent
 from middleware.provision.service import provision
-from middleware.routing.service import OverflowService, QueueState
+from middleware.routing.service import CallbackDialer, OverflowService, QueueState
 from middleware.store.database import open_pool
 
 log = structlog.get_logger(__name__)
@@ -65,7 +65,9 @@ class Service:
         queue_state = QueueState(self.pool, self.ami)
         self.ivr = IvrService(self.pool, clock_of(s), self.events, queue_state)
         self.overflow = OverflowService(self.pool, self.ami, queue_state)
-        routes = route_table([("ivr", self.ivr.handle), ("agent", self.agents.handle_feature)])
+        self.callbacks = CallbackDialer(self.pool, self.ami, self.agents)
+        routes = route_table([("ivr", self.ivr.handle), ("agent", self.agents.handle_feature),
+                              ("callback", self.ivr.handle_callback)])
         self.agi = FastAgiServer(routes, host=s.agi_host, port=s.agi_port,
                                  max_header_bytes=s.agi_max_header_bytes,
                                  header_timeout=s.agi_header_timeout, command_timeout=s.agi_command_timeout)
@@ -77,6 +79,7 @@ class Service:
             self._tasks.append(asyncio.create_task(self.agents.run_wrap_up_clock(lambda: datetime.now(UTC)),
                                                    name="agent-wrap-up-clock"))
             self._tasks.append(asyncio.create_task(self.overflow.run(s.overflow_interval), name="queue-overflow"))
+            self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callback-dialer"))
         if "api" in self.only:
             self._runner = web.AppRunner(build_app(self.health), access_log=None)
             await self._runner.setup()
@@ -89,6 +92,10 @@ class Service:
         await self.cdr.on_event(event)
         if event.name == "AgentConnect":
             await self.ivr.on_agent_connect(event)
+        if event.name == "UserEvent" and event.get("userevent") == "CCCallbackDone":
+            callback_id = event.get("callbackid")
+            if callback_id.isdigit():
+                await self.callbacks.on_done(int(callback_id), event.get("dialstatus"))
         if event.name in AGENT_EVENTS:
             assert self.agents is not None
             await self.agents.on_queue_event(event)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import structlog
@@ -181,6 +181,25 @@ class AgentService:
                 changed += 1
         log.info("agent.reconciled", agents=len(agents), changed=changed)
         return changed
+
+    async def hold_for_callback(self, code: str) -> None:
+        """The agent is about to be called for a callback: out of the queues' reach until it ends."""
+        agent = await self._agent(code)
+        await self._ami.action(actions.queue_pause(actions.pjsip_interface(agent.endpoint or ""), True, "callback"))
+        await self._move(agent, AgentState.ON_CALL, "callback")
+
+    async def release_after_callback(self, code: str, talked: bool) -> None:
+        agent = await self._agent(code)
+        if agent.state is not AgentState.ON_CALL:
+            return
+        await self._ami.action(actions.queue_pause(actions.pjsip_interface(agent.endpoint or ""), False))
+        if talked:
+            async with self._pool.connection() as conn:
+                members = await agent_store.memberships(conn, code)
+                seconds = max([await agent_store.queue_wrap_up_s(conn, m.queue) for m in members] or [0])
+            await self._move(agent, AgentState.WRAP_UP, "callback over", datetime.now(UTC) + timedelta(seconds=seconds))
+        else:
+            await self._move(agent, AgentState.AVAILABLE, "callback not answered")
 
     async def handle_feature(self, session: AgiSession) -> None:
         """The ``agent`` FastAGI route: *45 login, *46 logout, *47 pause, *48 unpause."""

@@ -59,6 +59,7 @@ class CallInProgress:
     open_legs: set[str] = field(default_factory=set)
     linkedid_ended_at: datetime | None = None  # CEL LINKEDID_END seen (may precede the last Hangup)
     ivr_fallback: bool = False  # the dialplan routed without the IVR (middleware down or failing)
+    callback_requested: bool = False  # left the queue pressing 1, to be called back
 
 
 @dataclass(frozen=True)
@@ -100,9 +101,11 @@ def _int(value: str) -> int | None:
 
 
 def disposition_of(call: CallInProgress) -> str:
-    """answered | abandoned | queue_timeout | ivr_hangup | unanswered."""
+    """answered | callback_requested | abandoned | queue_timeout | ivr_hangup | unanswered."""
     if call.connected_at is not None:
         return "answered"
+    if call.callback_requested:
+        return "callback_requested"
     if call.abandoned:
         return "abandoned"
     if call.queue_entered_at is not None:
@@ -219,6 +222,8 @@ def _on_hangup(call: CallInProgress, ev: AmiEvent) -> None:
 def _on_user_event(call: CallInProgress, ev: AmiEvent) -> None:
     if ev.get("userevent") == "CCFallback":
         call.ivr_fallback = True
+    elif ev.get("userevent") == "CCCallbackRequested":
+        call.callback_requested = True
 
 
 HANDLERS: dict[str, Callable[[CallInProgress, AmiEvent], None]] = {

@@ -186,6 +186,22 @@ class IvrService:
             await calls.record_ivr(conn, linkedid=linkedid, tenant_id=tenant_id, did=did, caller_number=caller,
                                    facts=facts)
 
+    async def handle_callback(self, session: AgiSession) -> None:
+        """The ``callback`` route: a caller in a queue pressed 1 to be called back instead of waiting."""
+        queue = session.request.query.get("queue", "")
+        linkedid = session.request.query.get("linkedid") or session.request.uniqueid
+        number = session.request.caller_id
+        async with self._pool.connection() as conn:
+            row = await tenants.get_queue(conn, queue)
+            tenant_id = await tenants.tenant_id(conn, row.tenant_code) if row else None
+            if tenant_id is None or not number.strip("+").isdigit():
+                log.warning("ivr.callback_refused", queue=queue, number=number)
+                await session.set_variable(cc.CC_AGI_ERROR, "no callback possible")
+                return
+            callback_id = await customers.add_callback(conn, tenant_id, linkedid, number, queue)
+        log.info("ivr.callback_requested", queue=queue, number=number, callback=callback_id)
+        await session.stream_file("queue-thankyou")
+
     async def on_agent_connect(self, event: AmiEvent) -> None:
         """Publish the screen pop for the agent who just got the call."""
         async with self._pool.connection() as conn:

@@ -9,12 +9,14 @@ import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from middleware.agents.service import AgentService
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
+from middleware.routing.choose import Candidate, best_agent
 from middleware.routing.overflow import OverflowAction, decide
 from middleware.routing.wait_estimate import QueueSnapshot, estimate_wait
 from middleware.store import agents as agent_store
-from middleware.store import calls, teams
+from middleware.store import calls, customers, flows, teams
 
 log = structlog.get_logger(__name__)
 DEFAULT_AHT_S = 180.0
@@ -103,3 +105,90 @@ class OverflowService:
                 await self.tick()
             except (AmiUnavailable, AmiActionFailed, psycopg.OperationalError, PoolTimeout) as exc:
                 log.warning("routing.overflow_tick_failed", detail=str(exc)[:200])
+
+
+class CallbackDialer:
+    """Places stored callbacks: when an agent of the callback's queue is free, call the agent first,
+    and once they answer the dialplan ([callback-out]) calls the customer through the tenant's trunk."""
+
+    MAX_ATTEMPTS = 3
+
+    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, agents: AgentService) -> None:
+        self._pool = pool
+        self._ami = ami
+        self._agents = agents
+        self._dialing: dict[int, str] = {}  # callback id -> agent code
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def tick(self) -> int:
+        async with self._pool.connection() as conn:
+            pending = [c for c in await customers.pending_callbacks(conn) if c.id not in self._dialing]
+        started = 0
+        busy = frozenset(self._dialing.values())
+        for cb in pending:
+            async with self._pool.connection() as conn:
+                rows = await agent_store.free_candidates(conn, cb.queue)
+                trunks = await flows.allowed_trunks(conn, cb.tenant_id)
+            agent = best_agent([Candidate(*r) for r in rows], exclude=busy)
+            if agent is None:
+                continue
+            if not trunks:
+                log.error("callback.no_trunk", callback=cb.id, detail="tenant has no allowed trunk")
+                async with self._pool.connection() as conn:
+                    await customers.set_callback_status(conn, cb.id, "failed")
+                continue
+            busy = busy | {agent.code}
+            self._dialing[cb.id] = agent.code
+            task = asyncio.create_task(self._place(cb, agent, sorted(trunks)[0]), name=f"callback-{cb.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started += 1
+        return started
+
+    async def _place(self, cb: customers.CallbackRow, agent: Candidate, trunk: str) -> None:
+        log.info("callback.placing", callback=cb.id, agent=agent.code, number=cb.number)
+        async with self._pool.connection() as conn:
+            await customers.set_callback_status(conn, cb.id, "dialing", attempt=True)
+        await self._agents.hold_for_callback(agent.code)
+        variables = f"CC_CALLBACK_ID={cb.id},CC_CALLBACK_NUMBER={cb.number},CC_CALLBACK_TRUNK={trunk}"
+        ok = False
+        try:
+            messages = await self._ami.action(
+                {"Action": "Originate", "Channel": actions.pjsip_interface(agent.endpoint), "Context": "callback-out",
+                 "Exten": "s", "Priority": "1", "Async": "true", "Timeout": "20000",
+                 "CallerID": f"Callback <{cb.number}>", "ChannelId": f"cb-{cb.id}-{cb.attempts + 1}",
+                 "Variable": variables}, timeout=30)
+            ok = not any(m.get("event") == "OriginateResponse" and m.get("response") == "Failure" for m in messages)
+        except (AmiUnavailable, AmiActionFailed) as exc:
+            log.warning("callback.originate_failed", callback=cb.id, detail=str(exc))
+        if not ok:  # the agent did not answer: try again later, with whoever is free then
+            await self._finish(cb.id, talked=False)
+
+    async def on_done(self, callback_id: int, dial_status: str) -> None:
+        """UserEvent CCCallbackDone from [callback-done]: the callback call is over."""
+        await self._finish(callback_id, talked=dial_status == "ANSWER")
+
+    async def _finish(self, callback_id: int, talked: bool) -> None:
+        agent = self._dialing.pop(callback_id, None)
+        async with self._pool.connection() as conn:
+            status = await customers.callback_status(conn, callback_id)
+            if status is not None and status[0] == "dialing":
+                retry = not talked and status[1] < self.MAX_ATTEMPTS
+                await customers.set_callback_status(conn, callback_id, "done" if talked else
+                                                    ("pending" if retry else "failed"))
+        if agent is not None:
+            await self._agents.release_after_callback(agent, talked)
+        log.info("callback.finished", callback=callback_id, talked=talked, agent=agent)
+
+    async def run(self, interval_s: float = 1.0) -> None:
+        try:
+            while True:
+                await asyncio.sleep(interval_s)
+                try:
+                    await self.tick()
+                except (AmiUnavailable, AmiActionFailed, psycopg.OperationalError, PoolTimeout) as exc:
+                    log.warning("callback.tick_failed", detail=str(exc)[:200])
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)

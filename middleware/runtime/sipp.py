@@ -205,6 +205,13 @@ class Sipp:
                                 ["-p", str(port), "-mp", str(port + 2000), "-s", code, "-au", endpoint,
                                  "-ap", secret, "-set", "phone", endpoint, "-m", "1", "-recv_timeout", "15000"])
 
+    async def customer(self, port: int, *, talk_ms: int = 3000, calls: int = 10) -> SippRun:
+        """A customer's phone behind the carrier (the carrier-sim trunk sends calls to 127.0.0.1:5080)."""
+        scenario = (SCENARIOS / "customer_answer.xml").read_text().replace("{talk_ms}", str(int(talk_ms)))
+        return await self.start("customer", scenario,
+                                ["-p", str(port), "-mp", str(port + 2000), "-s", "customer",
+                                 "-m", str(calls), "-timeout", "600s"])
+
     async def stop_all(self) -> None:
         for run in self._runs:
             await run.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -65,3 +66,31 @@ async def add_callback(conn: AsyncConnection, tenant_id: int, linkedid: str, num
     row = await cur.fetchone()
     assert row is not None
     return int(row[0])
+
+
+@dataclass(frozen=True)
+class CallbackRow:
+    id: int
+    tenant_id: int
+    number: str
+    queue: str
+    attempts: int
+
+
+async def pending_callbacks(conn: AsyncConnection, limit: int = 20) -> list[CallbackRow]:
+    cur = await conn.execute(
+        """SELECT id, tenant_id, number, queue, attempts FROM callbacks WHERE status = 'pending'
+            ORDER BY requested_at LIMIT %s""", (limit,))
+    return [CallbackRow(*r) for r in await cur.fetchall()]
+
+
+async def set_callback_status(conn: AsyncConnection, callback_id: int, status: str, *, attempt: bool = False) -> None:
+    await conn.execute(
+        "UPDATE callbacks SET status = %s, attempts = attempts + %s WHERE id = %s",
+        (status, 1 if attempt else 0, callback_id))
+
+
+async def callback_status(conn: AsyncConnection, callback_id: int) -> tuple[str, int] | None:
+    cur = await conn.execute("SELECT status, attempts FROM callbacks WHERE id = %s", (callback_id,))
+    row = await cur.fetchone()
+    return None if row is None else (row[0], row[1])

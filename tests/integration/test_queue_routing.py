@@ -13,7 +13,7 @@ from middleware.provision.service import provision
 from middleware.runtime import asterisk
 from middleware.runtime.demo_tenant import AGENTS, seed
 from middleware.store import agents as agent_store
-from middleware.store import teams, tenants
+from middleware.store import flows, teams, tenants
 from tests.integration.conftest import call_record, wait_until
 
 TEST_DID = "5551999"
@@ -160,3 +160,44 @@ async def _overflow_actions(service: Any, expected: list[str]) -> bool:
     async with service.pool.connection() as conn:
         cur = await conn.execute("SELECT action FROM queue_overflow_log WHERE queue = %s ORDER BY id", (TEST_QUEUE,))
         return [r[0] for r in await cur.fetchall()] == expected
+
+
+async def test_callback_keeps_the_place_and_calls_the_agent_first(desk, sipp, settings) -> None:
+    service, phones = await desk("ringall", members=("1001",))
+    async with service.pool.connection() as conn:
+        await flows.allow_trunk(conn, await tenants.tenant_id(conn, "acme"), "carrier-sim")
+        for i in range(3):
+            await conn.execute(
+                "INSERT INTO calls (linkedid, queue, disposition, talk_s, ended_at, complete) "
+                "VALUES (%s, %s, 'answered', 20, now(), true)", (f"history-{i}", TEST_QUEUE))
+    customer = await sipp.customer(5080, talk_ms=3000)
+    busy = await sipp.call(TEST_DID, caller="12125554001", port=next(_ports), presses=[], hold_ms=30000)
+    await wait_until(lambda: _agent_state(service, "1001", "on_call"), 15, "Alice on the first call")
+    # The second caller hears the wait (~10 s), then presses 1 in the queue and is told thank you.
+    leaver = await sipp.call(TEST_DID, caller="12125554002", port=next(_ports), presses=[(16000, "1")],
+                             hold_ms=4000)
+    await leaver.wait(60)  # Asterisk hangs up after the thank-you; the caller's own BYE may find no call
+    left = await wait_until(lambda: call_record(service, "12125554002"), 20, "the waiting call's record")
+    assert left["disposition"] == "callback_requested" and left["agent_code"] is None
+    assert await busy.wait(60) == 0
+
+    done = await wait_until(lambda: _callback(service, "done"), 40, "the callback to be placed and finish")
+    assert done == ("12125554002", TEST_QUEUE, 1)
+    answered = [line for line in customer.log_lines() if line.startswith("ANSWERED")]
+    assert len(answered) == 1 and "Callback" in answered[0]  # the customer saw the callback caller ID
+    assert len(phones["1001"].connected_calls()) == 2  # the queue call, then the callback
+    async with service.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT legs FROM calls WHERE complete AND legs::text LIKE '%%carrier-sim%%' AND legs::text LIKE "
+            "'%%acme-1001%%' AND caller_number <> %s ORDER BY started_at DESC LIMIT 1", ("12125554001",))
+        legs = (await cur.fetchone())[0]
+    assert legs[0]["channel"].startswith("PJSIP/acme-1001-")  # the agent first
+    assert legs[1]["channel"].startswith("PJSIP/carrier-sim-")  # then the customer
+    await wait_until(lambda: _agent_state(service, "1001", "available"), 15, "Alice free after wrap-up")
+
+
+async def _callback(service: Any, status: str) -> tuple[str, str, int] | None:
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT number, queue, attempts FROM callbacks WHERE status = %s", (status,))
+        row = await cur.fetchone()
+    return None if row is None else (row[0], row[1], row[2])
