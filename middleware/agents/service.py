@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from middleware import constants as cc
 from middleware.agents import tracking
 from middleware.agents.state import AgentEvent, AgentState, InvalidTransition, next_state
+from middleware.agents.supervision import SpyMode, chanspy_options
 from middleware.agi.session import AgiSession
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient
@@ -181,6 +182,19 @@ class AgentService:
                 changed += 1
         log.info("agent.reconciled", agents=len(agents), changed=changed)
         return changed
+
+    async def supervise(self, code: str, supervisor_endpoint: str, mode: SpyMode) -> None:
+        """Ring the supervisor's phone; when answered, ChanSpy on the agent's call in the chosen mode."""
+        agent = await self._agent(code)
+        if agent.state is not AgentState.ON_CALL:
+            raise AgentError(f"agent {code} is {agent.state.value}, not on a call")
+        variables = (f"CC_SPY_TARGET={actions.pjsip_interface(agent.endpoint or '')},"
+                     f"CC_SPY_OPTIONS={chanspy_options(mode)}")
+        await self._ami.action(
+            {"Action": "Originate", "Channel": actions.pjsip_interface(supervisor_endpoint), "Context": "supervise",
+             "Exten": "s", "Priority": "1", "Async": "true", "Timeout": "20000",
+             "CallerID": f"Supervise {code} <{code}>", "Variable": variables}, timeout=30)
+        log.info("agent.supervised", agent=code, supervisor=supervisor_endpoint, mode=mode.value)
 
     async def hold_for_callback(self, code: str) -> None:
         """The agent is about to be called for a callback: out of the queues' reach until it ends."""

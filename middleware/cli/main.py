@@ -19,6 +19,7 @@ from middleware.cli import (
     queue,
     serve,
     stack,
+    supervise,
     team,
     tenant,
 )
@@ -41,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default=None, help="debug, info, warning, error")
     nouns = parser.add_subparsers(dest="noun", metavar="COMMAND", parser_class=Parser)
     nouns.required = True
-    for module in (serve, db, asterisk, stack, tenant, team, queue, agent, phone, did, ivr, customer, calls, demo):
+    for module in (serve, db, asterisk, stack, tenant, team, queue, agent, phone, did, ivr, customer, calls,
+                   supervise, demo):
         module.register(nouns)
     return parser
 

@@ -1,0 +1,16 @@
+"""Supervision modes and the ChanSpy options that implement them. Pure."""
+
+from __future__ import annotations
+
+import enum
+
+
+class SpyMode(enum.StrEnum):
+    LISTEN = "listen"  # hear both sides, say nothing
+    WHISPER = "whisper"  # talk to the agent only (coaching)
+    BARGE = "barge"  # talk to both
+
+
+def chanspy_options(mode: SpyMode) -> str:
+    """q: no beep or name announcement; E: leave when the spied call ends; b: only bridged calls."""
+    return "qEb" + {SpyMode.LISTEN: "", SpyMode.WHISPER: "w", SpyMode.BARGE: "B"}[mode]

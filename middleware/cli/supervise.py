@@ -1,0 +1,39 @@
+"""`callcenter supervise AGENT --phone ENDPOINT [--mode listen|whisper|barge]` (ChanSpy)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from middleware.agents.service import AgentError, AgentService
+from middleware.agents.supervision import SpyMode
+from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
+from middleware.cli.common import CliError, pool_for
+from middleware.config import Settings
+
+
+def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = nouns.add_parser("supervise", help="listen to, whisper to or barge into an agent's call",
+                         description="Rings the supervisor's phone; once answered, they are on the agent's call.")
+    p.add_argument("agent", help="agent code")
+    p.add_argument("--phone", required=True, help="the supervisor's phone (PJSIP endpoint)")
+    p.add_argument("--mode", choices=[m.value for m in SpyMode], default=SpyMode.LISTEN.value)
+    p.set_defaults(func=cmd_supervise)
+
+
+def cmd_supervise(args: argparse.Namespace, settings: Settings) -> int:
+    async def go() -> int:
+        ami = AmiClient(host=settings.ami_host, port=settings.ami_port, username=settings.ami_user,
+                        secret=settings.ami_secret, action_timeout=settings.ami_action_timeout)
+        try:
+            await ami.start(wait=10)
+            async with pool_for(settings) as pool:
+                await AgentService(pool, ami).supervise(args.agent, args.phone, SpyMode(args.mode))
+        except (AgentError, AmiUnavailable, AmiActionFailed) as exc:
+            raise CliError(str(exc)) from exc
+        finally:
+            await ami.close()
+        print(f"{args.phone} is ringing: answer to {args.mode} on agent {args.agent}'s call")
+        return 0
+
+    return asyncio.run(go())
