@@ -34,11 +34,12 @@ class DemoCaller:
 
 
 # The greeting (1.8 s) ends about 2.3 s after the answer; the main menu is listening from then on.
+# Callers who will have to wait are patient: they first hear their position and expected wait (~10 s).
 CALLERS: tuple[DemoCaller, ...] = (
     DemoCaller("12125550101", ((3000, "1"),), 0.0, 6000),  # a known caller ID: Dana, gold tier
     DemoCaller("12125550102", ((3000, "2"),), 0.5, 6000),
     DemoCaller("12125550103", ((3000, "1"),), 1.0, 9000),
-    DemoCaller("12125550104", ((3000, "3"), (1200, "79927398713#")), 1.5, 6000),  # account -> Evan, billing
+    DemoCaller("12125550104", ((3000, "3"), (1200, "79927398713#")), 1.5, 20000),  # account -> Evan, billing
     DemoCaller("12125550105", ((3000, "9"), (1500, "2")), 2.0, 15000),  # invalid, then support
     DemoCaller("12125550106", (), 2.5, 22000),  # presses nothing: the menu times out to support
 )
