@@ -17,17 +17,17 @@ import psycopg
 import structlog
 from aiohttp import web
 
-from middleware.agents.service import AgentService
+from middleware.agents.adapter import AgentService
 from middleware.agi.server import FastAgiServer, route_table
 from middleware.ami.client import AmiClient, AmiUnavailable
 from middleware.api.app import build_app
-from middleware.cdr.service import CdrService
+from middleware.cdr.adapter import CdrService
 from middleware.config import Settings, clock_of
 from middleware.event_stream import EventStream
-from middleware.ivr.service import IvrService
+from middleware.ivr.adapter import IvrService
 from middleware.pbx_events import AmiEvent
 from middleware.provision.service import provision
-from middleware.routing.service import CallbackDialer, OverflowService, QueueState
+from middleware.routing.adapter import CallbackDialer, OverflowService, QueueState
 from middleware.store.database import open_pool
 
 log = structlog.get_logger(__name__)

@@ -9,7 +9,7 @@ from dataclasses import asdict
 import psycopg
 from psycopg import AsyncConnection
 
-from middleware.agents.service import AgentError, AgentService
+from middleware.agents.adapter import AgentError, AgentService
 from middleware.agents.state import AgentEvent
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.cli.common import (

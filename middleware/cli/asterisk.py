@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import subprocess
 
-from middleware.agents.service import AgentService
+from middleware.agents.adapter import AgentService
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.cli.common import CliError, pool_for
 from middleware.config import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from middleware.agents.service import AgentError, AgentService
+from middleware.agents.adapter import AgentError, AgentService
 from middleware.agents.supervision import SpyMode
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.cli.common import CliError, pool_for

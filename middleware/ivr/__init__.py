@@ -1,1 +1,1 @@
-"""IVR: the caller's first minute. Pure menu decisions here; service.py speaks FastAGI."""
+"""IVR: the caller's first minute. Flows, schedules and the engine are pure; adapter.py speaks FastAGI and SQL."""

@@ -1,15 +1,13 @@
-"""Loading flow files: YAML text -> validated document (prompts and the tenant's queues and trunks
-checked) -> stored. A flow with any problem is never stored."""
+"""Flow files: YAML text -> document -> problems, and a flow shown as a tree. Pure (storing a flow, with
+the tenant's queues and trunks checked, is in adapter.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import yaml
-from psycopg_pool import AsyncConnectionPool
 
-from middleware.ivr.flow import Flow, InvalidFlow, Problem, PromptExists, parse_flow, queues, trunks, validate
-from middleware.store import flows, tenants
+from middleware.ivr.flow import Flow, InvalidFlow, Problem, PromptExists, validate
 
 
 def read_document(text: str) -> Any:
@@ -26,30 +24,6 @@ def check_text(text: str, prompt_exists: PromptExists | None) -> list[Problem]:
         return validate(read_document(text), prompt_exists)
     except InvalidFlow as exc:
         return exc.problems
-
-
-async def load(pool: AsyncConnectionPool, tenant: str, text: str,
-               prompt_exists: PromptExists | None) -> tuple[Flow, int]:
-    """Validate and store one flow for a tenant; return it and its stored version."""
-    document = read_document(text)
-    flow = parse_flow(document, prompt_exists)
-    async with pool.connection() as conn, conn.transaction():
-        tenant_id = await tenants.tenant_id(conn, tenant)
-        if tenant_id is None:
-            raise InvalidFlow([Problem("(tenant)", f"no tenant {tenant!r}")])
-        problems = []
-        known_queues = await tenants.tenant_queues(conn, tenant_id)
-        for queue in queues(flow):
-            if queue not in known_queues:
-                problems.append(Problem("nodes", f"queue {queue!r} is not one of tenant {tenant}'s queues"))
-        allowed = await flows.allowed_trunks(conn, tenant_id)
-        for trunk in trunks(flow):
-            if trunk not in allowed:
-                problems.append(Problem("nodes", f"trunk {trunk!r} is not allowed for tenant {tenant}"))
-        if problems:
-            raise InvalidFlow(problems)
-        version = await flows.save_flow(conn, tenant_id, flow.name, flow.description, document, text)
-    return flow, version
 
 
 def tree(flow: Flow) -> list[str]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from psycopg_pool import AsyncConnectionPool
 
 from middleware.config import PROJECT_ROOT
-from middleware.ivr import library
+from middleware.ivr import adapter as ivr_adapter
 from middleware.ivr.flow import PromptExists
 from middleware.store import agents as agent_store
 from middleware.store import customers, tenants
@@ -61,6 +61,6 @@ async def seed(pool: AsyncConnectionPool, agents: tuple[DemoAgent, ...] = AGENTS
                 await agent_store.add_membership(conn, q, a.code)
         for c in CUSTOMERS:
             await customers.upsert_customer(conn, tenant_id, c.account, c.name, list(c.phones), tier=c.tier)
-    flow, _ = await library.load(pool, TENANT, flow_text or FLOW_FILE.read_text(), prompt_exists)
+    flow, _ = await ivr_adapter.load(pool, TENANT, flow_text or FLOW_FILE.read_text(), prompt_exists)
     async with pool.connection() as conn:
         await tenants.upsert_did(conn, tenant_id, DID, "acme-support", flow.name)

@@ -9,7 +9,7 @@ import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from middleware.agents.service import AgentService
+from middleware.agents.adapter import AgentService
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.routing.choose import Candidate, best_agent

@@ -1,5 +1,8 @@
-"""The ``ivr`` FastAGI route: run the DID's flow through the engine, carry out each action over AGI,
-store what was learned, and hand the call to the dialplan (queue, voicemail, transfer or hang-up).
+"""The IVR's adapter, the one module of this core that touches FastAGI and SQL.
+
+The ``ivr`` FastAGI route runs the DID's flow through the engine, carries out each action over AGI,
+stores what was learned and hands the call to the dialplan (queue, voicemail, transfer or hang-up).
+Flow files are stored here too, after the tenant's queues and trunks are checked.
 
 Also publishes the screen pop when an agent connects (AMI AgentConnect)."""
 
@@ -17,9 +20,10 @@ from middleware.agi.session import AgiHangup, AgiSession
 from middleware.event_stream import EventStream
 from middleware.ivr import engine
 from middleware.ivr.facts import IvrFacts, channel_variables, facts_of, screen_pop
-from middleware.ivr.flow import Flow, InvalidFlow, parse_flow
+from middleware.ivr.flow import Flow, InvalidFlow, Problem, PromptExists, parse_flow, queues, trunks
+from middleware.ivr.library import read_document
 from middleware.pbx_events import AmiEvent
-from middleware.routing.service import QueueState
+from middleware.routing.adapter import QueueState
 from middleware.routing.skills import WidenStep, initial_max_penalty
 from middleware.routing.wait_estimate import announcement, estimate_wait
 from middleware.store import calls, customers, flows, tenants
@@ -234,6 +238,31 @@ async def ask(session: AgiSession, action: engine.Ask) -> engine.Digits:
         return engine.Digits(first, False)
     rest, timed_out = await session.get_data("silence/1", action.timeout_ms, action.max_digits - 1)
     return engine.Digits(first + rest, timed_out and not rest)
+
+
+async def load(pool: AsyncConnectionPool, tenant: str, text: str,
+               prompt_exists: PromptExists | None) -> tuple[Flow, int]:
+    """Validate and store one flow for a tenant; return it and its stored version."""
+    document = read_document(text)
+    flow = parse_flow(document, prompt_exists)
+    async with pool.connection() as conn, conn.transaction():
+        tenant_id = await tenants.tenant_id(conn, tenant)
+        if tenant_id is None:
+            raise InvalidFlow([Problem("(tenant)", f"no tenant {tenant!r}")])
+        problems = []
+        known_queues = await tenants.tenant_queues(conn, tenant_id)
+        for queue in queues(flow):
+            if queue not in known_queues:
+                problems.append(Problem("nodes", f"queue {queue!r} is not one of tenant {tenant}'s queues"))
+        allowed = await flows.allowed_trunks(conn, tenant_id)
+        for trunk in trunks(flow):
+            if trunk not in allowed:
+                problems.append(Problem("nodes", f"trunk {trunk!r} is not allowed for tenant {tenant}"))
+        if problems:
+            raise InvalidFlow(problems)
+        version = await flows.save_flow(conn, tenant_id, flow.name, flow.description, document, text)
+    return flow, version
+
 
 
 def transfer_dial(action: engine.ToTransfer) -> str:
