@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from dataclasses import asdict
 
 import psycopg
 from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from middleware.agents.adapter import AgentError, AgentService
-from middleware.agents.state import AgentEvent
-from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
+from middleware.agents.state import AgentEvent, AgentState
+from middleware.ami.client import AmiClient
 from middleware.cli.common import (
     CliError,
     add_json_flag,
     emit_json,
-    pool_for,
     require_tenant,
     show_rows,
     with_connection,
+    with_pbx,
 )
 from middleware.config import Settings
 from middleware.store import agents as agent_store
@@ -131,18 +131,9 @@ def cmd_skill(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_session(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> int:
-        ami = AmiClient(host=settings.ami_host, port=settings.ami_port, username=settings.ami_user,
-                        secret=settings.ami_secret, action_timeout=settings.ami_action_timeout)
-        try:
-            await ami.start(wait=10)
-            async with pool_for(settings) as pool:
-                state = await AgentService(pool, ami).apply(args.code, args.event, getattr(args, "reason", ""))
-        except (AgentError, AmiUnavailable, AmiActionFailed) as exc:
-            raise CliError(str(exc)) from exc
-        finally:
-            await ami.close()
-        print(f"agent {args.code}: {state.value}")
-        return 0
+    async def apply(pool: AsyncConnectionPool, ami: AmiClient) -> AgentState:
+        return await AgentService(pool, ami).apply(args.code, args.event, getattr(args, "reason", ""))
 
-    return asyncio.run(go())
+    state = with_pbx(settings, apply, (AgentError,))
+    print(f"agent {args.code}: {state.value}")
+    return 0

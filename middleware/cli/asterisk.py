@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import subprocess
 
+from psycopg_pool import AsyncConnectionPool
+
 from middleware.agents.adapter import AgentService
-from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
-from middleware.cli.common import CliError, pool_for
+from middleware.ami.client import AmiClient
+from middleware.cli.common import CliError, with_pbx
 from middleware.config import Settings
 from middleware.provision.render import ProvisionError
-from middleware.provision.service import provision
+from middleware.provision.service import ProvisionResult, provision
 from middleware.runtime import asterisk as runtime
 from middleware.runtime import rootfs
 
@@ -42,25 +43,15 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _sync(settings: Settings) -> int:
-    ami = AmiClient(host=settings.ami_host, port=settings.ami_port, username=settings.ami_user,
-                    secret=settings.ami_secret, action_timeout=settings.ami_action_timeout)
-    try:
-        await ami.start(wait=10)
-        async with pool_for(settings) as pool:
-            result = await provision(pool, settings.generated_dir, ami, force_reload=True)
-            members = await AgentService(pool, ami).resync()  # penalties follow skills, members follow states
-    except (AmiUnavailable, AmiActionFailed, ProvisionError) as exc:
-        raise CliError(str(exc)) from exc
-    finally:
-        await ami.close()
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    async def sync(pool: AsyncConnectionPool, ami: AmiClient) -> tuple[ProvisionResult, int]:
+        result = await provision(pool, settings.generated_dir, ami, force_reload=True)
+        return result, await AgentService(pool, ami).resync()  # penalties follow skills, members follow states
+
+    result, members = with_pbx(settings, sync, (ProvisionError,))
     print(f"provisioned {result.phones} phones, {result.queues} queues, {result.dids} DIDs; "
           f"changed: {', '.join(result.changed) or 'nothing'}; {members} queue members in place")
     return 0
-
-
-def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_sync(settings))
 
 
 def cmd_cli(args: argparse.Namespace, settings: Settings) -> int:

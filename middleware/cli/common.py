@@ -16,6 +16,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.config import Settings
 from middleware.store import tenants
 from middleware.store.database import open_pool
@@ -56,6 +57,25 @@ def with_connection(settings: Settings, work: Callable[[AsyncConnection], Awaita
     async def go() -> T:
         async with pool_for(settings) as pool, pool.connection() as conn:
             return await work(conn)
+
+    return asyncio.run(go())
+
+
+def with_pbx(settings: Settings, work: Callable[[AsyncConnectionPool, AmiClient], Awaitable[T]],
+             errors: tuple[type[Exception], ...] = ()) -> T:
+    """Run one job that needs Asterisk (a short AMI session) and the database; its errors become one line."""
+
+    async def go() -> T:
+        ami = AmiClient(host=settings.ami_host, port=settings.ami_port, username=settings.ami_user,
+                        secret=settings.ami_secret, action_timeout=settings.ami_action_timeout)
+        try:
+            await ami.start(wait=10)
+            async with pool_for(settings) as pool:
+                return await work(pool, ami)
+        except (AmiUnavailable, AmiActionFailed, *errors) as exc:
+            raise CliError(str(exc)) from exc
+        finally:
+            await ami.close()
 
     return asyncio.run(go())
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+
+from psycopg_pool import AsyncConnectionPool
 
 from middleware.agents.adapter import AgentError, AgentService
 from middleware.agents.supervision import SpyMode
-from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
-from middleware.cli.common import CliError, pool_for
+from middleware.ami.client import AmiClient
+from middleware.cli.common import with_pbx
 from middleware.config import Settings
 
 
@@ -22,18 +23,9 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def cmd_supervise(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> int:
-        ami = AmiClient(host=settings.ami_host, port=settings.ami_port, username=settings.ami_user,
-                        secret=settings.ami_secret, action_timeout=settings.ami_action_timeout)
-        try:
-            await ami.start(wait=10)
-            async with pool_for(settings) as pool:
-                await AgentService(pool, ami).supervise(args.agent, args.phone, SpyMode(args.mode))
-        except (AgentError, AmiUnavailable, AmiActionFailed) as exc:
-            raise CliError(str(exc)) from exc
-        finally:
-            await ami.close()
-        print(f"{args.phone} is ringing: answer to {args.mode} on agent {args.agent}'s call")
-        return 0
+    async def supervise(pool: AsyncConnectionPool, ami: AmiClient) -> None:
+        await AgentService(pool, ami).supervise(args.agent, args.phone, SpyMode(args.mode))
 
-    return asyncio.run(go())
+    with_pbx(settings, supervise, (AgentError,))
+    print(f"{args.phone} is ringing: answer to {args.mode} on agent {args.agent}'s call")
+    return 0
