@@ -60,6 +60,7 @@ class CallInProgress:
     linkedid_ended_at: datetime | None = None  # CEL LINKEDID_END seen (may precede the last Hangup)
     ivr_fallback: bool = False  # the dialplan routed without the IVR (middleware down or failing)
     callback_requested: bool = False  # left the queue pressing 1, to be called back
+    transfers: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class CallRecord:
     ended_by: str | None
     legs: tuple[dict[str, object], ...]
     ivr_fallback: bool = False
+    transfers: tuple[dict[str, object], ...] = ()
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -147,6 +149,7 @@ def finish(call: CallInProgress, ended_at: datetime) -> CallRecord:
         ended_by=call.ended_by or None,
         legs=tuple(leg.as_json() for leg in sorted(call.legs.values(), key=lambda leg: leg.started_at)),
         ivr_fallback=call.ivr_fallback,
+        transfers=tuple(call.transfers),
     )
 
 
@@ -172,8 +175,10 @@ def _on_newstate(call: CallInProgress, ev: AmiEvent) -> None:
 
 
 def _on_queue_caller_join(call: CallInProgress, ev: AmiEvent) -> None:
+    if call.queue_entered_at is not None:
+        return  # a later queue (a transfer): the record keeps the first; the transfer notes the second
     call.queue = ev.get("queue")
-    call.queue_entered_at = call.queue_entered_at or ev.at
+    call.queue_entered_at = ev.at
 
 
 def _on_agent_called(call: CallInProgress, ev: AmiEvent) -> None:
@@ -184,16 +189,42 @@ def _on_agent_called(call: CallInProgress, ev: AmiEvent) -> None:
 
 
 def _on_agent_connect(call: CallInProgress, ev: AmiEvent) -> None:
-    call.connected_at = ev.at
-    call.agent_code = ev.get("membername") or ev.get("interface")
-    call.agent_channel = ev.get("destchannel")
-    call.queue = ev.get("queue") or call.queue
     dest = ev.get("destuniqueid")
     if dest in call.legs:
         call.legs[dest].role = "agent"
+    agent = ev.get("membername") or ev.get("interface")
+    if call.connected_at is not None:
+        # Answered again after a transfer to another queue: the first agent and queue keep the call
+        # (ASA, AHT); the transfer learns who took it.
+        pending = [t for t in call.transfers if not t.get("answered_by")]
+        if pending:
+            pending[-1].update(answered_by=agent, queue=ev.get("queue"), wait_s=_int(ev.get("holdtime")))
+        return
+    call.connected_at = ev.at
+    call.agent_code = agent
+    call.agent_channel = ev.get("destchannel")
+    call.queue = ev.get("queue") or call.queue
+
+
+def _on_transfer(call: CallInProgress, ev: AmiEvent) -> None:
+    """BlindTransfer (## or a SIP REFER) and AttendedTransfer (*2): who passed the caller on, to what."""
+    if ev.get("result") != "Success":
+        return
+    if ev.name == "BlindTransfer":
+        by, target = ev.get("transfererchannel"), ev.get("extension")
+    else:
+        by = ev.get("origtransfererchannel")
+        target = ev.get("transfertargetchannel") or ev.get("secondtransfererchannel")
+    call.transfers.append({"kind": "blind" if ev.name == "BlindTransfer" else "attended",
+                           "at": ev.at.isoformat(), "by": by, "target": target})
 
 
 def _on_agent_complete(call: CallInProgress, ev: AmiEvent) -> None:
+    if call.completed_at is not None:
+        pending = [t for t in call.transfers if t.get("answered_by") and "talk_s" not in t]
+        if pending:
+            pending[-1]["talk_s"] = _int(ev.get("talktime"))
+        return
     call.completed_at = ev.at
     talk = _int(ev.get("talktime"))
     call.reported_talk_s = float(talk) if talk is not None else None
@@ -237,7 +268,12 @@ HANDLERS: dict[str, Callable[[CallInProgress, AmiEvent], None]] = {
     "QueueCallerAbandon": _on_queue_caller_abandon,
     "QueueCallerLeave": _on_queue_caller_leave,
     "Hangup": _on_hangup,
+    "BlindTransfer": _on_transfer,
+    "AttendedTransfer": _on_transfer,
 }
+
+# Transfer events name the call by the channels' own linkedid headers, not "Linkedid".
+TRANSFER_LINKEDID = {"BlindTransfer": "transfereelinkedid", "AttendedTransfer": "origtransfererlinkedid"}
 
 
 class CdrAssembler:
@@ -256,12 +292,12 @@ class CdrAssembler:
                         return self._close(call.linkedid, ev.at)
             return []
         handler = HANDLERS.get(ev.name)
-        linkedid = ev.linkedid
+        linkedid = ev.get(TRANSFER_LINKEDID[ev.name]) if ev.name in TRANSFER_LINKEDID else ev.linkedid
         if handler is None or not linkedid:
             return []
         call = self.calls.get(linkedid)
         if call is None:
-            if ev.name == "Hangup":
+            if ev.name == "Hangup" or ev.name in TRANSFER_LINKEDID:
                 return []  # the end of a call we never saw begin (or already closed)
             call = self.calls[linkedid] = CallInProgress(linkedid=linkedid, started_at=ev.at)
         handler(call, ev)

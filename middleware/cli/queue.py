@@ -30,6 +30,7 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     a.add_argument("--wrap-up", type=int, default=5, help="seconds of wrap-up after a call")
     a.add_argument("--service-level", type=int, default=20, help="service-level threshold, seconds")
     _routing_args(a)
+    _caller_args(a)
     a.set_defaults(func=cmd_add)
     st = verbs.add_parser("set", help="change some settings of an existing queue")
     st.add_argument("name")
@@ -38,6 +39,7 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     st.add_argument("--wrap-up", type=int)
     st.add_argument("--service-level", type=int)
     _routing_args(st)
+    _caller_args(st)
     st.add_argument("--overflow-team", help="team that joins when callers wait too long ('' to drop the rule)")
     st.add_argument("--overflow-join", type=int, help="expected wait (s) at which the team joins")
     st.add_argument("--overflow-leave", type=int, default=None, help="expected wait (s) at which it leaves")
@@ -60,6 +62,24 @@ def _routing_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skill", help="the skill its calls need ('' for none): members get penalty 6 - proficiency")
     parser.add_argument("--widen", help='SECONDS:PROFICIENCY steps, e.g. "0:5,15:4,30:2": who may answer as '
                                         "the caller waits ('' for none)")
+
+
+def _caller_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--extension", help="digits agents dial to transfer a caller here ('' for none)")
+    parser.add_argument("--announce-every", type=int,
+                        help="seconds between position/wait announcements to waiting callers (0: on entry only)")
+
+
+async def _save_caller_settings(conn: AsyncConnection, name: str, args: argparse.Namespace) -> None:
+    if args.extension is None and args.announce_every is None:
+        return
+    try:
+        await tenants.set_queue_caller_settings(conn, name, args.extension, args.announce_every)
+    except psycopg.errors.UniqueViolation as exc:
+        raise CliError(f"extension {args.extension} is already another queue's in this tenant") from exc
+    except psycopg.errors.CheckViolation as exc:
+        raise CliError(f"queue {name!r}: --extension must be 2-8 digits and --announce-every 0 or "
+                       f"at least 15 seconds ({exc.diag.constraint_name})") from exc
 
 
 def _steps(text: str | None) -> list[tuple[int, int]] | None:
@@ -89,6 +109,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     async def add(conn: AsyncConnection) -> None:
         await _save(conn, await require_tenant(conn, args.tenant), args.name, args.strategy, args.ring_timeout,
                     args.wrap_up, args.service_level, args.skill or None, steps)
+        await _save_caller_settings(conn, args.name, args)
 
     with_connection(settings, add)
     print(f"queue {args.name} ({args.strategy}); run `callcenter asterisk sync` to apply")
@@ -109,6 +130,7 @@ def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
                     args.wrap_up if args.wrap_up is not None else current.wrapup_s,
                     args.service_level if args.service_level is not None else current.service_level_s,
                     skill, list(current.widen_steps) if steps is None else steps)
+        await _save_caller_settings(conn, args.name, args)
         if args.overflow_team is not None:
             await _overflow(conn, args)
 
@@ -152,7 +174,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         emit_json(data)
         return 0
-    for key in ("name", "tenant_code", "strategy", "ring_timeout_s", "wrapup_s", "service_level_s", "skill"):
+    for key in ("name", "tenant_code", "strategy", "ring_timeout_s", "wrapup_s", "service_level_s", "skill",
+                "extension", "announce_every_s"):
         print(f"{key:16} {data[key] if data[key] not in (None, '') else '-'}")
     steps = ", ".join(f"after {s}s proficiency >= {p}" for s, p in data["widen_steps"])  # type: ignore[attr-defined]
     print(f"{'widening':16} {steps or '-'}")

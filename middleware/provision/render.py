@@ -83,7 +83,8 @@ def render_voicemail(mailboxes: Iterable[tuple[str, str]]) -> str:
     return "".join(out)
 
 
-def render_extensions(dids: Iterable[DidRow], phones: Iterable[PhoneRow]) -> str:
+def render_extensions(dids: Iterable[DidRow], phones: Iterable[PhoneRow], queues: Iterable[QueueRow] = ()) -> str:
+    phones, queues = list(phones), list(queues)
     out = [HEADER, "\n[dids-generated]\n"]
     for d in dids:
         number = _safe(d.number, "DID")
@@ -96,4 +97,24 @@ def render_extensions(dids: Iterable[DidRow], phones: Iterable[PhoneRow]) -> str
     for p in phones:
         ep = _safe(p.endpoint, "phone endpoint")
         out.append(f"exten => {ep},1,Dial(PJSIP/{ep},30)\n same => n,Hangup()\n")
+    out.append(render_transfer_targets(phones, queues))
     return "".join(out)
+
+
+def render_transfer_targets(phones: Iterable[PhoneRow], queues: Iterable[QueueRow]) -> str:
+    """One context per tenant holding what its agents may transfer a caller to (## blind, *2 attended,
+    SIP REFER): its queues' extensions and its own phones. An agent's call leg points TRANSFER_CONTEXT
+    here, so no agent can pass a caller to another tenant's queue or to a trunk."""
+    tenants: dict[str, list[str]] = {}
+    for q in queues:
+        lines = tenants.setdefault(_safe(q.tenant_code, "tenant"), [])
+        if q.extension:
+            lines.append(f"exten => {_safe(q.extension, 'queue extension')},1,"
+                         f"Set(CC_QUEUE={_safe(q.name, 'queue name')})\n same => n,Goto(transfer-to-queue,s,1)\n")
+    for p in phones:
+        lines = tenants.setdefault(_safe(p.tenant_code, "tenant"), [])
+        ep = _safe(p.endpoint, "phone endpoint")
+        # By endpoint (a desk phone's REFER) and by the agent's code when it can be keyed in as digits.
+        for exten in dict.fromkeys([ep, *([p.agent_code] if p.agent_code and p.agent_code.isdigit() else [])]):
+            lines.append(f"exten => {exten},1,Set(CC_TRANSFER_PHONE={ep})\n same => n,Goto(transfer-to-phone,s,1)\n")
+    return "".join(f"\n[transfer-{tenant}]\n" + "".join(lines) for tenant, lines in sorted(tenants.items()))

@@ -71,7 +71,7 @@ async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClie
         "pjsip.conf": render_pjsip(phones),
         "queues.conf": render_queues(queues),
         "queuerules.conf": render_queue_rules(queues),
-        "extensions.conf": render_extensions(dids, phones),
+        "extensions.conf": render_extensions(dids, phones, queues),
         "voicemail.conf": render_voicemail(boxes),
     }
     changed = tuple(name for name, text in texts.items() if write_if_changed(generated_dir / name, text))

@@ -44,6 +44,89 @@ def render_caller(*, presses: Presses, caller: str, hold_ms: int, pcap_paths: Se
             .replace("{dtmf_actions}", "\n".join(steps)))
 
 
+_AWAIT_BYE = """  <recv request="BYE">
+    <action><log message="ENDED [clock_tick] [call_id]" /></action>
+  </recv>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>"""
+
+_SEND_BYE = """  <!-- The PBX may re-INVITE the agent with the target's connected line while it rings. -->
+  <recv request="INVITE" timeout="3000" ontimeout="consulting" />
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[service]@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=agent 53655765 2353687638 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=sendrecv
+    ]]>
+  </send>
+  <recv request="ACK" />
+  <label id="consulting" />
+  <pause milliseconds="{talk_ms}" />
+  <send retrans="500">
+    <![CDATA[
+BYE [$peer_uri] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: [$my_to];tag=[pid]ag[call_number]
+To: [$peer_from]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+    <action><log message="HUNGUP [clock_tick] [call_id]" /></action>
+  </send>
+  <recv response="200" crlf="true" />"""
+
+
+def render_transfer(*, kind: str, target: str, pcap_paths: Sequence[str], after_ms: int = 2000,
+                    consult_ms: int = 3000) -> str:
+    """An agent who answers, waits ``after_ms``, then transfers: ``kind`` blind (## then the target)
+    or attended (*2, the target, ``consult_ms`` talking to them, then hanging up)."""
+    if kind not in ("blind", "attended"):
+        raise ValueError(f"transfer kind {kind!r}: blind or attended")
+    if not re.fullmatch(r"[0-9]{1,20}", target):
+        raise ValueError(f"transfer target {target!r} must be digits to key in")
+    feature, digits = pcap_paths
+    steps = [f'  <pause milliseconds="{int(after_ms)}" />',
+             f'  <nop><action><exec play_pcap_audio="{feature}"/></action></nop>',
+             # The PBX says "transfer" and listens for the number (transferdigittimeout 3 s).
+             '  <pause milliseconds="1500" />',
+             f'  <nop><action><exec play_pcap_audio="{digits}"/></action></nop>']
+    # Blind: the PBX hangs the agent up as soon as the number is complete, so listen at once.
+    keyed_ms = int(rtp_dtmf.seconds(target) * 1000) + 100
+    finish = _AWAIT_BYE if kind == "blind" else _SEND_BYE.replace("{talk_ms}", str(keyed_ms + int(consult_ms)))
+    text = (SCENARIOS / "agent_transfer.xml").read_text()
+    return text.replace("{dtmf_actions}", "\n".join(steps)).replace("{finish}", finish)
+
+
 @dataclass
 class SippRun:
     """One SIPp process and the log its scenario writes (<log message=.../> lines)."""
@@ -164,11 +247,26 @@ class Sipp:
         self._runs.append(run)
         return run
 
-    async def agent_phone(self, endpoint: str, secret: str, port: int, *, timeout: float = 15) -> AgentPhone:
-        """Start the phone's answering half on ``port``, then REGISTER it with digest auth."""
-        answering = await self.start(f"phone-{endpoint}", "agent_answer.xml",
+    async def agent_phone(self, endpoint: str, secret: str, port: int, *, timeout: float = 15,
+                          transfer: tuple[str, str] | None = None) -> AgentPhone:
+        """Start the phone's answering half on ``port``, then REGISTER it with digest auth. With
+        ``transfer`` = (blind|attended, digits) the phone answers one call and transfers it."""
+        if transfer is None:
+            scenario, calls = "agent_answer.xml", "1000"
+        else:
+            kind, target = transfer
+            self._prepare()
+            self._seq += 1
+            feature = "##" if kind == "blind" else "*2"
+            paths = []
+            for i, digits in enumerate((feature, target)):
+                name = f"xfer-{self._seq}-{i}.pcap"
+                (self.work / name).write_bytes(rtp_dtmf.pcap(digits, seq=2000 + 500 * i, timestamp=80_000 * (i + 1)))
+                paths.append(f"{WORK_IN_ROOT}/{name}")
+            scenario, calls = render_transfer(kind=kind, target=target, pcap_paths=paths), "1"
+        answering = await self.start(f"phone-{endpoint}", scenario,
                                      ["-p", str(port), "-mp", str(port + 2000), "-s", endpoint,
-                                      "-m", "1000", "-timeout", "3600s"])
+                                      "-m", calls, "-timeout", "3600s"])
         register = await self.start(f"register-{endpoint}", "register.xml",
                                     ["-p", str(port + 1), "-s", endpoint, "-au", endpoint, "-ap", secret,
                                      "-set", "uas_port", str(port), "-set", "expires", "3600", "-m", "1",

@@ -37,11 +37,12 @@ _UPSERT_RECORD = """
 INSERT INTO calls (linkedid, tenant_id, did, caller_number, caller_name, started_at, answered_at,
                    queue, queue_entered_at, agent_code, agent_channel, connected_at, ended_at, wait_s,
                    talk_s, duration_s, ring_attempts, disposition, hangup_cause, ended_by, legs, ivr_fallback,
-                   complete)
+                   transfers, complete)
 VALUES (%(linkedid)s, (SELECT tenant_id FROM dids WHERE number = %(did)s), %(did)s, %(caller_number)s,
         %(caller_name)s, %(started_at)s, %(answered_at)s, %(queue)s, %(queue_entered_at)s, %(agent_code)s,
         %(agent_channel)s, %(connected_at)s, %(ended_at)s, %(wait_s)s, %(talk_s)s, %(duration_s)s,
-        %(ring_attempts)s, %(disposition)s, %(hangup_cause)s, %(ended_by)s, %(legs)s, %(ivr_fallback)s, true)
+        %(ring_attempts)s, %(disposition)s, %(hangup_cause)s, %(ended_by)s, %(legs)s, %(ivr_fallback)s,
+        %(transfers)s, true)
 ON CONFLICT (linkedid) DO UPDATE SET
     tenant_id = COALESCE(calls.tenant_id, EXCLUDED.tenant_id),
     did = COALESCE(NULLIF(EXCLUDED.did, ''), calls.did),
@@ -52,7 +53,8 @@ ON CONFLICT (linkedid) DO UPDATE SET
     ended_at = EXCLUDED.ended_at, wait_s = EXCLUDED.wait_s, talk_s = EXCLUDED.talk_s,
     duration_s = EXCLUDED.duration_s, ring_attempts = EXCLUDED.ring_attempts,
     disposition = EXCLUDED.disposition, hangup_cause = EXCLUDED.hangup_cause,
-    ended_by = EXCLUDED.ended_by, legs = EXCLUDED.legs, ivr_fallback = EXCLUDED.ivr_fallback, complete = true,
+    ended_by = EXCLUDED.ended_by, legs = EXCLUDED.legs, ivr_fallback = EXCLUDED.ivr_fallback,
+    transfers = EXCLUDED.transfers, complete = true,
     updated_at = now()
 """
 
@@ -60,6 +62,7 @@ ON CONFLICT (linkedid) DO UPDATE SET
 def _params(record: CallRecord) -> dict[str, Any]:
     params = asdict(record)
     params["legs"] = Jsonb(list(record.legs))
+    params["transfers"] = Jsonb(list(record.transfers))
     return params
 
 

@@ -28,6 +28,8 @@ class QueueRow:
     max_wait_s: int
     skill: str | None = None
     widen_steps: tuple[tuple[int, int], ...] = ()  # (seconds waited, worst proficiency allowed)
+    extension: str | None = None  # the number agents dial to transfer a caller to this queue
+    announce_every_s: int = 60  # repeat the position and wait announcement this often (0: on entry only)
 
 
 async def find_did(conn: AsyncConnection, number: str) -> DidRow | None:
@@ -48,9 +50,10 @@ async def list_dids(conn: AsyncConnection) -> list[DidRow]:
 async def list_queues(conn: AsyncConnection) -> list[QueueRow]:
     cur = await conn.execute(
         """SELECT q.name, t.code, q.strategy, q.ring_timeout_s, q.wrapup_s, q.service_level_s, q.max_wait_s,
-                  q.skill, q.widen_steps
+                  q.skill, q.widen_steps, q.extension, q.announce_every_s
              FROM queues q JOIN tenants t ON t.id = q.tenant_id ORDER BY q.name""")
-    return [QueueRow(*row[:8], tuple((int(a), int(b)) for a, b in row[8])) for row in await cur.fetchall()]
+    return [QueueRow(*row[:8], tuple((int(a), int(b)) for a, b in row[8]), row[9], row[10])
+            for row in await cur.fetchall()]
 
 
 async def get_queue(conn: AsyncConnection, name: str) -> QueueRow | None:
@@ -62,6 +65,15 @@ async def set_queue_routing(conn: AsyncConnection, name: str, skill: str | None,
     cur = await conn.execute("UPDATE queues SET skill = %s, widen_steps = %s WHERE name = %s RETURNING id",
                              (skill, Jsonb([list(s) for s in widen_steps]), name))
     return await cur.fetchone() is not None
+
+
+async def set_queue_caller_settings(conn: AsyncConnection, name: str, extension: str | None,
+                                    announce_every_s: int | None) -> None:
+    """None leaves a setting as it is; an empty extension removes it."""
+    await conn.execute(
+        """UPDATE queues SET extension = CASE WHEN %(ext)s::text IS NULL THEN extension ELSE NULLIF(%(ext)s, '') END,
+                             announce_every_s = COALESCE(%(every)s, announce_every_s)
+            WHERE name = %(name)s""", {"ext": extension, "every": announce_every_s, "name": name})
 
 
 async def upsert_tenant(conn: AsyncConnection, code: str, name: str, timezone: str = "UTC") -> int:

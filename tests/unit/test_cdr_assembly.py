@@ -128,3 +128,41 @@ def test_events_without_linkedid_or_unknown_are_ignored() -> None:
     assert asm.feed(ev("PeerStatus", 0.0, Linkedid="")) == []
     assert asm.feed(ev("FullyBooted", 0.0)) == []
     assert asm.calls == {}
+
+
+def test_blind_transfer_to_another_queue_stays_one_record_with_the_first_agent() -> None:
+    first, second = "1795375421.1001", "1795375421.1002"
+    events = [
+        *caller_start(),
+        *agent_leg(first, 2.01),
+        ev("AgentConnect", 2.5, Uniqueid=L, DestUniqueid=first, Queue="acme-sales", MemberName="1001",
+           DestChannel="PJSIP/acme-1001-0000000a"),
+        # Transfer events carry no Linkedid header of their own: the transferee's names the call.
+        ev("BlindTransfer", 6.0, Linkedid="", Result="Success", TransfererChannel="PJSIP/acme-1001-0000000a",
+           TransfereeLinkedid=L, Extension="702", Context="transfer-acme"),
+        ev("AgentComplete", 6.0, Uniqueid=L, Queue="acme-sales", MemberName="1001", TalkTime="3", Reason="transfer"),
+        ev("Hangup", 6.1, Uniqueid=first, Cause="16"),
+        ev("QueueCallerJoin", 6.2, Uniqueid=L, Queue="acme-tier2", Position="1"),
+        *agent_leg(second, 6.3),
+        ev("AgentConnect", 7.0, Uniqueid=L, DestUniqueid=second, Queue="acme-tier2", MemberName="1002",
+           DestChannel="PJSIP/acme-1002-0000000b"),
+        ev("AgentComplete", 10.0, Uniqueid=L, Queue="acme-tier2", MemberName="1002", TalkTime="3", Reason="caller"),
+        ev("Hangup", 10.0, Uniqueid=L, Cause="16"),
+        ev("Hangup", 10.1, Uniqueid=second, Cause="16"),
+    ]
+    records = feed_all(CdrAssembler(), events)
+    assert len(records) == 1
+    r = records[0]
+    assert (r.agent_code, r.queue, r.wait_s, r.talk_s) == ("1001", "acme-sales", 0.5, 3.5)
+    assert len(r.transfers) == 1
+    t = r.transfers[0]
+    assert (t["kind"], t["target"], t["answered_by"], t["queue"]) == ("blind", "702", "1002", "acme-tier2")
+
+
+def test_failed_transfer_and_transfer_of_unknown_call_change_nothing() -> None:
+    asm = CdrAssembler()
+    feed_all(asm, caller_start())
+    feed_all(asm, [ev("BlindTransfer", 3.0, Linkedid="", Result="Fail", TransfereeLinkedid=L, Extension="9"),
+                   ev("BlindTransfer", 3.0, Linkedid="", Result="Success", TransfereeLinkedid="other.1",
+                      Extension="9")])
+    assert asm.calls[L].transfers == [] and set(asm.calls) == {L}

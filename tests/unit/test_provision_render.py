@@ -32,3 +32,17 @@ def test_did_sets_tenant_and_fallback_then_enters_inbound() -> None:
     assert "Set(__CC_FALLBACK_QUEUE=acme-support)" in text
     assert "Goto(inbound,s,1)" in text
     assert "[phones-generated]\nexten => acme-1001,1,Dial(PJSIP/acme-1001,30)" in text
+
+
+def test_transfer_targets_are_per_tenant_queues_and_phones() -> None:
+    queues = [QueueRow("acme-tier2", "acme", "linear", 15, 5, 20, 300, extension="702"),
+              QueueRow("acme-sales", "acme", "ringall", 15, 5, 20, 300),
+              QueueRow("beta-help", "beta", "ringall", 15, 5, 20, 300, extension="702")]
+    phone = PhoneRow("acme-1001", "s3cret-s3cret", "", "alaw", "acme", "1001")
+    text = render_extensions([], [phone], queues)
+    acme = text[text.index("[transfer-acme]"):text.index("[transfer-beta]")]
+    assert "exten => 702,1,Set(CC_QUEUE=acme-tier2)" in acme and "beta-help" not in acme
+    assert "exten => 1001,1,Set(CC_TRANSFER_PHONE=acme-1001)" in acme
+    assert "exten => acme-1001,1,Set(CC_TRANSFER_PHONE=acme-1001)" in acme
+    assert "acme-sales" not in acme  # no extension: not a transfer target
+    assert "exten => 702,1,Set(CC_QUEUE=beta-help)" in text[text.index("[transfer-beta]"):]
