@@ -31,6 +31,7 @@ class Settings:
     ami_action_timeout: float = 5.0
     ami_watchdog_interval: float = 5.0
     overflow_interval: float = 2.0
+    announce_interval: float = 2.0
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     agi_command_timeout: float = 30.0
@@ -70,6 +71,7 @@ _ENV_NAMES: dict[str, str] = {
     "ami_action_timeout": "AMI_ACTION_TIMEOUT",
     "ami_watchdog_interval": "AMI_WATCHDOG_INTERVAL",
     "overflow_interval": "OVERFLOW_INTERVAL",
+    "announce_interval": "ANNOUNCE_INTERVAL",
     "agi_host": "AGI_HOST",
     "agi_port": "AGI_PORT",
     "agi_command_timeout": "AGI_COMMAND_TIMEOUT",

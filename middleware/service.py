@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from middleware.event_stream import EventStream
 from middleware.ivr.adapter import IvrService
 from middleware.pbx_events import AmiEvent
 from middleware.provision.service import provision
-from middleware.routing.adapter import CallbackDialer, OverflowService, QueueState
+from middleware.routing.adapter import Announcer, CallbackDialer, OverflowService, QueueState
 from middleware.store.database import open_pool
 
 log = structlog.get_logger(__name__)
@@ -66,8 +67,9 @@ class Service:
         self.ivr = IvrService(self.pool, clock_of(s), self.events, queue_state)
         self.overflow = OverflowService(self.pool, self.ami, queue_state)
         self.callbacks = CallbackDialer(self.pool, self.ami, self.agents)
+        self.announcer = Announcer(self.pool, self.ami, queue_state, time.time)
         routes = route_table([("ivr", self.ivr.handle), ("agent", self.agents.handle_feature),
-                              ("callback", self.ivr.handle_callback)])
+                              ("callback", self.ivr.handle_callback), ("announce", self.announcer.handle_agi)])
         self.agi = FastAgiServer(routes, host=s.agi_host, port=s.agi_port,
                                  max_header_bytes=s.agi_max_header_bytes,
                                  header_timeout=s.agi_header_timeout, command_timeout=s.agi_command_timeout)
@@ -80,6 +82,7 @@ class Service:
                                                    name="agent-wrap-up-clock"))
             self._tasks.append(asyncio.create_task(self.overflow.run(s.overflow_interval), name="queue-overflow"))
             self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callback-dialer"))
+            self._tasks.append(asyncio.create_task(self.announcer.run(s.announce_interval), name="queue-announcer"))
         if "api" in self.only:
             self._runner = web.AppRunner(build_app(self.health), access_log=None)
             await self._runner.setup()
@@ -92,6 +95,8 @@ class Service:
         await self.cdr.on_event(event)
         if event.name == "AgentConnect":
             await self.ivr.on_agent_connect(event)
+        if event.name in ("AgentConnect", "QueueCallerLeave", "QueueCallerAbandon"):
+            await self.announcer.stop(event.uniqueid)
         if event.name == "UserEvent" and event.get("userevent") == "CCCallbackDone":
             callback_id = event.get("callbackid")
             if callback_id.isdigit():

@@ -43,3 +43,15 @@ def endpoint_of_channel(channel: str) -> str:
     if tech.upper() != "PJSIP" or "-" not in rest:
         return ""
     return rest.rsplit("-", 1)[0]
+
+
+def whisper(caller_uniqueid: str, caller_channel: str) -> dict[str, str]:
+    """Whisper an announcement into a waiting caller's channel: a Local channel spies on the caller
+    (q quiet, w whisper, E end with the caller) while its other half runs [queue-announce]."""
+    return {"Action": "Originate", "Channel": f"Local/{caller_uniqueid}@queue-announce",
+            "Application": "ChanSpy", "Data": f"{caller_channel},qwE", "Async": "true",
+            "CallerID": "Announcement <0>"}
+
+
+def hangup_regex(pattern: str) -> dict[str, str]:
+    return {"Action": "Hangup", "Channel": f"/{pattern}/"}

@@ -276,11 +276,21 @@ HANDLERS: dict[str, Callable[[CallInProgress, AmiEvent], None]] = {
 TRANSFER_LINKEDID = {"BlindTransfer": "transfereelinkedid", "AttendedTransfer": "origtransfererlinkedid"}
 
 
+# Channels the middleware makes for its own purposes, never a call: the periodic announcement whispered
+# to a waiting caller (Local/<uniqueid>@queue-announce-...).
+INTERNAL_CHANNEL_MARKS = ("@queue-announce-",)
+
+
+def is_internal(channel: str) -> bool:
+    return channel.startswith("Local/") and any(mark in channel for mark in INTERNAL_CHANNEL_MARKS)
+
+
 class CdrAssembler:
     """Holds the calls in progress; ``feed`` returns the records an event completes."""
 
     def __init__(self) -> None:
         self.calls: dict[str, CallInProgress] = {}
+        self.internal: set[str] = set()  # linkedids of internal channels (no record)
 
     def feed(self, ev: AmiEvent) -> list[CallRecord]:
         if ev.name == "CEL":
@@ -295,9 +305,16 @@ class CdrAssembler:
         linkedid = ev.get(TRANSFER_LINKEDID[ev.name]) if ev.name in TRANSFER_LINKEDID else ev.linkedid
         if handler is None or not linkedid:
             return []
+        if linkedid in self.internal:
+            if ev.name == "Hangup" and ev.uniqueid == linkedid:
+                self.internal.discard(linkedid)
+            return []
         call = self.calls.get(linkedid)
         if call is None:
             if ev.name == "Hangup" or ev.name in TRANSFER_LINKEDID:
+                return []
+            if ev.name == "Newchannel" and is_internal(ev.get("channel")):
+                self.internal.add(linkedid)
                 return []  # the end of a call we never saw begin (or already closed)
             call = self.calls[linkedid] = CallInProgress(linkedid=linkedid, started_at=ev.at)
         handler(call, ev)

@@ -4,19 +4,22 @@ PostgreSQL (agent states, handle times), and the overflow loop that adds and rem
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from middleware.agents.adapter import AgentService
+from middleware.agi.session import AgiSession
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
+from middleware.routing import announce
 from middleware.routing.choose import Candidate, best_agent
 from middleware.routing.overflow import OverflowAction, decide
-from middleware.routing.wait_estimate import QueueSnapshot, estimate_wait
+from middleware.routing.wait_estimate import QueueSnapshot, announcement, estimate_wait
 from middleware.store import agents as agent_store
-from middleware.store import calls, customers, flows, teams
+from middleware.store import calls, customers, flows, teams, tenants
 
 log = structlog.get_logger(__name__)
 DEFAULT_AHT_S = 180.0
@@ -36,13 +39,117 @@ class QueueState:
             log.warning("routing.no_queue_status", queue=queue, detail=str(exc))
             return None
         waiting = sum(1 for m in messages if m.get("event") == "QueueEntry")
+        return await self.snapshot_at(queue, waiting + 1)
+
+    async def snapshot_at(self, queue: str, position: int) -> QueueSnapshot:
+        """The state a caller at ``position`` in ``queue`` meets."""
         async with self._pool.connection() as conn:
             members = [m for m in await agent_store.memberships(conn) if m.queue == queue and m.eligible]
             aht = await calls.average_handle_time(conn, queue)
         free = sum(1 for m in members if m.state.value == "available")
         busy = [0.0 for m in members if m.state.value in BUSY]
-        return QueueSnapshot(position=waiting + 1, free_agents=free, busy_elapsed_s=busy,
+        return QueueSnapshot(position=position, free_agents=free, busy_elapsed_s=busy,
                              aht_s=aht if aht is not None else DEFAULT_AHT_S)
+
+
+class Announcer:
+    """Every few seconds: each caller due a position/wait announcement gets one whispered into their
+    channel (ChanSpy w, from a Local channel whose other half plays it over FastAGI) while they stay
+    in the queue: no place, ring or widening step is lost; the whisper is cut when an agent answers."""
+
+    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, state: QueueState,
+                 clock: Callable[[], float]) -> None:
+        self._pool = pool
+        self._ami = ami
+        self._state = state
+        self._clock = clock
+        self.joined_at: dict[str, float] = {}  # uniqueid -> when it joined its queue
+        self.last_announced: dict[str, float] = {}
+        self.playing: dict[str, str] = {}  # uniqueid -> queue, while its announcement plays
+        self.announced = 0
+
+    async def waiting(self, queue: str) -> list[announce.WaitingCaller]:
+        messages = await self._ami.action({"Action": "QueueStatus", "Queue": queue}, as_list=True)
+        now = self._clock()
+        out = []
+        for m in messages:
+            if m.get("event") != "QueueEntry":
+                continue
+            uid = m.get("uniqueid", "")
+            wait = float(m.get("wait", "0") or 0)
+            joined = self.joined_at.setdefault(uid, now - wait)
+            out.append(announce.WaitingCaller(uid, m.get("channel", ""), int(m.get("position", "1") or 1), joined))
+        return out
+
+    async def tick(self) -> int:
+        async with self._pool.connection() as conn:
+            queues = [q for q in await tenants.list_queues(conn) if q.announce_every_s > 0]
+        seen: set[str] = set()
+        started = 0
+        for q in queues:
+            callers = await self.waiting(q.name)
+            seen.update(c.uniqueid for c in callers)
+            now = self._clock()
+            for c in announce.due(callers, self.last_announced, q.announce_every_s, now):
+                if c.uniqueid in self.playing or not announce.SAFE_UNIQUEID.match(c.uniqueid):
+                    continue
+                self.last_announced[c.uniqueid] = now
+                self.playing[c.uniqueid] = q.name
+                try:
+                    await self._ami.action(actions.whisper(c.uniqueid, c.channel))
+                except AmiActionFailed as exc:  # answered or gone meanwhile
+                    self.playing.pop(c.uniqueid, None)
+                    log.info("routing.announce_skipped", queue=q.name, channel=c.channel, detail=str(exc))
+                    continue
+                started += 1
+        for uid in set(self.joined_at) - seen:  # answered or gone
+            self.joined_at.pop(uid, None)
+            self.last_announced.pop(uid, None)
+        self.announced += started
+        return started
+
+    async def handle_agi(self, session: AgiSession) -> None:
+        """The ``announce`` route, on the whispering channel: position and expected wait, fresh."""
+        uid = session.request.query.get("caller", "")
+        queue = self.playing.get(uid)
+        if queue is None:
+            log.warning("routing.announce_unknown_caller", caller=uid)
+            return
+        try:
+            callers = await self.waiting(queue)
+            me = next((c for c in callers if c.uniqueid == uid), None)
+            if me is None:
+                return  # answered meanwhile
+            estimate = estimate_wait(await self._state.snapshot_at(queue, me.position))
+            log.info("routing.announce", queue=queue, caller=uid, position=me.position, estimate_s=estimate)
+            if estimate == 0:
+                return  # an agent is free for them: silence rather than talk about waiting
+            for kind, value in announcement(me.position, estimate):
+                if uid not in self.playing:
+                    return  # an agent answered: stop
+                if kind == "number":
+                    await session.command("SAY NUMBER", value, "")
+                else:
+                    await session.stream_file(str(value))
+        finally:
+            self.playing.pop(uid, None)
+
+    async def stop(self, uniqueid: str) -> None:
+        """An agent answered the caller (or the caller left): cut any announcement at once."""
+        if self.playing.pop(uniqueid, None) is None:
+            return
+        try:
+            await self._ami.action(actions.hangup_regex(announce.whisper_channel_pattern(uniqueid)))
+        except (AmiUnavailable, AmiActionFailed) as exc:
+            log.info("routing.announce_stop_failed", caller=uniqueid, detail=str(exc))
+
+    async def run(self, interval_s: float = 2.0) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.tick()
+            except (AmiUnavailable, AmiActionFailed, psycopg.OperationalError, PoolTimeout) as exc:
+                log.warning("routing.announce_tick_failed", detail=str(exc)[:200])
 
 
 class OverflowService:

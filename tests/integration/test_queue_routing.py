@@ -201,3 +201,34 @@ async def _callback(service: Any, status: str) -> tuple[str, str, int] | None:
         cur = await conn.execute("SELECT number, queue, attempts FROM callbacks WHERE status = %s", (status,))
         row = await cur.fetchone()
     return None if row is None else (row[0], row[1], row[2])
+
+
+async def test_waiting_callers_hear_periodic_announcements_and_keep_their_place(desk, sipp) -> None:
+    service, phones = await desk("ringall", members=("1001",))
+    async with service.pool.connection() as conn:
+        await tenants.set_queue_caller_settings(conn, TEST_QUEUE, None, 15)
+    busy = await sipp.call(TEST_DID, caller="12125556001", port=next(_ports), presses=[], hold_ms=45000)
+    await wait_until(lambda: _agent_state(service, "1001", "on_call"), 15, "Alice on the first call")
+    first = await sipp.call(TEST_DID, caller="12125556002", port=next(_ports), presses=[], hold_ms=50000)
+    await wait_until(lambda: _in_queue(service, 1), 20, "the first waiting caller in the queue")
+    second = await sipp.call(TEST_DID, caller="12125556003", port=next(_ports), presses=[], hold_ms=55000)
+    for run in (busy, first, second):
+        assert await run.wait(120) == 0, run.errors()
+    records = [await wait_until(lambda c=c: call_record(service, c), 20, f"record of {c}")
+               for c in ("12125556002", "12125556003")]
+    # Both were told their position and wait again while they waited ...
+    assert service.announcer.announced >= 2
+    # ... without leaving the queue: the earlier caller was still answered first.
+    assert [r["disposition"] for r in records] == ["answered", "answered"]
+    assert records[0]["connected_at"] < records[1]["connected_at"]
+    connected = phones["1001"].connected_calls()
+    assert [c["caller"] for c in connected] == ["12125556001", "12125556002", "12125556003"]
+    assert float(records[0]["wait_s"]) > 20
+    async with service.pool.connection() as conn:  # the whispering channels left no call records
+        cur = await conn.execute("SELECT count(*) FROM calls WHERE complete")
+        assert (await cur.fetchone())[0] == 3
+
+
+async def _in_queue(service: Any, n: int) -> bool:
+    messages = await service.ami.action({"Action": "QueueStatus", "Queue": TEST_QUEUE}, as_list=True)
+    return sum(1 for m in messages if m.get("event") == "QueueEntry") >= n

@@ -166,3 +166,18 @@ def test_failed_transfer_and_transfer_of_unknown_call_change_nothing() -> None:
                    ev("BlindTransfer", 3.0, Linkedid="", Result="Success", TransfereeLinkedid="other.1",
                       Extension="9")])
     assert asm.calls[L].transfers == [] and set(asm.calls) == {L}
+
+
+def test_the_whispered_announcement_channel_is_no_call() -> None:
+    uid = "1795375499.9"
+    asm = CdrAssembler()
+    out = feed_all(asm, [
+        ev("Newchannel", 1.0, Linkedid=uid, Uniqueid=uid, Channel="Local/1795375420.4@queue-announce-00000001;1",
+           CallerIDNum="0"),
+        ev("Newchannel", 1.0, Linkedid=uid, Uniqueid="1795375499.10",
+           Channel="Local/1795375420.4@queue-announce-00000001;2"),
+        ev("Newstate", 1.1, Linkedid=uid, Uniqueid=uid, ChannelState="6"),
+        ev("Hangup", 5.0, Linkedid=uid, Uniqueid="1795375499.10", Cause="16"),
+        ev("Hangup", 5.0, Linkedid=uid, Uniqueid=uid, Cause="16"),
+    ])
+    assert out == [] and asm.calls == {} and asm.internal == set()
