@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg import AsyncConnection
@@ -12,8 +13,9 @@ from middleware.cli.common import CliError, add_json_flag, emit_json, require_te
 from middleware.config import Settings
 from middleware.routing.overflow import OverflowRule
 from middleware.routing.skills import InvalidSteps, parse_steps
+from middleware.routing.wait_estimate import accuracy
 from middleware.store import agents as agent_store
-from middleware.store import teams, tenants
+from middleware.store import calls, teams, tenants
 
 STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "rrordered", "linear", "wrandom")
 
@@ -51,6 +53,11 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     ls = verbs.add_parser("list", help="list queues")
     add_json_flag(ls)
     ls.set_defaults(func=cmd_list)
+    e = verbs.add_parser("estimates", help="how the announced wait estimates compared with the real waits")
+    e.add_argument("name", nargs="?", help="one queue (default: every queue)")
+    e.add_argument("--days", type=int, default=30, help="calls of the last N days (default 30)")
+    add_json_flag(e)
+    e.set_defaults(func=cmd_estimates)
     m = verbs.add_parser("member", help="make an agent a member of a queue")
     m.add_argument("name")
     m.add_argument("agent")
@@ -199,6 +206,22 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
     show_rows(args, with_connection(settings, rows),
               ("name", "tenant_code", "strategy", "ring_timeout_s", "wrapup_s", "service_level_s"))
+    return 0
+
+
+def cmd_estimates(args: argparse.Namespace, settings: Settings) -> int:
+    if args.days < 1:
+        raise CliError("--days must be at least 1")
+    since = datetime.now(UTC) - timedelta(days=args.days)
+
+    async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
+        if args.name and await tenants.get_queue(conn, args.name) is None:
+            raise CliError(f"no queue {args.name!r}")
+        pairs = await calls.estimate_pairs(conn, args.name, since)
+        return [{"queue": q, **asdict(accuracy(p))} for q, p in sorted(pairs.items())]
+
+    show_rows(args, with_connection(settings, rows),
+              ("queue", "calls", "mean_abs_error_s", "bias_s", "within_30s", "within_25pct"))
     return 0
 
 

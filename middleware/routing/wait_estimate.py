@@ -71,3 +71,31 @@ def announcement(position: int, seconds: float) -> list[tuple[str, str | int]]:
         minutes = math.ceil(seconds / 60)
         steps += [("file", "queue-holdtime"), ("number", minutes), ("file", "queue-minutes")]
     return steps
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """How announced estimates compared with the waits callers then had (answered calls only: an
+    abandoned caller's real wait is unknown, it was cut short)."""
+
+    calls: int
+    mean_abs_error_s: float | None
+    bias_s: float | None  # mean of (estimate - actual): > 0 means we tell callers too long a wait
+    within_30s: float | None  # share of estimates within 30 s of the actual wait
+    within_25pct: float | None  # share within 25 % of the actual wait (or 30 s for short waits)
+
+
+def accuracy(pairs: Sequence[tuple[float, float]]) -> Accuracy:
+    """``pairs`` = (estimated, actual) seconds per call."""
+    if not pairs:
+        return Accuracy(0, None, None, None, None)
+    errors = [est - act for est, act in pairs]
+    n = len(pairs)
+    close = sum(1 for (est, act) in pairs if abs(est - act) <= max(30.0, 0.25 * act))
+    return Accuracy(
+        calls=n,
+        mean_abs_error_s=round(sum(abs(e) for e in errors) / n, 1),
+        bias_s=round(sum(errors) / n, 1),
+        within_30s=round(sum(1 for e in errors if abs(e) <= 30) / n, 3),
+        within_25pct=round(close / n, 3),
+    )

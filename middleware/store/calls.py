@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -111,3 +112,17 @@ async def list_calls(conn: AsyncConnection, limit: int = 50) -> list[dict[str, A
                  FROM calls c LEFT JOIN tenants t ON t.id = c.tenant_id
                 ORDER BY c.started_at DESC NULLS LAST LIMIT %s""", (limit,))
         return await cur.fetchall()
+
+
+async def estimate_pairs(conn: AsyncConnection, queue: str | None,
+                         since: datetime) -> dict[str, list[tuple[float, float]]]:
+    """Per queue: (estimated wait, actual wait) of answered calls that were given an estimate."""
+    cur = await conn.execute(
+        """SELECT queue, estimated_wait_s, wait_s FROM calls
+            WHERE complete AND disposition = 'answered' AND estimated_wait_s IS NOT NULL AND wait_s IS NOT NULL
+              AND started_at >= %s AND (%s::text IS NULL OR queue = %s)
+            ORDER BY queue""", (since, queue, queue))
+    out: dict[str, list[tuple[float, float]]] = {}
+    for q, est, act in await cur.fetchall():
+        out.setdefault(q, []).append((float(est), float(act)))
+    return out

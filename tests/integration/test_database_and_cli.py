@@ -96,3 +96,26 @@ def test_admin_cli_rejects_bad_input_in_one_line(db_url: str) -> None:
         proc = cli(db_url, *args)
         assert proc.returncode == 1, (args, proc.stderr)
         assert words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
+
+
+def test_queue_extension_announcements_and_estimate_accuracy_from_the_cli(db_url: str) -> None:
+    assert cli(db_url, "tenant", "add", "globex", "--name", "Globex").returncode == 0
+    for name, ext in (("globex-care", "701"), ("globex-tier2", "702")):
+        done = cli(db_url, "queue", "add", name, "--tenant", "globex", "--extension", ext, "--announce-every", "45")
+        assert done.returncode == 0, done.stderr
+    dup = cli(db_url, "queue", "set", "globex-tier2", "--extension", "701")
+    assert dup.returncode != 0 and "already another queue's" in dup.stderr
+    bad = cli(db_url, "queue", "set", "globex-tier2", "--extension", "7a", "--announce-every", "5")
+    assert bad.returncode != 0 and "2-8 digits" in bad.stderr
+    shown = json.loads(cli(db_url, "queue", "show", "globex-tier2", "--json").stdout)
+    assert (shown["extension"], shown["announce_every_s"]) == ("702", 45)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for i, (est, act, disposition) in enumerate([(60, 40, "answered"), (30, 50, "answered"),
+                                                     (100, 200, "answered"), (90, 5, "abandoned")]):
+            conn.execute("INSERT INTO calls (linkedid, queue, started_at, estimated_wait_s, wait_s, disposition, "
+                         "complete) VALUES (%s, 'globex-care', now(), %s, %s, %s, true)",
+                         (f"est-{i}", est, act, disposition))
+    report = json.loads(cli(db_url, "queue", "estimates", "--json").stdout)
+    assert report == [{"queue": "globex-care", "calls": 3, "mean_abs_error_s": 46.7, "bias_s": -33.3,
+                       "within_30s": 0.667, "within_25pct": 0.667}]
+    assert cli(db_url, "queue", "estimates", "nope").returncode != 0

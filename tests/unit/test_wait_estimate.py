@@ -42,3 +42,16 @@ def test_announcement() -> None:
     assert announcement(3, 125) == [("file", "queue-thereare"), ("number", 2), ("file", "queue-callswaiting"),
                                     ("file", "queue-holdtime"), ("number", 3), ("file", "queue-minutes")]
     assert announcement(2, math.inf) == [("file", "queue-thereare"), ("number", 1), ("file", "queue-callswaiting")]
+
+
+def test_accuracy_of_estimates_against_real_waits() -> None:
+    from middleware.routing.wait_estimate import accuracy
+
+    empty = accuracy([])
+    assert empty.calls == 0 and empty.mean_abs_error_s is None
+    a = accuracy([(60.0, 40.0), (30.0, 50.0), (100.0, 200.0), (10.0, 10.0)])
+    assert a.calls == 4
+    assert a.mean_abs_error_s == 35.0  # (20 + 20 + 100 + 0) / 4
+    assert a.bias_s == -25.0  # (20 - 20 - 100 + 0) / 4: we told callers too short a wait
+    assert a.within_30s == 0.75
+    assert a.within_25pct == 0.75  # 100 vs 200 is off by half
