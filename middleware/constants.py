@@ -9,6 +9,7 @@ CC_QUEUE = "CC_QUEUE"  # the queue the IVR chose
 CC_IVR_DIGITS = "CC_IVR_DIGITS"  # every digit the caller pressed in the IVR, in order
 CC_AGI_ERROR = "CC_AGI_ERROR"  # why the middleware could not decide (dialplan falls back)
 CC_AGENT_RESULT = "CC_AGENT_RESULT"  # outcome of an agent feature code
+CC_AGENT_CODE = "CC_AGENT_CODE"  # the agent whose phone dialled it (AgentLogin needs it)
 CC_AGENT_PROMPT = "CC_AGENT_PROMPT"  # prompt that tells the agent that outcome
 
 CC_MAILBOX = "CC_MAILBOX"  # voicemail box (in the tenant's voicemail context) for ROUTE_VOICEMAIL

@@ -101,6 +101,12 @@ class Service:
             callback_id = event.get("callbackid")
             if callback_id.isdigit():
                 await self.callbacks.on_done(int(callback_id), event.get("dialstatus"))
+        if event.name == "AgentLogin":
+            assert self.agents is not None
+            await self.agents.on_agent_login(event)
+        if event.name == "AgentLogoff":
+            assert self.agents is not None
+            await self.agents.on_agent_logoff(event)
         if event.name in AGENT_EVENTS:
             assert self.agents is not None
             await self.agents.on_queue_event(event)

@@ -41,6 +41,9 @@ PROMPTS = {
 }
 
 
+SESSION_MODES = ("ring", "persistent")
+
+
 class AgentService:
     def __init__(self, pool: AsyncConnectionPool, ami: AmiClient) -> None:
         self._pool = pool
@@ -64,8 +67,10 @@ class AgentService:
             raise AgentError(f"agent {code}: {exc}") from exc
         async with self._pool.connection() as conn:
             member_rows = await agent_store.memberships(conn, code)
-        interface = actions.pjsip_interface(agent.endpoint or "")
-        if event is AgentEvent.LOGIN:
+        interface = agent.interface
+        if event is AgentEvent.LOGIN and agent.session_mode == "persistent":
+            pass  # members are added on app_agent_pool's AgentLogin, once the line is really held
+        elif event is AgentEvent.LOGIN:
             for m in member_rows:
                 if m.eligible:
                     await self._add(m.queue, interface, code, m.penalty, paused=False, reason="")
@@ -104,7 +109,7 @@ class AgentService:
             rows = await agent_store.memberships(conn)
         added = failed = 0
         for m in rows:
-            interface = actions.pjsip_interface(m.endpoint)
+            interface = m.interface
             try:
                 if m.state is AgentState.LOGGED_OUT or not m.eligible:
                     await self._remove(m.queue, interface)
@@ -199,14 +204,14 @@ class AgentService:
     async def hold_for_callback(self, code: str) -> None:
         """The agent is about to be called for a callback: out of the queues' reach until it ends."""
         agent = await self._agent(code)
-        await self._ami.action(actions.queue_pause(actions.pjsip_interface(agent.endpoint or ""), True, "callback"))
+        await self._ami.action(actions.queue_pause(agent.interface, True, "callback"))
         await self._move(agent, AgentState.ON_CALL, "callback")
 
     async def release_after_callback(self, code: str, talked: bool) -> None:
         agent = await self._agent(code)
         if agent.state is not AgentState.ON_CALL:
             return
-        await self._ami.action(actions.queue_pause(actions.pjsip_interface(agent.endpoint or ""), False))
+        await self._ami.action(actions.queue_pause(agent.interface, False))
         if talked:
             async with self._pool.connection() as conn:
                 members = await agent_store.memberships(conn, code)
@@ -214,6 +219,42 @@ class AgentService:
             await self._move(agent, AgentState.WRAP_UP, "callback over", datetime.now(UTC) + timedelta(seconds=seconds))
         else:
             await self._move(agent, AgentState.AVAILABLE, "callback not answered")
+
+    async def switch_mode(self, code: str, mode: str) -> None:
+        """Ring the phone, or hold a persistent session: a logged-in agent changing mode logs out of
+        the queues under the old interface first."""
+        agent = await self._agent(code)
+        if agent.session_mode == mode:
+            return
+        if agent.state is not AgentState.LOGGED_OUT:
+            await self.apply(code, AgentEvent.LOGOUT)
+        async with self._pool.connection() as conn:
+            await agent_store.set_session_mode(conn, code, mode)
+        log.info("agent.session_mode", agent=code, mode=mode)
+
+    async def on_agent_login(self, event: AmiEvent) -> None:
+        """app_agent_pool's AgentLogin: the persistent session holds the line; join the queues now
+        (added earlier, app_queue would keep the member's state from before the login: unavailable)."""
+        code = event.get("agent")
+        async with self._pool.connection() as conn:
+            agent = await agent_store.get_agent(conn, code)
+            member_rows = await agent_store.memberships(conn, code) if agent else []
+        if agent is None or agent.session_mode != "persistent" or agent.state is AgentState.LOGGED_OUT:
+            return
+        for m in member_rows:
+            if m.eligible:
+                await self._add(m.queue, m.interface, code, m.penalty, paused=agent.state is AgentState.PAUSED,
+                                reason=agent.state_reason)
+        log.info("agent.session_held", agent=code, queues=len(member_rows))
+
+    async def on_agent_logoff(self, event: AmiEvent) -> None:
+        """app_agent_pool's AgentLogoff: the agent hung up their persistent session's line."""
+        code = event.get("agent")
+        async with self._pool.connection() as conn:
+            agent = await agent_store.get_agent(conn, code)
+        if agent is None or agent.session_mode != "persistent" or agent.state is AgentState.LOGGED_OUT:
+            return
+        await self.apply(code, AgentEvent.LOGOUT)
 
     async def handle_feature(self, session: AgiSession) -> None:
         """The ``agent`` FastAGI route: *45 login, *46 logout, *47 pause, *48 unpause."""
@@ -223,6 +264,10 @@ class AgentService:
         except ValueError:
             await session.set_variable(cc.CC_AGI_ERROR, f"unknown agent action {action!r}")
             return
+        mode = session.request.query.get("mode", "ring")
+        if mode not in SESSION_MODES:
+            await session.set_variable(cc.CC_AGI_ERROR, f"unknown session mode {mode!r}")
+            return
         endpoint = actions.endpoint_of_channel(session.request.channel)
         async with self._pool.connection() as conn:
             agent = await agent_store.agent_by_endpoint(conn, endpoint)
@@ -230,9 +275,12 @@ class AgentService:
             await session.set_variable(cc.CC_AGI_ERROR, f"phone {endpoint or '?'} belongs to no agent")
             return
         try:
+            if event is AgentEvent.LOGIN:
+                await self.switch_mode(agent.code, mode)
             state = await self.apply(agent.code, event, reason="phone" if event is AgentEvent.PAUSE else "")
         except AgentError as exc:
             await session.set_variable(cc.CC_AGI_ERROR, str(exc))
             return
+        await session.set_variable(cc.CC_AGENT_CODE, agent.code)
         await session.set_variable(cc.CC_AGENT_RESULT, state.value)
         await session.set_variable(cc.CC_AGENT_PROMPT, PROMPTS[event])

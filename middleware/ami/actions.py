@@ -6,10 +6,17 @@ from __future__ import annotations
 def queue_add(queue: str, interface: str, member_name: str, *, penalty: int = 0, paused: bool = False,
               reason: str = "") -> dict[str, str]:
     action = {"Action": "QueueAdd", "Queue": queue, "Interface": interface, "MemberName": member_name,
-              "StateInterface": interface, "Penalty": str(penalty), "Paused": "true" if paused else "false"}
+              "StateInterface": state_interface(interface, member_name), "Penalty": str(penalty),
+              "Paused": "true" if paused else "false"}
     if paused and reason:
         action["Reason"] = reason
     return action
+
+
+def state_interface(interface: str, member_name: str) -> str:
+    """A persistent agent is dialled through a Local channel (AgentRequest); its state is app_agent_pool's
+    ``Agent:<code>`` (logged in and idle, on a call, or not logged in). A phone is its own state."""
+    return f"Agent:{member_name}" if interface.startswith("Local/") and "@agent-request" in interface else interface
 
 
 def queue_remove(queue: str, interface: str) -> dict[str, str]:

@@ -118,3 +118,12 @@ def render_transfer_targets(phones: Iterable[PhoneRow], queues: Iterable[QueueRo
         for exten in dict.fromkeys([ep, *([p.agent_code] if p.agent_code and p.agent_code.isdigit() else [])]):
             lines.append(f"exten => {exten},1,Set(CC_TRANSFER_PHONE={ep})\n same => n,Goto(transfer-to-phone,s,1)\n")
     return "".join(f"\n[transfer-{tenant}]\n" + "".join(lines) for tenant, lines in sorted(tenants.items()))
+
+
+def render_agents(agents: Iterable[tuple[str, str, str]]) -> str:
+    """app_agent_pool's agents: (tenant, code, name). Every agent may open a persistent session."""
+    out = [HEADER]
+    for tenant, code, name in agents:
+        full = _safe(name or code, f"agent {code} name").replace('"', "")
+        out.append(f"\n; tenant {tenant}\n[{_safe(code, 'agent code')}](agent-template)\nfullname = {full}\n")
+    return "".join(out)

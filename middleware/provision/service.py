@@ -14,6 +14,7 @@ from middleware.ami import actions
 from middleware.ami.client import AmiClient
 from middleware.ivr.flow import mailboxes, parse_flow
 from middleware.provision.render import (
+    render_agents,
     render_extensions,
     render_pjsip,
     render_queue_rules,
@@ -34,6 +35,7 @@ RELOADS: dict[str, str] = {
     "queuerules.conf": "queue reload rules",
     "extensions.conf": "dialplan reload",
     "voicemail.conf": "module reload app_voicemail.so",
+    "agents.conf": "module reload app_agent_pool.so",
 }
 
 
@@ -65,6 +67,7 @@ async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClie
         queues = await tenants.list_queues(conn)
         dids = await tenants.list_dids(conn)
         flow_rows = await flows.list_flows(conn)
+        agents = await agent_store.agent_names(conn)
     boxes = [(row.tenant_code, box) for row in flow_rows for box in mailboxes(parse_flow(row.definition))]
     generated_dir.mkdir(parents=True, exist_ok=True)
     texts = {
@@ -73,6 +76,7 @@ async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClie
         "queuerules.conf": render_queue_rules(queues),
         "extensions.conf": render_extensions(dids, phones, queues),
         "voicemail.conf": render_voicemail(boxes),
+        "agents.conf": render_agents(agents),
     }
     changed = tuple(name for name, text in texts.items() if write_if_changed(generated_dir / name, text))
     if ami is not None:

@@ -192,7 +192,7 @@ class OverflowService:
 
     async def _add(self, queue: str, agent: teams.TeamAgent) -> None:
         try:
-            await self._ami.action(actions.queue_add(queue, actions.pjsip_interface(agent.endpoint), agent.code,
+            await self._ami.action(actions.queue_add(queue, agent.interface, agent.code,
                                                      paused=agent.state == "paused"))
         except AmiActionFailed as exc:
             if "already there" not in str(exc).lower():
@@ -200,7 +200,7 @@ class OverflowService:
 
     async def _remove(self, queue: str, agent: teams.TeamAgent) -> None:
         try:
-            await self._ami.action(actions.queue_remove(queue, actions.pjsip_interface(agent.endpoint)))
+            await self._ami.action(actions.queue_remove(queue, agent.interface))
         except AmiActionFailed as exc:
             if "not there" not in str(exc).lower():
                 raise

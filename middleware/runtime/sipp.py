@@ -60,8 +60,10 @@ Content-Length: 0
     ]]>
   </send>"""
 
-_SEND_BYE = """  <!-- The PBX may re-INVITE the agent with the target's connected line while it rings. -->
-  <recv request="INVITE" timeout="3000" ontimeout="consulting" />
+_SEND_BYE = """  <!-- Consulting: the PBX may re-INVITE the agent (the target's connected line) any number of
+       times; the agent hangs up {talk_ms} ms after the last message, completing the transfer. -->
+  <label id="consulting" />
+  <recv request="INVITE" timeout="{talk_ms}" ontimeout="hangup" />
   <send>
     <![CDATA[
 SIP/2.0 200 OK
@@ -86,9 +88,8 @@ a=fmtp:101 0-16
 a=sendrecv
     ]]>
   </send>
-  <recv request="ACK" />
-  <label id="consulting" />
-  <pause milliseconds="{talk_ms}" />
+  <recv request="ACK" next="consulting" />
+  <label id="hangup" />
   <send retrans="500">
     <![CDATA[
 BYE [$peer_uri] SIP/2.0
@@ -297,11 +298,15 @@ class Sipp:
                                 ["-p", str(port), "-mp", str(port + 2000), "-s", did, "-m", str(calls),
                                  "-r", str(rate_per_s), "-l", str(calls), "-recv_timeout", "60000"])
 
-    async def feature_code(self, endpoint: str, secret: str, code: str, port: int) -> SippRun:
-        """The phone dials a feature code (*45 login ...) with digest auth and hangs up after it."""
-        return await self.start(f"dial-{endpoint}", "agent_dial.xml",
+    async def feature_code(self, endpoint: str, secret: str, code: str, port: int, *,
+                           stay_ms: int = 6000) -> SippRun:
+        """The phone dials a feature code (*45 login ...) with digest auth and hangs up when the PBX
+        does, or after ``stay_ms`` without a message (a *49 persistent session stays that long)."""
+        scenario = (SCENARIOS / "agent_dial.xml").read_text().replace("STAY_MS", str(int(stay_ms)))
+        return await self.start(f"dial-{endpoint}", scenario,
                                 ["-p", str(port), "-mp", str(port + 2000), "-s", code, "-au", endpoint,
-                                 "-ap", secret, "-set", "phone", endpoint, "-m", "1", "-recv_timeout", "15000"])
+                                 "-ap", secret, "-set", "phone", endpoint, "-m", "1",
+                                 "-recv_timeout", str(max(15000, int(stay_ms) + 5000))])
 
     async def customer(self, port: int, *, talk_ms: int = 3000, calls: int = 10) -> SippRun:
         """A customer's phone behind the carrier (the carrier-sim trunk sends calls to 127.0.0.1:5080)."""

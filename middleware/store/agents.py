@@ -21,6 +21,12 @@ class AgentRow:
     state_reason: str
     endpoint: str | None  # the agent's phone (PJSIP endpoint), if any
     wrap_up_until: datetime | None = None
+    session_mode: str = "ring"  # ring: calls ring the phone; persistent: an app_agent_pool session
+
+    @property
+    def interface(self) -> str:
+        """The queue member interface: the phone, or the agent's persistent session."""
+        return member_interface(self.code, self.endpoint or "", self.session_mode)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,17 @@ class MembershipRow:
     state: AgentState
     state_reason: str
     eligible: bool = True  # False: the queue needs a skill the agent lacks; keep them out of it
+    session_mode: str = "ring"
+
+    @property
+    def interface(self) -> str:
+        return member_interface(self.agent_code, self.endpoint, self.session_mode)
+
+
+def member_interface(code: str, endpoint: str, session_mode: str) -> str:
+    """For a persistent session, a Local channel into [agent-request] (AgentRequest: app_agent_pool
+    bridges the call to the agent's open line without ringing); else the phone itself."""
+    return f"Local/{code}@agent-request/n" if session_mode == "persistent" else f"PJSIP/{endpoint}"
 
 
 @dataclass(frozen=True)
@@ -46,13 +63,14 @@ class PhoneRow:
 
 _AGENT_SELECT = """
 SELECT a.id, a.code, a.name, t.code, a.state, a.state_reason,
-       (SELECT p.endpoint FROM phones p WHERE p.agent_id = a.id ORDER BY p.id LIMIT 1), a.wrap_up_until
+       (SELECT p.endpoint FROM phones p WHERE p.agent_id = a.id ORDER BY p.id LIMIT 1), a.wrap_up_until,
+       a.session_mode
   FROM agents a JOIN tenants t ON t.id = a.tenant_id
 """
 
 
 def _agent(row: tuple) -> AgentRow:  # type: ignore[type-arg]
-    return AgentRow(row[0], row[1], row[2], row[3], AgentState(row[4]), row[5], row[6], row[7])
+    return AgentRow(row[0], row[1], row[2], row[3], AgentState(row[4]), row[5], row[6], row[7], row[8])
 
 
 async def get_agent(conn: AsyncConnection, code: str) -> AgentRow | None:
@@ -98,7 +116,8 @@ async def queue_wrap_up_s(conn: AsyncConnection, queue: str) -> int:
 async def memberships(conn: AsyncConnection, agent_code: str | None = None) -> list[MembershipRow]:
     """Every (agent phone, queue) pair; for one agent when agent_code is given."""
     cur = await conn.execute(
-        """SELECT a.code, p.endpoint, q.name, m.penalty, a.state, a.state_reason, q.skill, s.proficiency
+        """SELECT a.code, p.endpoint, q.name, m.penalty, a.state, a.state_reason, q.skill, s.proficiency,
+                  a.session_mode
              FROM queue_members m
              JOIN agents a ON a.id = m.agent_id
              JOIN queues q ON q.id = m.queue_id
@@ -107,11 +126,11 @@ async def memberships(conn: AsyncConnection, agent_code: str | None = None) -> l
             WHERE %(code)s::text IS NULL OR a.code = %(code)s
             ORDER BY a.code, q.name""", {"code": agent_code})
     out = []
-    for code, endpoint, queue, penalty, state, reason, skill, proficiency in await cur.fetchall():
+    for code, endpoint, queue, penalty, state, reason, skill, proficiency, mode in await cur.fetchall():
         skills = {skill: proficiency} if skill and proficiency else {}
         computed = member_penalty(skill, skills, penalty)
         out.append(MembershipRow(code, endpoint, queue, computed if computed is not None else penalty,
-                                 AgentState(state), reason, computed is not None))
+                                 AgentState(state), reason, computed is not None, mode))
     return out
 
 
@@ -122,7 +141,8 @@ async def free_candidates(conn: AsyncConnection, queue: str) -> list[tuple[str, 
              FROM queue_members m JOIN queues q ON q.id = m.queue_id JOIN agents a ON a.id = m.agent_id
              JOIN LATERAL (SELECT endpoint FROM phones WHERE agent_id = a.id ORDER BY id LIMIT 1) p ON true
              LEFT JOIN agent_skills s ON s.agent_id = a.id AND s.skill = q.skill
-            WHERE q.name = %s AND a.state = 'available' AND (q.skill IS NULL OR s.proficiency IS NOT NULL)""",
+            WHERE q.name = %s AND a.state = 'available' AND (q.skill IS NULL OR s.proficiency IS NOT NULL)
+              AND a.session_mode = 'ring'  -- a persistent session's line is taken: callbacks ring phones""",
         (queue,))
     return [(r[0], r[1], int(r[2]), r[3]) for r in await cur.fetchall()]
 
@@ -187,3 +207,14 @@ async def add_membership(conn: AsyncConnection, queue: str, agent_code: str, pen
            SELECT q.id, a.id, %s FROM queues q, agents a WHERE q.name = %s AND a.code = %s
            ON CONFLICT (queue_id, agent_id) DO UPDATE SET penalty = EXCLUDED.penalty""",
         (penalty, queue, agent_code))
+
+
+async def set_session_mode(conn: AsyncConnection, code: str, mode: str) -> None:
+    await conn.execute("UPDATE agents SET session_mode = %s WHERE code = %s", (mode, code))
+
+
+async def agent_names(conn: AsyncConnection) -> list[tuple[str, str, str]]:
+    """(tenant, code, name) of every agent: app_agent_pool's agents.conf."""
+    cur = await conn.execute("SELECT t.code, a.code, a.name FROM agents a JOIN tenants t ON t.id = a.tenant_id "
+                             "ORDER BY a.code")
+    return [(t, c, n) for t, c, n in await cur.fetchall()]

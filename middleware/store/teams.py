@@ -8,6 +8,7 @@ from datetime import datetime
 from psycopg import AsyncConnection
 
 from middleware.routing.overflow import OverflowRule
+from middleware.store.agents import member_interface
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,11 @@ class TeamAgent:
     endpoint: str
     state: str
     regular_member: bool  # already a member of the queue in its own right
+    session_mode: str = "ring"
+
+    @property
+    def interface(self) -> str:
+        return member_interface(self.code, self.endpoint, self.session_mode)
 
 
 async def upsert_team(conn: AsyncConnection, tenant_id: int, name: str, agent_codes: list[str]) -> list[str]:
@@ -59,7 +65,7 @@ async def team_agents(conn: AsyncConnection, team: str, queue: str) -> list[Team
     cur = await conn.execute(
         """SELECT a.code, p.endpoint, a.state,
                   EXISTS (SELECT 1 FROM queue_members m JOIN queues q ON q.id = m.queue_id
-                           WHERE m.agent_id = a.id AND q.name = %(queue)s)
+                           WHERE m.agent_id = a.id AND q.name = %(queue)s), a.session_mode
              FROM teams t JOIN team_members tm ON tm.team_id = t.id JOIN agents a ON a.id = tm.agent_id
              JOIN LATERAL (SELECT endpoint FROM phones WHERE agent_id = a.id ORDER BY id LIMIT 1) p ON true
             WHERE t.name = %(team)s ORDER BY a.code""", {"team": team, "queue": queue})
