@@ -66,7 +66,7 @@ class Service:
         queue_state = QueueState(self.pool, self.ami)
         self.ivr = IvrService(self.pool, clock_of(s), self.events, queue_state)
         self.overflow = OverflowService(self.pool, self.ami, queue_state)
-        self.callbacks = CallbackDialer(self.pool, self.ami, self.agents)
+        self.callbacks = CallbackDialer(self.pool, self.ami)
         self.announcer = Announcer(self.pool, self.ami, queue_state, time.time)
         routes = route_table([("ivr", self.ivr.handle), ("agent", self.agents.handle_feature),
                               ("callback", self.ivr.handle_callback), ("announce", self.announcer.handle_agi)])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 import structlog
@@ -200,25 +200,6 @@ class AgentService:
              "Exten": "s", "Priority": "1", "Async": "true", "Timeout": "20000",
              "CallerID": f"Supervise {code} <{code}>", "Variable": variables}, timeout=30)
         log.info("agent.supervised", agent=code, supervisor=supervisor_endpoint, mode=mode.value)
-
-    async def hold_for_callback(self, code: str) -> None:
-        """The agent is about to be called for a callback: out of the queues' reach until it ends."""
-        agent = await self._agent(code)
-        await self._ami.action(actions.queue_pause(agent.interface, True, "callback"))
-        await self._move(agent, AgentState.ON_CALL, "callback")
-
-    async def release_after_callback(self, code: str, talked: bool) -> None:
-        agent = await self._agent(code)
-        if agent.state is not AgentState.ON_CALL:
-            return
-        await self._ami.action(actions.queue_pause(agent.interface, False))
-        if talked:
-            async with self._pool.connection() as conn:
-                members = await agent_store.memberships(conn, code)
-                seconds = max([await agent_store.queue_wrap_up_s(conn, m.queue) for m in members] or [0])
-            await self._move(agent, AgentState.WRAP_UP, "callback over", datetime.now(UTC) + timedelta(seconds=seconds))
-        else:
-            await self._move(agent, AgentState.AVAILABLE, "callback not answered")
 
     async def switch_mode(self, code: str, mode: str) -> None:
         """Ring the phone, or hold a persistent session: a logged-in agent changing mode logs out of

@@ -9,8 +9,9 @@ Also publishes the screen pop when an agent connects (AMI AgentConnect)."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import structlog
 from psycopg_pool import AsyncConnectionPool
@@ -202,7 +203,9 @@ class IvrService:
                 log.warning("ivr.callback_refused", queue=queue, number=number)
                 await session.set_variable(cc.CC_AGI_ERROR, "no callback possible")
                 return
-            callback_id = await customers.add_callback(conn, tenant_id, linkedid, number, queue)
+            did = re.sub(r"[^+0-9]", "", session.request.query.get("did", ""))[:20]
+            callback_id = await customers.add_callback(conn, tenant_id, linkedid, number, queue,
+                                                       joined_at_of(session.request.query.get("joined", "")), did=did)
         log.info("ivr.callback_requested", queue=queue, number=number, callback=callback_id)
         await session.stream_file("queue-thankyou")
 
@@ -219,6 +222,15 @@ class IvrService:
 
 
 DTMF = "0123456789*#"
+
+
+def joined_at_of(epoch: str) -> datetime | None:
+    """${EPOCH} from the dialplan, set as the caller joined the queue; None if absent or garbled."""
+    try:
+        value = float(epoch)
+    except ValueError:
+        return None
+    return datetime.fromtimestamp(value, UTC) if 1e9 < value < 1e10 else None
 
 
 async def ask(session: AgiSession, action: engine.Ask) -> engine.Digits:

@@ -4,18 +4,18 @@ PostgreSQL (agent states, handle times), and the overflow loop that adds and rem
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from middleware.agents.adapter import AgentService
 from middleware.agi.session import AgiSession
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.routing import announce
-from middleware.routing.choose import Candidate, best_agent
+from middleware.routing.choose import place_in_queue
 from middleware.routing.overflow import OverflowAction, decide
 from middleware.routing.wait_estimate import QueueSnapshot, announcement, estimate_wait
 from middleware.store import agents as agent_store
@@ -215,60 +215,73 @@ class OverflowService:
 
 
 class CallbackDialer:
-    """Places stored callbacks: when an agent of the callback's queue is free, call the agent first,
-    and once they answer the dialplan ([callback-out]) calls the customer through the tenant's trunk."""
+    """Places stored callbacks through the queue itself: the callback waits as a caller would have,
+    at the place the caller left (ahead of everyone who joined after them), routed by the queue's
+    strategy and skills; when an agent answers, the dialplan ([callback-out]) dials the customer
+    through the tenant's trunk, so the agent is on the line first. Unanswered customers are retried
+    (``MAX_ATTEMPTS``, ``RETRY_AFTER_S`` apart)."""
 
     MAX_ATTEMPTS = 3
+    RETRY_AFTER_S = 60.0
 
-    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, agents: AgentService) -> None:
+    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, clock: Callable[[], float] = time.time) -> None:
         self._pool = pool
         self._ami = ami
-        self._agents = agents
-        self._dialing: dict[int, str] = {}  # callback id -> agent code
+        self._clock = clock
+        self._dialing: set[int] = set()
+        self._not_before: dict[int, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def tick(self) -> int:
         async with self._pool.connection() as conn:
-            pending = [c for c in await customers.pending_callbacks(conn) if c.id not in self._dialing]
+            pending = [c for c in await customers.pending_callbacks(conn)
+                       if c.id not in self._dialing and self._not_before.get(c.id, 0.0) <= self._clock()]
         started = 0
-        busy = frozenset(self._dialing.values())
         for cb in pending:
             async with self._pool.connection() as conn:
-                rows = await agent_store.free_candidates(conn, cb.queue)
                 trunks = await flows.allowed_trunks(conn, cb.tenant_id)
-            agent = best_agent([Candidate(*r) for r in rows], exclude=busy)
-            if agent is None:
-                continue
-            if not trunks:
-                log.error("callback.no_trunk", callback=cb.id, detail="tenant has no allowed trunk")
+                queue = await tenants.get_queue(conn, cb.queue)
+            if not trunks or queue is None:
+                log.error("callback.impossible", callback=cb.id, queue=cb.queue,
+                          detail="the queue is gone" if queue is None else "tenant has no allowed trunk")
                 async with self._pool.connection() as conn:
                     await customers.set_callback_status(conn, cb.id, "failed")
                 continue
-            busy = busy | {agent.code}
-            self._dialing[cb.id] = agent.code
-            task = asyncio.create_task(self._place(cb, agent, sorted(trunks)[0]), name=f"callback-{cb.id}")
+            position = await self._place_in(cb)
+            self._dialing.add(cb.id)
+            task = asyncio.create_task(self._place(cb, sorted(trunks)[0], position, queue.max_wait_s),
+                                       name=f"callback-{cb.id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1
         return started
 
-    async def _place(self, cb: customers.CallbackRow, agent: Candidate, trunk: str) -> None:
-        log.info("callback.placing", callback=cb.id, agent=agent.code, number=cb.number)
+    async def _place_in(self, cb: customers.CallbackRow) -> int:
+        """The callback's place: behind the callers still waiting who joined before the original call."""
+        messages = await self._ami.action({"Action": "QueueStatus", "Queue": cb.queue}, as_list=True)
+        now = self._clock()
+        joined = [now - float(m.get("wait", "0") or 0) for m in messages if m.get("event") == "QueueEntry"]
+        return place_in_queue(cb.joined_at.timestamp(), joined)
+
+    async def _place(self, cb: customers.CallbackRow, trunk: str, position: int, max_wait_s: int) -> None:
+        log.info("callback.queued", callback=cb.id, queue=cb.queue, position=position, number=cb.number)
         async with self._pool.connection() as conn:
             await customers.set_callback_status(conn, cb.id, "dialing", attempt=True)
-        await self._agents.hold_for_callback(agent.code)
-        variables = f"CC_CALLBACK_ID={cb.id},CC_CALLBACK_NUMBER={cb.number},CC_CALLBACK_TRUNK={trunk}"
+        variables = ",".join([f"CC_CALLBACK_ID={cb.id}", f"CC_CALLBACK_NUMBER={cb.number}",
+                              f"CC_CALLBACK_TRUNK={trunk}", f"CC_QUEUE={cb.queue}",
+                              f"CC_CALLBACK_POSITION={position}", f"CC_CALLBACK_CID={cb.did}"])
         ok = False
         try:
+            # Answered when an agent takes the queued callback (then [callback-out] runs), or failed
+            # when the queue gave up on it.
             messages = await self._ami.action(
-                {"Action": "Originate", "Channel": actions.pjsip_interface(agent.endpoint), "Context": "callback-out",
-                 "Exten": "s", "Priority": "1", "Async": "true", "Timeout": "20000",
-                 "CallerID": f"Callback <{cb.number}>", "ChannelId": f"cb-{cb.id}-{cb.attempts + 1}",
-                 "Variable": variables}, timeout=30)
+                {"Action": "Originate", "Channel": f"Local/{cb.id}@callback-queue/n", "Context": "callback-out",
+                 "Exten": "s", "Priority": "1", "Async": "true", "Timeout": str((max_wait_s + 30) * 1000),
+                 "CallerID": f"Callback <{cb.number}>", "Variable": variables}, timeout=max_wait_s + 60)
             ok = not any(m.get("event") == "OriginateResponse" and m.get("response") == "Failure" for m in messages)
         except (AmiUnavailable, AmiActionFailed) as exc:
             log.warning("callback.originate_failed", callback=cb.id, detail=str(exc))
-        if not ok:  # the agent did not answer: try again later, with whoever is free then
+        if not ok:  # no agent took it in time: try again later
             await self._finish(cb.id, talked=False)
 
     async def on_done(self, callback_id: int, dial_status: str) -> None:
@@ -276,16 +289,16 @@ class CallbackDialer:
         await self._finish(callback_id, talked=dial_status == "ANSWER")
 
     async def _finish(self, callback_id: int, talked: bool) -> None:
-        agent = self._dialing.pop(callback_id, None)
+        self._dialing.discard(callback_id)
         async with self._pool.connection() as conn:
             status = await customers.callback_status(conn, callback_id)
             if status is not None and status[0] == "dialing":
                 retry = not talked and status[1] < self.MAX_ATTEMPTS
+                if retry:
+                    self._not_before[callback_id] = self._clock() + self.RETRY_AFTER_S
                 await customers.set_callback_status(conn, callback_id, "done" if talked else
                                                     ("pending" if retry else "failed"))
-        if agent is not None:
-            await self._agents.release_after_callback(agent, talked)
-        log.info("callback.finished", callback=callback_id, talked=talked, agent=agent)
+        log.info("callback.finished", callback=callback_id, talked=talked)
 
     async def run(self, interval_s: float = 1.0) -> None:
         try:

@@ -1,5 +1,8 @@
-"""Which free agent takes a call the middleware places itself (a callback): the most proficient in the
-queue's skill, then the one idle longest. Pure; bench/routing.py times it at 1,000 agents."""
+"""Routing decisions the middleware makes itself. Pure; bench/routing.py times them at 1,000 agents.
+
+``best_agent``: which free agent takes a call the middleware connects itself (the outbound dialer's
+answered customer): the most proficient in the queue's skill, then the one idle longest.
+``place_in_queue``: where a callback re-enters its queue, keeping the place its caller held."""
 
 from __future__ import annotations
 
@@ -30,3 +33,9 @@ def assign(calls: int, candidates: list[Candidate]) -> list[Candidate]:
     """The agents for the next ``calls`` waiting calls, best first, each agent at most once."""
     ranked = sorted(candidates, key=lambda c: (-c.proficiency, c.idle_since))
     return ranked[:calls]
+
+
+def place_in_queue(joined_at: float, waiting_joined_at: Iterable[float]) -> int:
+    """Queue position (1 = next) for a caller who first joined at ``joined_at``: behind everyone
+    still waiting who joined earlier, ahead of everyone who joined later."""
+    return 1 + sum(1 for t in waiting_joined_at if t < joined_at)

@@ -134,19 +134,6 @@ async def memberships(conn: AsyncConnection, agent_code: str | None = None) -> l
     return out
 
 
-async def free_candidates(conn: AsyncConnection, queue: str) -> list[tuple[str, str, int, datetime]]:
-    """Available, eligible members of a queue: (code, endpoint, proficiency in its skill or 0, idle since)."""
-    cur = await conn.execute(
-        """SELECT a.code, p.endpoint, COALESCE(s.proficiency, 0), a.state_since
-             FROM queue_members m JOIN queues q ON q.id = m.queue_id JOIN agents a ON a.id = m.agent_id
-             JOIN LATERAL (SELECT endpoint FROM phones WHERE agent_id = a.id ORDER BY id LIMIT 1) p ON true
-             LEFT JOIN agent_skills s ON s.agent_id = a.id AND s.skill = q.skill
-            WHERE q.name = %s AND a.state = 'available' AND (q.skill IS NULL OR s.proficiency IS NOT NULL)
-              AND a.session_mode = 'ring'  -- a persistent session's line is taken: callbacks ring phones""",
-        (queue,))
-    return [(r[0], r[1], int(r[2]), r[3]) for r in await cur.fetchall()]
-
-
 async def set_skill(conn: AsyncConnection, agent_code: str, skill: str, proficiency: int) -> bool:
     """Give an agent a skill at a level (1-5), or take it away (0); False if there is no such agent."""
     cur = await conn.execute("SELECT id FROM agents WHERE code = %s", (agent_code,))

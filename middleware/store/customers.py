@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -59,10 +60,12 @@ async def list_customers(conn: AsyncConnection, tenant_code: str) -> list[dict[s
         return await cur.fetchall()
 
 
-async def add_callback(conn: AsyncConnection, tenant_id: int, linkedid: str, number: str, queue: str) -> int:
+async def add_callback(conn: AsyncConnection, tenant_id: int, linkedid: str, number: str, queue: str,
+                       queue_joined_at: datetime | None = None, did: str = "") -> int:
     cur = await conn.execute(
-        "INSERT INTO callbacks (tenant_id, linkedid, number, queue) VALUES (%s, %s, %s, %s) RETURNING id",
-        (tenant_id, linkedid, number, queue))
+        "INSERT INTO callbacks (tenant_id, linkedid, number, queue, queue_joined_at, did) "
+        "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        (tenant_id, linkedid, number, queue, queue_joined_at, did))
     row = await cur.fetchone()
     assert row is not None
     return int(row[0])
@@ -75,12 +78,17 @@ class CallbackRow:
     number: str
     queue: str
     attempts: int
+    joined_at: datetime  # when the caller joined the queue (their place), else when they asked
+    did: str = ""  # the number the customer called: the callback shows it as its caller ID
 
 
 async def pending_callbacks(conn: AsyncConnection, limit: int = 20) -> list[CallbackRow]:
     cur = await conn.execute(
-        """SELECT id, tenant_id, number, queue, attempts FROM callbacks WHERE status = 'pending'
-            ORDER BY requested_at LIMIT %s""", (limit,))
+        """SELECT cb.id, cb.tenant_id, cb.number, cb.queue, cb.attempts,
+                  COALESCE(cb.queue_joined_at,
+                           (SELECT c.queue_entered_at FROM calls c WHERE c.linkedid = cb.linkedid), cb.requested_at),
+                  COALESCE(NULLIF(cb.did, ''), (SELECT c.did FROM calls c WHERE c.linkedid = cb.linkedid), '')
+             FROM callbacks cb WHERE cb.status = 'pending' ORDER BY cb.requested_at LIMIT %s""", (limit,))
     return [CallbackRow(*r) for r in await cur.fetchall()]
 
 

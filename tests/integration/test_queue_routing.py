@@ -3,6 +3,7 @@ on three registered SIPp agent phones."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -176,6 +177,10 @@ async def test_callback_keeps_the_place_and_calls_the_agent_first(desk, sipp, se
     # The second caller hears the wait (~10 s), then presses 1 in the queue and is told thank you.
     leaver = await sipp.call(TEST_DID, caller="12125554002", port=next(_ports), presses=[(16000, "1")],
                              hold_ms=4000)
+    # A third caller joins the queue after the second but before they press 1: the callback must
+    # still be answered before them, in the place the second caller held.
+    await asyncio.sleep(3)
+    later = await sipp.call(TEST_DID, caller="12125554003", port=next(_ports), presses=[], hold_ms=50000)
     await leaver.wait(60)  # Asterisk hangs up after the thank-you; the caller's own BYE may find no call
     left = await wait_until(lambda: call_record(service, "12125554002"), 20, "the waiting call's record")
     assert left["disposition"] == "callback_requested" and left["agent_code"] is None
@@ -183,14 +188,18 @@ async def test_callback_keeps_the_place_and_calls_the_agent_first(desk, sipp, se
 
     done = await wait_until(lambda: _callback(service, "done"), 40, "the callback to be placed and finish")
     assert done == ("12125554002", TEST_QUEUE, 1)
+    assert await later.wait(90) == 0, later.errors()
     answered = [line for line in customer.log_lines() if line.startswith("ANSWERED")]
-    assert len(answered) == 1 and "Callback" in answered[0]  # the customer saw the callback caller ID
-    assert len(phones["1001"].connected_calls()) == 2  # the queue call, then the callback
+    # The customer saw the number they had called as the caller ID.
+    assert len(answered) == 1 and '"Callback" <sip:5551999@' in answered[0], answered
+    # Alice: the first call, then the callback (through the queue, before the later caller), then him.
+    assert [c["caller"] for c in phones["1001"].connected_calls()] == ["12125554001", "12125554002",
+                                                                      "12125554003"]
     async with service.pool.connection() as conn:
         cur = await conn.execute(
             "SELECT legs FROM calls WHERE complete AND legs::text LIKE '%%carrier-sim%%' AND legs::text LIKE "
-            "'%%acme-1001%%' AND caller_number <> %s ORDER BY started_at DESC LIMIT 1", ("12125554001",))
-        legs = (await cur.fetchone())[0]
+            "'%%acme-1001%%' AND legs::text LIKE '%%callback-queue%%' ORDER BY started_at DESC LIMIT 1")
+        legs = [leg for leg in (await cur.fetchone())[0] if leg["channel"].startswith("PJSIP/")]
     assert legs[0]["channel"].startswith("PJSIP/acme-1001-")  # the agent first
     assert legs[1]["channel"].startswith("PJSIP/carrier-sim-")  # then the customer
     await wait_until(lambda: _agent_state(service, "1001", "available"), 15, "Alice free after wrap-up")
