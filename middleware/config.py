@@ -44,6 +44,10 @@ class Settings:
     asterisk_config_dir: Path = PROJECT_ROOT / "asterisk-config"
     dialplan_dir: Path = PROJECT_ROOT / "dialplans"
     run_dir: Path = PROJECT_ROOT / ".cache" / "run"
+    # Where call records PostgreSQL could not take wait, fsync'd, until it answers (default in run_dir).
+    cdr_journal: Path | None = None
+    # Where the PBX's recordings appear on this host (default: inside the chroot rootfs).
+    recordings_dir: Path | None = None
     log_level: str = "info"
     log_format: str = "json"
     db_pool_min: int = 1
@@ -52,6 +56,14 @@ class Settings:
     # for tests and for rehearsing after-hours routing. Empty = the real clock.
     clock: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def recordings_root(self) -> Path:
+        return self.recordings_dir or self.asterisk_root / "var" / "spool" / "asterisk" / "monitor"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.cdr_journal or self.run_dir / "cdr-journal.jsonl"
 
     @property
     def generated_dir(self) -> Path:
@@ -84,6 +96,8 @@ _ENV_NAMES: dict[str, str] = {
     "asterisk_config_dir": "ASTERISK_CONFIG_DIR",
     "dialplan_dir": "DIALPLAN_DIR",
     "run_dir": "CALLCENTER_RUN_DIR",
+    "cdr_journal": "CDR_JOURNAL",
+    "recordings_dir": "RECORDINGS_DIR",
     "log_level": "LOG_LEVEL",
     "log_format": "LOG_FORMAT",
     "db_pool_min": "DB_POOL_MIN",
@@ -99,8 +113,8 @@ def _coerce(name: str, raw: object) -> object:
             return int(raw)  # type: ignore[arg-type]
         if kind == "float":
             return float(raw)  # type: ignore[arg-type]
-        if kind == "Path":
-            return Path(str(raw)).expanduser()
+        if kind in ("Path", "Path | None"):
+            return Path(str(raw)).expanduser() if str(raw) else None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name}: {raw!r} is not a valid {kind}") from exc
     return str(raw)

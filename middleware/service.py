@@ -23,11 +23,13 @@ from middleware.agi.server import FastAgiServer, route_table
 from middleware.ami.client import AmiClient, AmiUnavailable
 from middleware.api.app import build_app
 from middleware.cdr.adapter import CdrService
+from middleware.cdr.journal import Journal
 from middleware.config import Settings, clock_of
 from middleware.event_stream import EventStream
 from middleware.ivr.adapter import IvrService
 from middleware.pbx_events import AmiEvent
 from middleware.provision.service import provision
+from middleware.recordings.adapter import RecordingIndexer
 from middleware.routing.adapter import Announcer, CallbackDialer, OverflowService, QueueState
 from middleware.store.database import open_pool
 
@@ -57,7 +59,9 @@ class Service:
     async def start(self) -> None:
         s = self.settings
         self.pool = await open_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
-        self.cdr = CdrService(self.pool)
+        self.cdr = CdrService(self.pool, journal=Journal(s.journal_path))
+        self.recordings = RecordingIndexer(self.pool, s.recordings_root)
+        self.cdr.on_saved.append(self.recordings.on_saved)
         self.events = EventStream(self.pool)
         self.ami = AmiClient(host=s.ami_host, port=s.ami_port, username=s.ami_user, secret=s.ami_secret,
                              action_timeout=s.ami_action_timeout, on_event=self._on_ami_event,
@@ -141,7 +145,9 @@ class Service:
                              "rejected": self.agi.requests_rejected}
         if self.cdr is not None:
             report["cdr"] = {"ok": True, "written": self.cdr.records_written,
-                             "pending": len(self.cdr.pending), "in_progress": len(self.cdr.assembler.calls)}
+                             "pending": len(self.cdr.pending), "in_progress": len(self.cdr.assembler.calls),
+                             "journal_backlog": self.cdr.journal.backlog() if self.cdr.journal else 0,
+                             "replayed": self.cdr.replayed}
         return report
 
     async def close(self) -> None:
@@ -150,6 +156,8 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
+        if getattr(self, "recordings", None) is not None:
+            await self.recordings.close()
         if self.agi is not None:
             await self.agi.close()
         if self.ami is not None:

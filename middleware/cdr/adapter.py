@@ -1,12 +1,15 @@
 """Feed AMI events to the assembler and store finished call records.
 
-A record that cannot be written (PostgreSQL down) stays pending in memory and is retried with the
-next batch; a durable journal for long outages belongs to the CDR issue.
+A record PostgreSQL cannot take (unreachable, restarting) goes to the journal (an fsync'd local
+file, see journal.py) and is replayed, in order, before anything newer once the database answers.
+Without a journal (tests of the assembler alone) such records wait in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import psycopg
@@ -14,6 +17,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from middleware.cdr.assembly import CallRecord, CdrAssembler
+from middleware.cdr.journal import Journal
 from middleware.pbx_events import AmiEvent
 from middleware.store import calls
 
@@ -21,11 +25,18 @@ log = structlog.get_logger(__name__)
 
 
 class CdrService:
-    def __init__(self, pool: AsyncConnectionPool, assembler: CdrAssembler | None = None) -> None:
+    RETRY_AFTER_S = 2.0
+    def __init__(self, pool: AsyncConnectionPool, assembler: CdrAssembler | None = None,
+                 journal: Journal | None = None) -> None:
         self._pool = pool
         self.assembler = assembler or CdrAssembler()
+        self.journal = journal
         self.pending: list[CallRecord] = []
         self.records_written = 0
+        self.replayed = 0
+        self._lock = asyncio.Lock()  # one write at a time: a replay must not clear a newer append
+        self.on_saved: list[Callable[[list[CallRecord]], Awaitable[None]]] = []  # e.g. recordings index
+        self._down_until = 0.0  # after a failure, journal at once for a while instead of waiting on the pool
 
     async def on_event(self, event: AmiEvent) -> None:
         await self._write(self.assembler.feed(event))
@@ -39,19 +50,42 @@ class CdrService:
             await asyncio.sleep(interval_s)
             await self.expire(datetime.now(UTC))
 
-    async def _write(self, finished: list[CallRecord]) -> None:
-        if not finished and not self.pending:
-            return
-        self.pending.extend(finished)
-        batch, self.pending = self.pending, []
+    def _journal_waiting(self) -> bool:
+        if self.journal is None:
+            return False
         try:
-            async with self._pool.connection() as conn:
-                await calls.save_records(conn, batch)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            self.pending = batch + self.pending
-            log.error("cdr.write_failed", pending=len(self.pending), detail=str(exc)[:200])
-            return
+            return self.journal.path.stat().st_size > 0
+        except FileNotFoundError:
+            return False
+
+    async def _write(self, finished: list[CallRecord]) -> None:
+        async with self._lock:
+            journaled = self.journal.read() if self._journal_waiting() and self.journal else []
+            if not finished and not self.pending and not journaled:
+                return
+            batch = journaled + self.pending + finished
+            try:
+                if time.monotonic() < self._down_until:
+                    raise PoolTimeout("PostgreSQL was unreachable a moment ago")
+                async with self._pool.connection(timeout=5) as conn:
+                    await calls.save_records(conn, batch)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                self._down_until = time.monotonic() + self.RETRY_AFTER_S
+                if self.journal is not None:
+                    self.journal.append(finished)  # the older ones are in it already
+                    log.error("cdr.write_failed_journaled", journaled=self.journal.backlog(), detail=str(exc)[:200])
+                else:
+                    self.pending = self.pending + finished
+                    log.error("cdr.write_failed", pending=len(self.pending), detail=str(exc)[:200])
+                return
+            if journaled and self.journal is not None:
+                self.journal.clear()
+                self.replayed += len(journaled)
+                log.info("cdr.journal_replayed", records=len(journaled))
+            self.pending = []
         self.records_written += len(batch)
+        for hook in self.on_saved:
+            await hook(batch)
         for record in batch:
             log.info("cdr.call_recorded", linkedid=record.linkedid, disposition=record.disposition,
                      queue=record.queue, agent=record.agent_code, wait_s=record.wait_s, talk_s=record.talk_s)

@@ -17,6 +17,8 @@ from middleware.cli import (
     ivr,
     phone,
     queue,
+    recordings,
+    report,
     serve,
     stack,
     supervise,
@@ -43,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     nouns = parser.add_subparsers(dest="noun", metavar="COMMAND", parser_class=Parser)
     nouns.required = True
     for module in (serve, db, asterisk, stack, tenant, team, queue, agent, phone, did, ivr, customer, calls,
-                   supervise, demo):
+                   supervise, report, recordings, demo):
         module.register(nouns)
     return parser
 

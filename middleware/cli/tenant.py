@@ -26,6 +26,12 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     t.add_argument("code")
     t.add_argument("trunk", help="PJSIP trunk endpoint, e.g. carrier-sim")
     t.set_defaults(func=cmd_allow_trunk)
+    r = verbs.add_parser("recording", help="a tenant's call recording policy (then `callcenter asterisk sync`)")
+    r.add_argument("code")
+    r.add_argument("--record", choices=("yes", "no"), help="record answered calls")
+    r.add_argument("--consent-prompt", help="prompt played to callers first ('' for none), e.g. custom/recorded")
+    r.add_argument("--retention-days", type=int, help="recordings older than this are purged")
+    r.set_defaults(func=cmd_recording)
     ls = verbs.add_parser("list", help="list tenants")
     add_json_flag(ls)
     ls.set_defaults(func=cmd_list)
@@ -56,10 +62,34 @@ def cmd_allow_trunk(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_recording(args: argparse.Namespace, settings: Settings) -> int:
+    if args.retention_days is not None and args.retention_days < 1:
+        raise CliError("--retention-days must be at least 1")
+
+    async def change(conn: AsyncConnection) -> None:
+        await require_tenant(conn, args.code)
+        try:
+            await conn.execute(
+                """UPDATE tenants SET record_calls = COALESCE(%s, record_calls),
+                          recording_consent_prompt = COALESCE(%s, recording_consent_prompt),
+                          recording_retention_days = COALESCE(%s, recording_retention_days) WHERE code = %s""",
+                (None if args.record is None else args.record == "yes", args.consent_prompt, args.retention_days,
+                 args.code))
+        except psycopg.errors.CheckViolation as exc:
+            raise CliError("--consent-prompt must be a sound name: letters, digits, '_', '-', '/'") from exc
+
+    with_connection(settings, change)
+    print(f"tenant {args.code} recording policy changed; run `callcenter asterisk sync` to apply")
+    return 0
+
+
+COLUMNS = ("code", "name", "timezone", "record_calls", "recording_consent_prompt", "recording_retention_days")
+
+
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
-        cur = await conn.execute("SELECT code, name, timezone, created_at FROM tenants ORDER BY code")
-        return [dict(zip(("code", "name", "timezone", "created_at"), r, strict=True)) for r in await cur.fetchall()]
+        cur = await conn.execute(f"SELECT {', '.join(COLUMNS)} FROM tenants ORDER BY code")
+        return [dict(zip(COLUMNS, r, strict=True)) for r in await cur.fetchall()]
 
-    show_rows(args, with_connection(settings, rows), ("code", "name", "timezone"))
+    show_rows(args, with_connection(settings, rows), COLUMNS)
     return 0

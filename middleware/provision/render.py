@@ -92,7 +92,10 @@ def render_extensions(dids: Iterable[DidRow], phones: Iterable[PhoneRow], queues
             f"exten => {number},1,Set(__CC_TENANT={d.tenant_code})\n"
             f" same => n,Set(__CC_DID={number})\n"
             f" same => n,Set(__CC_FALLBACK_QUEUE={_safe(d.fallback_queue, 'fallback queue')})\n"
-            f" same => n,Goto(inbound,s,1)\n")
+            + (" same => n,Set(__CC_RECORD=1)\n" if d.record else "")
+            + (f" same => n,Set(__CC_RECORD_CONSENT={_safe(d.consent_prompt, 'consent prompt')})\n"
+               if d.consent_prompt else "")
+            + " same => n,Goto(inbound,s,1)\n")
     out.append("\n[phones-generated]\n")
     for p in phones:
         ep = _safe(p.endpoint, "phone endpoint")

@@ -55,10 +55,44 @@ def dtmf_packets(digits: str, *, seq: int, timestamp: int) -> list[tuple[float, 
     return out
 
 
+def _alaw(sample: int) -> int:
+    """G.711 A-law encoding of one 16-bit linear sample."""
+    sign = 0x80 if sample >= 0 else 0x00
+    magnitude = min(abs(sample), 32635) >> 3
+    if magnitude < 32:
+        code = magnitude >> 1
+    else:
+        exponent = magnitude.bit_length() - 5
+        code = (exponent << 4) | ((magnitude >> exponent) & 0x0F)
+    return (sign | code) ^ 0x55
+
+
+def voice_packets(seconds_: float, *, seq: int, timestamp: int, hz: float = 425.0) -> list[tuple[float, bytes]]:
+    """A steady tone as PCMA RTP (payload type 8), 20 ms a packet: audio for the PBX to record."""
+    import math
+
+    out = []
+    for i in range(int(seconds_ * 50)):
+        start = i * SAMPLES_PER_PACKET
+        payload = bytes(_alaw(int(8000 * math.sin(2 * math.pi * hz * (start + n) / 8000)))
+                        for n in range(SAMPLES_PER_PACKET))
+        header = struct.pack("!BBHII", 0x80, 8, (seq + i) & 0xFFFF, (timestamp + start) & 0xFFFFFFFF, SSRC)
+        out.append((i * 0.02, header + payload))
+    return out
+
+
+def voice_pcap(seconds_: float, *, seq: int, timestamp: int) -> bytes:
+    return _pcap_of(voice_packets(seconds_, seq=seq, timestamp=timestamp))
+
+
 def pcap(digits: str, *, seq: int, timestamp: int) -> bytes:
     """A classic libpcap file (Ethernet) carrying the digits' RTP events."""
+    return _pcap_of(dtmf_packets(digits, seq=seq, timestamp=timestamp))
+
+
+def _pcap_of(packets: list[tuple[float, bytes]]) -> bytes:
     body = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
-    for offset, rtp in dtmf_packets(digits, seq=seq, timestamp=timestamp):
+    for offset, rtp in packets:
         frame = _frame(rtp)
         sec = int(offset)
         usec = round((offset - sec) * 1_000_000)

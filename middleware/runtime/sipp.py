@@ -28,8 +28,10 @@ class SippError(RuntimeError):
 Presses = Sequence[tuple[int, str]]  # (wait before, in ms; the digits then pressed one after another)
 
 
-def render_caller(*, presses: Presses, caller: str, hold_ms: int, pcap_paths: Sequence[str]) -> str:
-    """The caller scenario: after the answer, each (wait, digits) in turn, then ``hold_ms`` on the line.
+def render_caller(*, presses: Presses, caller: str, hold_ms: int, pcap_paths: Sequence[str],
+                  voice_path: str | None = None) -> str:
+    """The caller scenario: after the answer, each (wait, digits) in turn, then ``hold_ms`` on the line
+    (talking, with ``voice_path``: a PCMA capture played from the start of the hold).
     ``pcap_paths[i]`` is the RFC 2833 capture (inside the rootfs) that presses[i] replays."""
     if not re.fullmatch(r"\+?[0-9]{1,20}", caller):
         raise ValueError(f"caller number {caller!r} is not a phone number")
@@ -39,6 +41,8 @@ def render_caller(*, presses: Presses, caller: str, hold_ms: int, pcap_paths: Se
         if digits:
             steps.append(f'  <nop><action><exec play_pcap_audio="{path}"/></action></nop>')
             steps.append(f'  <pause milliseconds="{int(rtp_dtmf.seconds(digits) * 1000) + 100}" />')
+    if voice_path:
+        steps.append(f'  <nop><action><exec play_pcap_audio="{voice_path}"/></action></nop>')
     text = (SCENARIOS / "caller.xml").read_text()
     return (text.replace("{caller}", caller).replace("{hold_ms}", str(hold_ms))
             .replace("{dtmf_actions}", "\n".join(steps)))
@@ -281,8 +285,9 @@ class Sipp:
 
     async def call(self, did: str, *, caller: str, port: int, digits: str = "", dtmf_after_ms: int = 1500,
                    presses: Presses | None = None, hold_ms: int = 5000, calls: int = 1,
-                   rate_per_s: float = 1.0) -> SippRun:
-        """Place calls to a DID; press ``digits`` after ``dtmf_after_ms``, or follow ``presses``."""
+                   rate_per_s: float = 1.0, talk: bool = False) -> SippRun:
+        """Place calls to a DID; press ``digits`` after ``dtmf_after_ms``, or follow ``presses``;
+        with ``talk`` the caller sends audio (a tone) all through the hold, as a voice would."""
         if presses is None:
             presses = [(dtmf_after_ms, digits)]
         self._prepare()
@@ -293,7 +298,12 @@ class Sipp:
             # Each press continues the RTP sequence and clock of the one before.
             (self.work / name).write_bytes(rtp_dtmf.pcap(press, seq=1000 + 500 * i, timestamp=80_000 * (i + 1)))
             paths.append(f"{WORK_IN_ROOT}/{name}")
-        scenario = render_caller(presses=presses, caller=caller, hold_ms=hold_ms, pcap_paths=paths)
+        voice = None
+        if talk:
+            name = f"voice-{self._seq}.pcap"
+            (self.work / name).write_bytes(rtp_dtmf.voice_pcap(hold_ms / 1000, seq=20000, timestamp=8_000_000))
+            voice = f"{WORK_IN_ROOT}/{name}"
+        scenario = render_caller(presses=presses, caller=caller, hold_ms=hold_ms, pcap_paths=paths, voice_path=voice)
         return await self.start(f"caller-{did}", scenario,
                                 ["-p", str(port), "-mp", str(port + 2000), "-s", did, "-m", str(calls),
                                  "-r", str(rate_per_s), "-l", str(calls), "-recv_timeout", "60000"])

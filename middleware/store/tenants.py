@@ -15,6 +15,8 @@ class DidRow:
     tenant_code: str
     fallback_queue: str
     flow: str | None
+    record: bool = True  # the tenant records its answered calls
+    consent_prompt: str = ""  # played to callers first when set ("this call may be recorded")
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ async def find_did(conn: AsyncConnection, number: str) -> DidRow | None:
 
 async def list_dids(conn: AsyncConnection) -> list[DidRow]:
     cur = await conn.execute(
-        """SELECT d.number, d.tenant_id, t.code, d.fallback_queue, d.flow
+        """SELECT d.number, d.tenant_id, t.code, d.fallback_queue, d.flow, t.record_calls, t.recording_consent_prompt
              FROM dids d JOIN tenants t ON t.id = d.tenant_id ORDER BY d.number""")
     return [DidRow(*row) for row in await cur.fetchall()]
 

@@ -7,6 +7,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,11 +57,12 @@ def settings(pbx: Settings, db_url: str) -> Settings:
 
 
 @pytest.fixture
-async def make_service(settings: Settings) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
+async def make_service(settings: Settings, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
     services: list[Service] = []
 
     async def make(**overrides: Any) -> Service:
         only = overrides.pop("only", frozenset(("agi", "ami", "api")))
+        overrides.setdefault("cdr_journal", tmp_path / "cdr-journal.jsonl")  # never another test's
         service = Service(settings.with_overrides(**overrides), only)
         services.append(service)
         await service.start()

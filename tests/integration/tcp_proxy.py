@@ -14,6 +14,7 @@ class CuttableProxy:
         self._frozen: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.connections = 0
+        self.refusing = False  # while set, new connections are dropped at once (the server is "down")
 
     @property
     def port(self) -> int:
@@ -33,6 +34,10 @@ class CuttableProxy:
         writer.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            if writer.transport is not None:
+                writer.transport.abort()
+            return
         self.connections += 1
         up_reader, up_writer = await asyncio.open_connection(*self.target)
         self._writers |= {writer, up_writer}
@@ -45,6 +50,14 @@ class CuttableProxy:
     def freeze(self) -> None:
         """Stop forwarding on the open connections without closing them; new ones work normally."""
         self._frozen |= self._writers
+
+    def down(self) -> None:
+        """The server goes away: open connections dropped, new ones refused until ``up``."""
+        self.refusing = True
+        self.cut()
+
+    def up(self) -> None:
+        self.refusing = False
 
     def cut(self) -> None:
         for w in list(self._writers):

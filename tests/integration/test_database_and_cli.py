@@ -24,7 +24,7 @@ def tables(url: str) -> set[str]:
 
 
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0007"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0008"
     database.downgrade(db_url, "0001")
     assert tables(db_url) == TABLES_0001 and database.current_revision(db_url) == "0001"
     database.downgrade(db_url, "base")
@@ -52,7 +52,8 @@ def test_admin_cli_builds_a_tenant(db_url: str) -> None:
 
     agents = json.loads(cli(db_url, "agent", "list", "--json").stdout)
     assert agents == [{"code": "2001", "endpoint": "globex-2001", "id": agents[0]["id"], "name": "Hank Scorpio",
-                       "state": "logged_out", "state_reason": "", "tenant_code": "globex", "wrap_up_until": None}]
+                       "state": "logged_out", "state_reason": "", "tenant_code": "globex", "wrap_up_until": None,
+                       "session_mode": "ring"}]
     shown = json.loads(cli(db_url, "agent", "show", "2001", "--json").stdout)
     assert shown["queues"] == [{"queue": "globex-care", "penalty": 2}]
     queues = json.loads(cli(db_url, "queue", "list", "--json").stdout)
@@ -119,3 +120,42 @@ def test_queue_extension_announcements_and_estimate_accuracy_from_the_cli(db_url
     assert report == [{"queue": "globex-care", "calls": 3, "mean_abs_error_s": 46.7, "bias_s": -33.3,
                        "within_30s": 0.667, "within_25pct": 0.667}]
     assert cli(db_url, "queue", "estimates", "nope").returncode != 0
+
+
+def test_report_from_the_cli_table_csv_json_and_charts(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert cli(db_url, "tenant", "add", "globex", "--name", "Globex").returncode == 0
+    assert cli(db_url, "queue", "add", "globex-care", "--tenant", "globex").returncode == 0
+    assert cli(db_url, "agent", "add", "2001", "--tenant", "globex", "--name", "Hank").returncode == 0
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = [("r1", "111", "09:00", "answered", 10, 100, "2001"),
+                ("r2", "222", "09:05", "answered", 30, 200, "2001"),
+                ("r3", "333", "09:10", "abandoned", 3, None, None),
+                ("r4", "444", "10:15", "abandoned", 40, None, None)]
+        for lid, number, hhmm, disposition, wait, talk, agent in rows:
+            conn.execute(
+                "INSERT INTO calls (linkedid, tenant_id, caller_number, queue, agent_code, started_at, ended_at, "
+                "wait_s, talk_s, disposition, complete) VALUES (%s, (SELECT id FROM tenants WHERE code = 'globex'), "
+                "%s, 'globex-care', %s, %s, %s::timestamptz + interval '5 minutes', %s, %s, %s, true)",
+                (lid, number, agent, f"2026-11-02 {hhmm}+00", f"2026-11-02 {hhmm}+00", wait, talk, disposition))
+        for state, at in (("available", "08:55"), ("on_call", "09:00"), ("wrap_up", "09:20"), ("logged_out", "09:30")):
+            conn.execute("INSERT INTO agent_state_history (agent_id, state, at) VALUES "
+                         "((SELECT id FROM agents WHERE code = '2001'), %s, %s)", (state, f"2026-11-02 {at}+00"))
+    done = cli(db_url, "report", "--from", "2026-11-02", "--by", "queue", "--json")
+    assert done.returncode == 0, done.stderr
+    total = json.loads(done.stdout)["rows"][-1]
+    assert (total["offered"], total["answered"], total["abandoned"], total["abandoned_after_short"]) == (4, 2, 2, 1)
+    assert (total["asa_s"], total["service_level"], total["longest_wait_s"]) == (20.0, 0.333, 40.0)
+    assert total["occupancy"] == 0.857  # 30 min busy / 35 min staffed (08:55-09:30)
+    hours = json.loads(cli(db_url, "report", "--from", "2026-11-02", "--by", "hour", "--json").stdout)["rows"]
+    assert [r["group"] for r in hours] == ["2026-11-02 09:00", "2026-11-02 10:00", "total"]
+    csv_out = cli(db_url, "report", "--from", "2026-11-02", "--csv", "--tenant", "globex").stdout.splitlines()
+    assert csv_out[0].startswith("group,offered,answered") and csv_out[1].startswith("globex-care,4,2")
+    charts = cli(db_url, "report", "--from", "2026-11-02", "--png", str(tmp_path / "charts"))
+    assert charts.returncode == 0, charts.stderr
+    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == [
+        "agent_occupancy.png", "service_level_by_hour.png", "volume_by_hour.png"]
+    assert (tmp_path / "charts" / "volume_by_hour.png").read_bytes()[:4] == b"\x89PNG"
+    for bad in (["--from", "2026-13-01"], ["--from", "2026-11-02", "--to", "2026-11-01"],
+                ["--service-level", "-1"], ["--by", "planet"]):
+        wrong = cli(db_url, "report", *bad)
+        assert wrong.returncode != 0 and "Traceback" not in wrong.stderr, (bad, wrong.stderr)

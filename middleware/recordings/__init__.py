@@ -1,0 +1,1 @@
+"""Call recordings: naming, the media files themselves, the index."""

@@ -1,0 +1,97 @@
+"""Index each recording once its call is recorded: find <dir>/<tenant>/<linkedid>.<format>, read
+duration and format from the file itself, hash it, store the row. A file the PBX is still closing is
+looked for again a few times."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import psycopg
+import structlog
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from middleware.cdr.assembly import CallRecord
+from middleware.recordings.media import MediaError, inspect, wav_complete
+from middleware.store import recordings
+
+log = structlog.get_logger(__name__)
+FORMATS = ("wav", "gsm", "sln")
+
+
+def find_file(root: Path, linkedid: str) -> tuple[str, Path] | None:
+    """(tenant, path) of the call's recording under ``root``/<tenant>/, if any."""
+    if not root.is_dir():
+        return None
+    for tenant_dir in root.iterdir():
+        for fmt in FORMATS:
+            path = tenant_dir / f"{linkedid}.{fmt}"
+            if path.is_file():
+                return tenant_dir.name, path
+    return None
+
+
+def closed(path: Path) -> bool:
+    """The PBX has finished the file: a WAV's header counts every byte (MixMonitor rewrites it on close)."""
+    if path.suffix != ".wav":
+        return True
+    try:
+        with open(path, "rb") as f:
+            header = f.read(64)
+        return wav_complete(header, path.stat().st_size)
+    except OSError:
+        return False
+
+
+class RecordingIndexer:
+    def __init__(self, pool: AsyncConnectionPool, root: Path, attempts: int = 5, delay_s: float = 1.0) -> None:
+        self._pool = pool
+        self.root = root
+        self._attempts = attempts
+        self._delay_s = delay_s
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.indexed = 0
+
+    async def on_saved(self, records: list[CallRecord]) -> None:
+        for record in records:
+            if record.connected_at is None:
+                continue  # b: MixMonitor only keeps bridged audio; an unanswered call has none
+            task = asyncio.create_task(self._index(record), name=f"recording-{record.linkedid}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _index(self, record: CallRecord) -> None:
+        found = None
+        for attempt in range(self._attempts):
+            found = find_file(self.root, record.linkedid)
+            if found is not None and await asyncio.to_thread(closed, found[1]):
+                break
+            await asyncio.sleep(self._delay_s * (attempt + 1))
+        else:
+            if found is None:
+                return  # not recorded (the tenant does not record): nothing to index
+            log.warning("recording.not_closed", path=str(found[1]))  # indexed as it is; verify will tell
+        assert found is not None
+        tenant, path = found
+        try:
+            info = await asyncio.to_thread(inspect, path)
+        except (MediaError, OSError) as exc:
+            log.error("recording.unreadable", path=str(path), detail=str(exc))
+            return
+        try:
+            async with self._pool.connection() as conn:
+                rid = await recordings.add(
+                    conn, linkedid=record.linkedid, tenant=tenant, path=str(path), info=info,
+                    started_at=record.connected_at, agent=record.agent_code, queue=record.queue,
+                    caller=record.caller_number, disposition=record.disposition)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            log.error("recording.index_failed", path=str(path), detail=str(exc)[:200])  # verify finds it later
+            return
+        self.indexed += rid is not None
+        log.info("recording.indexed", linkedid=record.linkedid, path=str(path), duration_s=info.duration_s,
+                 size=info.size_bytes)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,99 @@
+"""Every answered call is recorded (MixMonitor, b: only while bridged) as <dir>/<tenant>/<linkedid>.wav
+and indexed with facts read from the file; the CLI searches, verifies, exports and purges."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from middleware.agents.state import AgentEvent
+from middleware.provision.service import provision
+from middleware.runtime.demo_tenant import AGENTS, seed
+from middleware.store import agents as agent_store
+from middleware.store import tenants
+from tests.integration.conftest import call_record, wait_until
+
+ALICE = AGENTS[0]
+TEST_DID, TEST_QUEUE = "5551999", "acme-test"
+
+
+def cli(settings: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "RECORDINGS_DIR": str(settings.recordings_root)}
+    return subprocess.run([sys.executable, "-m", "middleware", *args], capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+async def _recording(db_url: str, linkedid: str) -> dict[str, Any] | None:
+    with psycopg.connect(db_url) as conn:
+        cur = conn.execute("SELECT id, path, duration_s, format, size_bytes, sha256, agent_code, caller_number "
+                           "FROM recordings WHERE linkedid = %s", (linkedid,))
+        row = cur.fetchone()
+    return None if row is None else dict(zip(("id", "path", "duration_s", "format", "size_bytes", "sha256",
+                                              "agent_code", "caller_number"), row, strict=True))
+
+
+async def test_an_answered_call_is_recorded_indexed_and_managed(make_service, sipp, settings, db_url,
+                                                                 tmp_path: Path) -> None:
+    root = settings.recordings_root
+    shutil.rmtree(root, ignore_errors=True)  # other tests' recordings belong to other databases
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.chown(root, "root", "root")
+    os.chmod(root, 0o777)
+    service = await make_service()
+    await seed(service.pool, agents=(ALICE,))
+    async with service.pool.connection() as conn:
+        tenant_id = await tenants.tenant_id(conn, "acme")
+        assert tenant_id is not None
+        await tenants.upsert_queue(conn, tenant_id, TEST_QUEUE, strategy="ringall", wrapup_s=1)
+        await tenants.upsert_did(conn, tenant_id, TEST_DID, TEST_QUEUE, None)
+        await agent_store.add_membership(conn, TEST_QUEUE, ALICE.code)
+    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+    phone = await sipp.agent_phone(ALICE.endpoint, ALICE.secret, 7950)
+    await service.agents.apply(ALICE.code, AgentEvent.LOGIN)
+
+    run = await sipp.call(TEST_DID, caller="12125559001", port=8950, presses=[], hold_ms=6000, talk=True)
+    assert await run.wait(60) == 0, run.errors()
+    call = await wait_until(lambda: call_record(service, "12125559001"), 20, "the call record")
+    rec = await wait_until(lambda: _recording(db_url, call["linkedid"]), 20, "the recording indexed")
+    path = Path(rec["path"])
+    assert path == root / "acme" / f"{call['linkedid']}.wav" and path.is_file()
+    assert (rec["format"], rec["agent_code"], rec["caller_number"]) == ("wav", "1001", "12125559001")
+    assert rec["size_bytes"] == path.stat().st_size
+    # The file holds the bridged part of the call: the talk time, by the record and by the phone's clock.
+    assert abs(float(rec["duration_s"]) - float(call["talk_s"])) <= 1.0, (rec, call["talk_s"])
+    talked = phone.connected_calls()[0]
+    assert abs(float(rec["duration_s"]) - (talked["ended_ms"] - talked["connected_ms"]) / 1000) <= 1.0
+
+    found = json.loads(cli(settings, "recordings", "search", "--agent", "1001", "--min-duration", "2",
+                           "--json").stdout)
+    assert [r["id"] for r in found] == [rec["id"]]
+    assert json.loads(cli(settings, "recordings", "search", "--caller", "99999", "--json").stdout) == []
+    assert cli(settings, "recordings", "verify").returncode == 0
+    exported = cli(settings, "recordings", "export", str(rec["id"]), "--to", str(tmp_path / "out"))
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert (tmp_path / "out" / f"acme-{call['linkedid']}.wav").read_bytes() == path.read_bytes()
+
+    # Tampering, a lost file and a stray file are all reported.
+    (root / "acme" / "stray.wav").write_bytes(path.read_bytes())
+    with open(path, "ab") as f:
+        f.write(b"\0")
+    report = cli(settings, "recordings", "verify", "--json")
+    assert report.returncode == 1
+    problems = json.loads(report.stdout)
+    assert problems["checksum_mismatch"] == [rec["id"]]
+    assert problems["not_indexed"] == [str(root / "acme" / "stray.wav")]
+
+    # Retention: 90 days by default; a recording made 100 days ago goes, a dry run first.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE recordings SET started_at = now() - interval '100 days' WHERE id = %s", (rec["id"],))
+    dry = cli(settings, "recordings", "purge", "--dry-run")
+    assert "would delete" in dry.stdout and path.is_file()
+    assert cli(settings, "recordings", "purge").returncode == 0
+    assert not path.exists() and await _recording(db_url, call["linkedid"]) is None
