@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 import structlog
 from aiohttp import web
+from psycopg_pool import PoolTimeout
 
 from middleware.agents.adapter import AgentService
 from middleware.agi.server import FastAgiServer, route_table
@@ -62,6 +63,7 @@ class Service:
         self.cdr = CdrService(self.pool, journal=Journal(s.journal_path))
         self.recordings = RecordingIndexer(self.pool, s.recordings_root)
         self.cdr.on_saved.append(self.recordings.on_saved)
+        self.cdr.on_recovered.append(self._database_back)
         self.events = EventStream(self.pool)
         self.ami = AmiClient(host=s.ami_host, port=s.ami_port, username=s.ami_user, secret=s.ami_secret,
                              action_timeout=s.ami_action_timeout, on_event=self._on_ami_event,
@@ -95,8 +97,18 @@ class Service:
         log.info("service.started", parts=sorted(self.only))
 
     async def _on_ami_event(self, event: AmiEvent) -> None:
-        assert self.cdr is not None and self.ivr is not None
-        await self.cdr.on_event(event)
+        assert self.cdr is not None
+        await self.cdr.on_event(event)  # first: the journal keeps it even while PostgreSQL is away
+        if self.cdr.db_down:
+            return  # agent states are reconciled from Asterisk once the database is back
+        try:
+            await self._track(event)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            self.cdr.mark_down()
+            log.error("service.database_unreachable", ami_event=event.name, detail=str(exc)[:200])
+
+    async def _track(self, event: AmiEvent) -> None:
+        assert self.ivr is not None and self.agents is not None
         if event.name == "AgentConnect":
             await self.ivr.on_agent_connect(event)
         if event.name in ("AgentConnect", "QueueCallerLeave", "QueueCallerAbandon"):
@@ -106,14 +118,19 @@ class Service:
             if callback_id.isdigit():
                 await self.callbacks.on_done(int(callback_id), event.get("dialstatus"))
         if event.name == "AgentLogin":
-            assert self.agents is not None
             await self.agents.on_agent_login(event)
         if event.name == "AgentLogoff":
-            assert self.agents is not None
             await self.agents.on_agent_logoff(event)
         if event.name in AGENT_EVENTS:
-            assert self.agents is not None
             await self.agents.on_queue_event(event)
+
+    async def _database_back(self) -> None:
+        """PostgreSQL answers again: agent states missed meanwhile are taken from Asterisk."""
+        assert self.agents is not None
+        try:
+            await self.agents.reconcile(datetime.now(UTC))
+        except (AmiUnavailable, psycopg.OperationalError, PoolTimeout) as exc:
+            log.warning("service.reconcile_after_outage_failed", detail=str(exc)[:200])
 
     async def resync(self) -> None:
         """After every AMI (re)login: rewrite generated config, then make queue members match the DB."""

@@ -164,7 +164,8 @@ class AmiClient:
             try:
                 await self._on_event(event)
             except Exception:
-                log.exception("ami.event_handler_failed", event=event.name, linkedid=event.linkedid)
+                # (structlog's first parameter is called "event": the AMI event goes by another name)
+                log.exception("ami.event_handler_failed", ami_event=event.name, linkedid=event.linkedid)
 
     async def _watchdog(self) -> None:
         while True:

@@ -87,8 +87,21 @@ class Journal:
 
     def clear(self) -> None:
         """Empty the journal once everything in it is stored (atomically: a crash leaves it whole)."""
+        self.drop_first(None)
+
+    def drop_first(self, count: int | None) -> None:
+        """Remove the first ``count`` lines (all with None): the ones just replayed. Lines appended
+        while the replay was awaiting the database stay. Synchronous on purpose: on one event loop no
+        append can come between the read and the replace."""
         if not self.path.exists():
             return
-        tmp = self.path.with_suffix(".empty")
-        tmp.write_bytes(b"")
+        keep = b""
+        if count is not None:
+            lines = [line for line in self.path.read_bytes().splitlines(keepends=True) if line.strip()]
+            keep = b"".join(lines[count:])
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            f.write(keep)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, self.path)

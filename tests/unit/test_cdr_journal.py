@@ -45,3 +45,12 @@ def test_a_torn_last_line_is_skipped_not_replayed_half(tmp_path: Path) -> None:
     with open(j.path, "a") as f:
         f.write(record_to_line(record("b.2"))[:40])  # the process died mid-append
     assert [r.linkedid for r in j.read()] == ["b.1"]
+
+
+def test_dropping_the_replayed_lines_keeps_what_came_after(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "cdr-journal.jsonl")
+    j.append([record("c.1"), record("c.2")])
+    replaying = j.read()
+    j.append([record("c.3")])  # arrived while the replay awaited the database
+    j.drop_first(len(replaying))
+    assert [r.linkedid for r in j.read()] == ["c.3"]
