@@ -75,7 +75,8 @@ class Service:
         self.callbacks = CallbackDialer(self.pool, self.ami)
         self.announcer = Announcer(self.pool, self.ami, queue_state, time.time)
         routes = route_table([("ivr", self.ivr.handle), ("agent", self.agents.handle_feature),
-                              ("callback", self.ivr.handle_callback), ("announce", self.announcer.handle_agi)])
+                              ("callback", self.ivr.handle_callback), ("announce", self.announcer.handle_agi),
+                              ("csat", self.ivr.handle_csat)])
         self.agi = FastAgiServer(routes, host=s.agi_host, port=s.agi_port,
                                  max_header_bytes=s.agi_max_header_bytes,
                                  header_timeout=s.agi_header_timeout, command_timeout=s.agi_command_timeout)

@@ -1,5 +1,6 @@
-"""Recording policy per tenant (record or not, a consent prompt, retention) and the recordings index
-columns supervisors search by.
+"""Recording policy per tenant (record or not, a consent prompt, retention), the recordings index
+columns supervisors search by, and the post-call satisfaction survey (the tenant's question prompt,
+the caller's 1-5 answer on the call).
 
 Revision ID: 0008
 Revises: 0007
@@ -20,7 +21,11 @@ def upgrade() -> None:
         ADD COLUMN record_calls boolean NOT NULL DEFAULT true,
         ADD COLUMN recording_consent_prompt text NOT NULL DEFAULT ''
             CHECK (recording_consent_prompt ~ '^[A-Za-z0-9_/-]{0,80}$'),
-        ADD COLUMN recording_retention_days integer NOT NULL DEFAULT 90 CHECK (recording_retention_days > 0);
+        ADD COLUMN recording_retention_days integer NOT NULL DEFAULT 90 CHECK (recording_retention_days > 0),
+        ADD COLUMN csat_prompt text NOT NULL DEFAULT '' CHECK (csat_prompt ~ '^[A-Za-z0-9_/-]{0,80}$');
+    ALTER TABLE calls
+        ADD COLUMN csat_score smallint CHECK (csat_score BETWEEN 1 AND 5),
+        ADD COLUMN csat_at timestamptz;
     ALTER TABLE recordings
         ADD COLUMN agent_code text,
         ADD COLUMN queue text,
@@ -42,6 +47,7 @@ def downgrade() -> None:
     DROP INDEX recordings_started;
     ALTER TABLE recordings DROP COLUMN disposition, DROP COLUMN caller_number, DROP COLUMN campaign,
         DROP COLUMN queue, DROP COLUMN agent_code;
-    ALTER TABLE tenants DROP COLUMN recording_retention_days, DROP COLUMN recording_consent_prompt,
-        DROP COLUMN record_calls;
+    ALTER TABLE calls DROP COLUMN csat_at, DROP COLUMN csat_score;
+    ALTER TABLE tenants DROP COLUMN csat_prompt, DROP COLUMN recording_retention_days,
+        DROP COLUMN recording_consent_prompt, DROP COLUMN record_calls;
     """)

@@ -11,6 +11,7 @@ Definitions (one place, so that every report says the same thing):
 - Occupancy: time on calls and in wrap-up / time available, ringing, on calls or in wrap-up.
   Utilisation: the same busy time / all logged-in time (paused included).
 - Transfer rate: answered calls passed on by a transfer / answered calls.
+- CSAT: mean of the post-call survey answers (1-5) and how many callers answered.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class CallFact:
     disposition: str
     transfers: int = 0
     campaign: str | None = None
+    csat: int | None = None  # the caller's post-call survey answer, 1-5
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class Kpis:
     occupancy: float | None
     utilisation: float | None
     transfer_rate: float | None
+    csat_avg: float | None = None
+    csat_responses: int = 0
 
 
 def spans_from_history(history: Sequence[tuple[str, str, datetime]], until: datetime) -> list[StateSpan]:
@@ -160,6 +164,8 @@ def compute(group: str, calls: Sequence[CallFact], spans: Sequence[StateSpan], *
         occupancy=_ratio(busy, staffed),
         utilisation=_ratio(busy, logged_in),
         transfer_rate=_ratio(sum(1 for c in answered if c.transfers), len(answered)),
+        csat_avg=round(sum(scores) / len(scores), 2) if (scores := [c.csat for c in answered if c.csat]) else None,
+        csat_responses=len(scores),
     )
 
 

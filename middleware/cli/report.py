@@ -18,7 +18,8 @@ from middleware.config import Settings
 from middleware.store import reports
 
 COLUMNS = ("group", "offered", "answered", "abandoned", "abandoned_after_short", "asa_s", "aht_s",
-           "service_level", "longest_wait_s", "fcr", "occupancy", "utilisation", "transfer_rate")
+           "service_level", "longest_wait_s", "fcr", "occupancy", "utilisation", "transfer_rate", "csat_avg",
+           "csat_responses")
 
 
 def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

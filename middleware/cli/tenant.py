@@ -26,11 +26,12 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     t.add_argument("code")
     t.add_argument("trunk", help="PJSIP trunk endpoint, e.g. carrier-sim")
     t.set_defaults(func=cmd_allow_trunk)
-    r = verbs.add_parser("recording", help="a tenant's call recording policy (then `callcenter asterisk sync`)")
+    r = verbs.add_parser("recording", help="a tenant's recording and survey policy (then `callcenter asterisk sync`)")
     r.add_argument("code")
     r.add_argument("--record", choices=("yes", "no"), help="record answered calls")
     r.add_argument("--consent-prompt", help="prompt played to callers first ('' for none), e.g. custom/recorded")
     r.add_argument("--retention-days", type=int, help="recordings older than this are purged")
+    r.add_argument("--survey-prompt", help="post-call survey question, a sound name ('' for no survey)")
     r.set_defaults(func=cmd_recording)
     ls = verbs.add_parser("list", help="list tenants")
     add_json_flag(ls)
@@ -72,18 +73,20 @@ def cmd_recording(args: argparse.Namespace, settings: Settings) -> int:
             await conn.execute(
                 """UPDATE tenants SET record_calls = COALESCE(%s, record_calls),
                           recording_consent_prompt = COALESCE(%s, recording_consent_prompt),
-                          recording_retention_days = COALESCE(%s, recording_retention_days) WHERE code = %s""",
+                          recording_retention_days = COALESCE(%s, recording_retention_days),
+                          csat_prompt = COALESCE(%s, csat_prompt) WHERE code = %s""",
                 (None if args.record is None else args.record == "yes", args.consent_prompt, args.retention_days,
-                 args.code))
+                 args.survey_prompt, args.code))
         except psycopg.errors.CheckViolation as exc:
-            raise CliError("--consent-prompt must be a sound name: letters, digits, '_', '-', '/'") from exc
+            raise CliError("prompts must be sound names: letters, digits, '_', '-', '/'") from exc
 
     with_connection(settings, change)
     print(f"tenant {args.code} recording policy changed; run `callcenter asterisk sync` to apply")
     return 0
 
 
-COLUMNS = ("code", "name", "timezone", "record_calls", "recording_consent_prompt", "recording_retention_days")
+COLUMNS = ("code", "name", "timezone", "record_calls", "recording_consent_prompt", "recording_retention_days",
+           "csat_prompt")
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:

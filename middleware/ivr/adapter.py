@@ -209,6 +209,27 @@ class IvrService:
         log.info("ivr.callback_requested", queue=queue, number=number, callback=callback_id)
         await session.stream_file("queue-thankyou")
 
+    async def handle_csat(self, session: AgiSession) -> None:
+        """The ``csat`` route: after the agent hung up, the tenant's question and one digit, 1-5."""
+        linkedid = session.request.query.get("linkedid") or session.request.uniqueid
+        prompt = session.request.query.get("prompt", "")
+        if not re.fullmatch(r"[A-Za-z0-9_/-]{1,80}", prompt):
+            log.warning("ivr.csat_bad_prompt", prompt=prompt)
+            return
+        score = None
+        for _ in range(2):  # one retry after an invalid key or silence
+            digits, _timed_out = await session.get_data(prompt, 5000, 1)
+            score = survey_score(digits)
+            if score is not None:
+                break
+        if score is None:
+            log.info("ivr.csat_no_answer", linkedid=linkedid)
+            return
+        async with self._pool.connection() as conn:
+            await calls.record_csat(conn, linkedid, score)
+        log.info("ivr.csat", linkedid=linkedid, score=score)
+        await session.stream_file("auth-thankyou")
+
     async def on_agent_connect(self, event: AmiEvent) -> None:
         """Publish the screen pop for the agent who just got the call."""
         async with self._pool.connection() as conn:
@@ -222,6 +243,11 @@ class IvrService:
 
 
 DTMF = "0123456789*#"
+
+
+def survey_score(digits: str) -> int | None:
+    """One key, 1 to 5; anything else is no answer."""
+    return int(digits) if len(digits) == 1 and digits in "12345" else None
 
 
 def joined_at_of(epoch: str) -> datetime | None:

@@ -95,6 +95,7 @@ def render_extensions(dids: Iterable[DidRow], phones: Iterable[PhoneRow], queues
             + (" same => n,Set(__CC_RECORD=1)\n" if d.record else "")
             + (f" same => n,Set(__CC_RECORD_CONSENT={_safe(d.consent_prompt, 'consent prompt')})\n"
                if d.consent_prompt else "")
+            + (f" same => n,Set(__CC_CSAT={_safe(d.csat_prompt, 'survey prompt')})\n" if d.csat_prompt else "")
             + " same => n,Goto(inbound,s,1)\n")
     out.append("\n[phones-generated]\n")
     for p in phones:

@@ -253,10 +253,15 @@ class Sipp:
         return run
 
     async def agent_phone(self, endpoint: str, secret: str, port: int, *, timeout: float = 15,
-                          transfer: tuple[str, str] | None = None) -> AgentPhone:
+                          transfer: tuple[str, str] | None = None, hangup_after_ms: int | None = None) -> AgentPhone:
         """Start the phone's answering half on ``port``, then REGISTER it with digest auth. With
-        ``transfer`` = (blind|attended, digits) the phone answers one call and transfers it."""
-        if transfer is None:
+        ``transfer`` = (blind|attended, digits) the phone answers one call and transfers it; with
+        ``hangup_after_ms`` it answers one call and the agent hangs up first."""
+        if hangup_after_ms is not None:
+            text = (SCENARIOS / "agent_transfer.xml").read_text()
+            scenario, calls = text.replace("{dtmf_actions}", "").replace(
+                "{finish}", _SEND_BYE.replace("{talk_ms}", str(int(hangup_after_ms)))), "1"
+        elif transfer is None:
             scenario, calls = "agent_answer.xml", "1000"
         else:
             kind, target = transfer

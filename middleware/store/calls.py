@@ -126,3 +126,11 @@ async def estimate_pairs(conn: AsyncConnection, queue: str | None,
     for q, est, act in await cur.fetchall():
         out.setdefault(q, []).append((float(est), float(act)))
     return out
+
+
+async def record_csat(conn: AsyncConnection, linkedid: str, score: int) -> None:
+    """The caller's survey answer; the call's record may be written before or after it."""
+    await conn.execute(
+        """INSERT INTO calls (linkedid, csat_score, csat_at) VALUES (%s, %s, now())
+           ON CONFLICT (linkedid) DO UPDATE SET csat_score = EXCLUDED.csat_score, csat_at = EXCLUDED.csat_at""",
+        (linkedid, score))

@@ -17,6 +17,7 @@ class DidRow:
     flow: str | None
     record: bool = True  # the tenant records its answered calls
     consent_prompt: str = ""  # played to callers first when set ("this call may be recorded")
+    csat_prompt: str = ""  # the survey question after the agent hangs up; empty: no survey
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ async def find_did(conn: AsyncConnection, number: str) -> DidRow | None:
 
 async def list_dids(conn: AsyncConnection) -> list[DidRow]:
     cur = await conn.execute(
-        """SELECT d.number, d.tenant_id, t.code, d.fallback_queue, d.flow, t.record_calls, t.recording_consent_prompt
+        """SELECT d.number, d.tenant_id, t.code, d.fallback_queue, d.flow, t.record_calls, t.recording_consent_prompt,
+                  t.csat_prompt
              FROM dids d JOIN tenants t ON t.id = d.tenant_id ORDER BY d.number""")
     return [DidRow(*row) for row in await cur.fetchall()]
 

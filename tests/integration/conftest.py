@@ -72,7 +72,23 @@ async def make_service(settings: Settings, tmp_path: Path) -> AsyncIterator[Call
 
     yield make
     for service in services:
-        await service.close()
+        try:
+            await asyncio.wait_for(service.close(), 30)
+        except TimeoutError:
+            pytest.fail("the service did not stop within 30 s; stuck tasks:\n" + "\n".join(task_chains()))
+
+
+def task_chains() -> list[str]:
+    """Each pending task of the loop with the chain of coroutines it waits in (for a hang's report)."""
+    out = []
+    for task in asyncio.all_tasks():
+        chain, coro = [], task.get_coro()
+        while coro is not None:
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            chain.append(f"{getattr(coro, '__qualname__', type(coro).__name__)}:{frame.f_lineno if frame else '?'}")
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        out.append(f"{task.get_name()}: {' > '.join(chain)}")
+    return out
 
 
 @pytest.fixture

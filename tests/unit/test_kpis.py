@@ -65,6 +65,14 @@ def test_report_groups_and_totals() -> None:
     assert hours[1].offered == 0  # c6 at 10:10 reached no queue
 
 
+def test_csat_counts_only_answers() -> None:
+    scored = [CallFact("s1", "1", "q", "1001", at(0), at(1), 5, 60, "answered", csat=5),
+              CallFact("s2", "2", "q", "1001", at(2), at(3), 5, 60, "answered", csat=2),
+              CallFact("s3", "3", "q", "1001", at(4), at(5), 5, 60, "answered")]
+    k = compute("q", scored, [], all_calls=scored)
+    assert (k.csat_avg, k.csat_responses) == (3.5, 2)
+
+
 def test_empty_period_has_no_ratios() -> None:
     k = compute("q", [], [], all_calls=[])
     assert (k.offered, k.asa_s, k.service_level, k.occupancy) == (0, None, None, None)
