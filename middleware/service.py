@@ -91,7 +91,8 @@ class Service:
             self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callback-dialer"))
             self._tasks.append(asyncio.create_task(self.announcer.run(s.announce_interval), name="queue-announcer"))
         if "api" in self.only:
-            self._runner = web.AppRunner(build_app(self.health), access_log=None)
+            # In-flight requests get 2 s at shutdown (aiohttp's default waits a minute).
+            self._runner = web.AppRunner(build_app(self.health), access_log=None, shutdown_timeout=2.0)
             await self._runner.setup()
             await web.TCPSite(self._runner, s.http_host, s.http_port).start()
             log.info("api.listening", host=s.http_host, port=s.http_port)
@@ -169,19 +170,27 @@ class Service:
         return report
 
     async def close(self) -> None:
+        """Stop every part; a part that does not stop in time is logged and left, never waited on forever."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        steps: list[tuple[str, Any]] = [("background tasks", asyncio.gather(*self._tasks, return_exceptions=True))]
         if self._runner is not None:
-            await self._runner.cleanup()
+            steps.append(("http", self._runner.cleanup()))
         if getattr(self, "recordings", None) is not None:
-            await self.recordings.close()
+            steps.append(("recordings", self.recordings.close()))
         if self.agi is not None:
-            await self.agi.close()
+            steps.append(("agi", self.agi.close()))
         if self.ami is not None:
-            await self.ami.close()
+            steps.append(("ami", self.ami.close()))
         if self.pool is not None:
-            await self.pool.close()
+            steps.append(("database pool", self.pool.close()))
+        for name, step in steps:
+            try:
+                await asyncio.wait_for(step, 10)
+            except TimeoutError:
+                log.error("service.stop_timeout", part=name)
+            except Exception:
+                log.exception("service.stop_failed", part=name)
         log.info("service.stopped")
 
 

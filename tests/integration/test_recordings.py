@@ -3,6 +3,7 @@ and indexed with facts read from the file; the CLI searches, verifies, exports a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -24,10 +25,11 @@ ALICE = AGENTS[0]
 TEST_DID, TEST_QUEUE = "5551999", "acme-test"
 
 
-def cli(settings: Any, *args: str) -> subprocess.CompletedProcess[str]:
+async def cli(settings: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    """The admin CLI in a thread: the service keeps running on this loop meanwhile."""
     env = {**os.environ, "DATABASE_URL": settings.database_url, "RECORDINGS_DIR": str(settings.recordings_root)}
-    return subprocess.run([sys.executable, "-m", "middleware", *args], capture_output=True, text=True, env=env,
-                          timeout=60)
+    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "middleware", *args],
+                                   capture_output=True, text=True, env=env, timeout=60)
 
 
 async def _recording(db_url: str, linkedid: str) -> dict[str, Any] | None:
@@ -71,12 +73,12 @@ async def test_an_answered_call_is_recorded_indexed_and_managed(make_service, si
     talked = phone.connected_calls()[0]
     assert abs(float(rec["duration_s"]) - (talked["ended_ms"] - talked["connected_ms"]) / 1000) <= 1.0
 
-    found = json.loads(cli(settings, "recordings", "search", "--agent", "1001", "--min-duration", "2",
-                           "--json").stdout)
+    found = json.loads((await cli(settings, "recordings", "search", "--agent", "1001", "--min-duration", "2",
+                            "--json")).stdout)
     assert [r["id"] for r in found] == [rec["id"]]
-    assert json.loads(cli(settings, "recordings", "search", "--caller", "99999", "--json").stdout) == []
-    assert cli(settings, "recordings", "verify").returncode == 0
-    exported = cli(settings, "recordings", "export", str(rec["id"]), "--to", str(tmp_path / "out"))
+    assert json.loads((await cli(settings, "recordings", "search", "--caller", "99999", "--json")).stdout) == []
+    assert (await cli(settings, "recordings", "verify")).returncode == 0
+    exported = await cli(settings, "recordings", "export", str(rec["id"]), "--to", str(tmp_path / "out"))
     assert exported.returncode == 0, exported.stdout + exported.stderr
     assert (tmp_path / "out" / f"acme-{call['linkedid']}.wav").read_bytes() == path.read_bytes()
 
@@ -84,7 +86,7 @@ async def test_an_answered_call_is_recorded_indexed_and_managed(make_service, si
     (root / "acme" / "stray.wav").write_bytes(path.read_bytes())
     with open(path, "ab") as f:
         f.write(b"\0")
-    report = cli(settings, "recordings", "verify", "--json")
+    report = await cli(settings, "recordings", "verify", "--json")
     assert report.returncode == 1
     problems = json.loads(report.stdout)
     assert problems["checksum_mismatch"] == [rec["id"]]
@@ -93,7 +95,7 @@ async def test_an_answered_call_is_recorded_indexed_and_managed(make_service, si
     # Retention: 90 days by default; a recording made 100 days ago goes, a dry run first.
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("UPDATE recordings SET started_at = now() - interval '100 days' WHERE id = %s", (rec["id"],))
-    dry = cli(settings, "recordings", "purge", "--dry-run")
+    dry = await cli(settings, "recordings", "purge", "--dry-run")
     assert "would delete" in dry.stdout and path.is_file()
-    assert cli(settings, "recordings", "purge").returncode == 0
+    assert (await cli(settings, "recordings", "purge")).returncode == 0
     assert not path.exists() and await _recording(db_url, call["linkedid"]) is None
