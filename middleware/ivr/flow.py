@@ -18,10 +18,10 @@ from middleware.ivr.schedule import InvalidSchedule, Schedule, parse_schedule
 PromptExists = Callable[[str, str], bool]  # (prompt, language) -> exists
 DIGITS = "0123456789*#"
 TERMINAL_KINDS = frozenset({"queue", "voicemail", "transfer", "hangup"})
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
-_PROMPT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/.-]{0,127}$")
-_E164 = re.compile(r"^\+?[1-9][0-9]{6,14}$")
-_LANG = re.compile(r"^[a-z]{2}(_[A-Z]{2})?$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}\Z")
+_PROMPT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/.-]{0,127}\Z")
+_E164 = re.compile(r"^\+?[1-9][0-9]{6,14}\Z")
+_LANG = re.compile(r"^[a-z]{2}(_[A-Z]{2})?\Z")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 # An Asterisk uniqueid ("1795385026.2", no systemname set) becomes the whispering Local channel's exten.
-SAFE_UNIQUEID = re.compile(r"^[0-9]+\.[0-9]+$")
+SAFE_UNIQUEID = re.compile(r"\A[0-9]+\.[0-9]+\Z")
 WHISPER_CONTEXT = "queue-announce"
 
 
@@ -39,8 +39,6 @@ def due(callers: Iterable[WaitingCaller], last_announced: dict[str, float], ever
         if since >= max(every_s, min_gap_s):
             out.append(c)
     return out
-
-
 
 
 def whisper_channel_pattern(uniqueid: str) -> str:

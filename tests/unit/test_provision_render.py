@@ -46,3 +46,8 @@ def test_transfer_targets_are_per_tenant_queues_and_phones() -> None:
     assert "exten => acme-1001,1,Set(CC_TRANSFER_PHONE=acme-1001)" in acme
     assert "acme-sales" not in acme  # no extension: not a transfer target
     assert "exten => 702,1,Set(CC_QUEUE=beta-help)" in text[text.index("[transfer-beta]"):]
+
+
+def test_a_trailing_newline_cannot_slip_into_the_config() -> None:
+    with pytest.raises(ProvisionError):
+        render_pjsip([PhoneRow("acme-1001\n", "s3cret-s3cret", "", "alaw", "acme", None)])

@@ -34,5 +34,5 @@ def test_whisper_spies_quietly_on_the_caller_and_is_hung_up_by_its_name() -> Non
 
 def test_only_plain_uniqueids_become_an_extension() -> None:
     assert SAFE_UNIQUEID.match("1795385026.2")
-    for bad in ("", "1795385026", "a.b", "1.2@ctx", "1.2\r\nAction: Command"):
+    for bad in ("", "1795385026", "a.b", "1.2@ctx", "1.2\r\nAction: Command", "1.2\n"):
         assert not SAFE_UNIQUEID.match(bad)
