@@ -34,7 +34,9 @@ def upgrade() -> None:
         ADD COLUMN disposition text;
     CREATE INDEX recordings_started ON recordings (started_at);
     CREATE INDEX recordings_agent_started ON recordings (agent_code, started_at);
-    CREATE INDEX recordings_caller ON recordings (caller_number);
+    -- "calls from numbers containing 5550" is a substring search: a trigram index serves it.
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    CREATE INDEX recordings_caller ON recordings USING gin (caller_number gin_trgm_ops);
     CREATE INDEX recordings_tenant_started ON recordings (tenant_id, started_at);
     """)
 
