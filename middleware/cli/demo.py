@@ -43,6 +43,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(f"calls: {len(report.calls)}  answered: {len(answered)}  abandoned in queue: {len(abandoned)}  "
           f"average wait: {sum(waits) / len(waits) if waits else 0:.1f}s  longest wait: {max(waits, default=0):.1f}s")
     print("answered per agent: " + ", ".join(f"{k}: {v}" for k, v in report.agent_calls.items()))
+    lengths = ", ".join(f"{float(r['duration_s']):.1f}s" for r in report.recordings)
+    print(f"recordings indexed: {len(report.recordings)} ({lengths}) under {settings.recordings_root}")
+    print("then try: .venv/bin/callcenter report --by agent; .venv/bin/callcenter recordings search")
     print(f"demo took {report.seconds:.0f}s")
     expected = len(demo.CALLERS)
     # Callers hang up when they choose to, so one may abandon in the queue; a lost record or a call that

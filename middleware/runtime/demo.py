@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from middleware.agents.state import AgentEvent
@@ -23,6 +23,7 @@ from middleware.runtime.demo_tenant import AGENTS, DID, seed
 from middleware.runtime.sipp import AgentPhone, Sipp, SippRun
 from middleware.runtime.sounds import prompt_checker
 from middleware.service import Service
+from middleware.store import recordings
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class DemoReport:
     calls: list[dict[str, Any]]
     agent_calls: dict[str, int]  # agent code -> calls answered
     seconds: float
+    recordings: list[dict[str, Any]] = field(default_factory=list)  # the answered calls' recordings
 
 
 async def _wait_for_records(service: Service, since: datetime, count: int, timeout: float) -> list[dict[str, Any]]:
@@ -104,7 +106,7 @@ async def run(settings: Settings, say: Callable[[str], None] = print) -> DemoRep
         for i, caller in enumerate(CALLERS):
             await asyncio.sleep(caller.start_after_s - (CALLERS[i - 1].start_after_s if i else 0.0))
             runs.append(await sipp.call(DID, presses=caller.presses, caller=caller.number,
-                                        port=CALLER_PORT_BASE + 10 * i, hold_ms=caller.hold_ms))
+                                        port=CALLER_PORT_BASE + 10 * i, hold_ms=caller.hold_ms, talk=True))
         say(f"{len(runs)} callers dialling {DID} ...")
         for run_ in runs:
             code = await run_.wait(90)
@@ -112,7 +114,10 @@ async def run(settings: Settings, say: Callable[[str], None] = print) -> DemoRep
                 say(f"  caller {run_.name} ended with SIPp exit {code}: {run_.errors()[-300:].strip()}")
         rows = await _wait_for_records(service, since, len(CALLERS), timeout=20)
         counts = {a.code: sum(1 for r in rows if r["agent_code"] == a.code) for a in AGENTS}
-        return DemoReport(rows, counts, time.monotonic() - t0)
+        await asyncio.sleep(2)  # the indexer reads each WAV once the PBX has closed it
+        async with service.pool.connection() as conn:
+            found = await recordings.search(conn, recordings.Search(since=since - timedelta(seconds=5)))
+        return DemoReport(rows, counts, time.monotonic() - t0, found)
     finally:
         await sipp.stop_all()
         if service.agents is not None and service.ami is not None and service.ami.connected:
