@@ -55,6 +55,7 @@ class Service:
         self.events: EventStream | None = None
         self._runner: web.AppRunner | None = None
         self.resyncs = 0
+        self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -171,6 +172,9 @@ class Service:
 
     async def close(self) -> None:
         """Stop every part; a part that does not stop in time is logged and left, never waited on forever."""
+        if self._closed:
+            return
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         steps: list[tuple[str, Any]] = [("background tasks", asyncio.gather(*self._tasks, return_exceptions=True))]

@@ -10,6 +10,7 @@ from middleware.cli import (
     agent,
     asterisk,
     calls,
+    cdr,
     customer,
     db,
     demo,
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     nouns = parser.add_subparsers(dest="noun", metavar="COMMAND", parser_class=Parser)
     nouns.required = True
     for module in (serve, db, asterisk, stack, tenant, team, queue, agent, phone, did, ivr, customer, calls,
-                   supervise, report, recordings, demo):
+                   supervise, report, recordings, cdr, demo):
         module.register(nouns)
     return parser
 

@@ -131,3 +131,21 @@ def render_agents(agents: Iterable[tuple[str, str, str]]) -> str:
         full = _safe(name or code, f"agent {code} name").replace('"', "")
         out.append(f"\n; tenant {tenant}\n[{_safe(code, 'agent code')}](agent-template)\nfullname = {full}\n")
     return "".join(out)
+
+
+def render_cdr_pgsql(conninfo: str) -> str:
+    """cdr_pgsql's connection: the middleware's own database (its `cdr` table)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(conninfo)
+    host = str(params.get("host") or "127.0.0.1")
+    if host.startswith("/"):
+        host = "127.0.0.1"  # a socket on this host: Asterisk (chroot or container) reaches it by TCP
+    lines = [HEADER, "[global]\n", f"hostname = {_safe(host, 'database host')}\n",
+             f"port = {_safe(str(params.get('port') or 5432), 'database port')}\n",
+             f"dbname = {_safe(str(params.get('dbname') or 'callcenter'), 'database name')}\n",
+             f"user = {_safe(str(params.get('user') or 'postgres'), 'database user')}\n"]
+    # Always present (cdr_pgsql warns on every load when it is missing); empty under trust auth.
+    lines.append(f"password = {_safe(str(params.get('password') or ''), 'database password')}\n")
+    lines += ["table = cdr\n", "encoding = UTF8\n", "timezone = UTC\n", "appname = asterisk-cdr\n"]
+    return "".join(lines)

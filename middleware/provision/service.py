@@ -11,10 +11,11 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 
 from middleware.ami import actions
-from middleware.ami.client import AmiClient
+from middleware.ami.client import AmiActionFailed, AmiClient
 from middleware.ivr.flow import mailboxes, parse_flow
 from middleware.provision.render import (
     render_agents,
+    render_cdr_pgsql,
     render_extensions,
     render_pjsip,
     render_queue_rules,
@@ -60,6 +61,18 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
+async def _raw_cdr_writer(ami: AmiClient, changed: bool) -> None:
+    """Load cdr_pgsql once it points at our database (migrated, so its `cdr` table exists), or reload it
+    when that changed. Never at Asterisk's boot: it crashes Asterisk 22 against a database without the table."""
+    try:
+        await ami.action({"Action": "ModuleCheck", "Module": "cdr_pgsql"})
+        loaded = True
+    except AmiActionFailed:
+        loaded = False
+    if not loaded or changed:  # (the Command action refuses "module load": AMI has an action for it)
+        await ami.action({"Action": "ModuleLoad", "Module": "cdr_pgsql.so", "LoadType": "reload" if loaded else "load"})
+
+
 async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClient | None,
                     *, force_reload: bool = False) -> ProvisionResult:
     async with pool.connection() as conn:
@@ -77,11 +90,14 @@ async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClie
         "extensions.conf": render_extensions(dids, phones, queues),
         "voicemail.conf": render_voicemail(boxes),
         "agents.conf": render_agents(agents),
+        "cdr_pgsql.conf": render_cdr_pgsql(str(pool.conninfo)),
     }
     changed = tuple(name for name, text in texts.items() if write_if_changed(generated_dir / name, text))
     if ami is not None:
-        commands = dict.fromkeys(RELOADS[name] for name in (RELOADS if force_reload else changed))
+        names = RELOADS if force_reload else [name for name in changed if name in RELOADS]
+        commands = dict.fromkeys(RELOADS[name] for name in names)
         for command in commands:  # each module once, in order
             await ami.action(actions.command(command))
+        await _raw_cdr_writer(ami, force_reload or "cdr_pgsql.conf" in changed)
     log.info("provision.done", phones=len(phones), queues=len(queues), dids=len(dids), changed=changed)
     return ProvisionResult(len(phones), len(queues), len(dids), changed)

@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from middleware.cdr.assembly import CallRecord
+from middleware.cdr.reconcile import RawCdr
 from middleware.ivr.facts import IvrFacts
 
 
@@ -134,3 +135,19 @@ async def record_csat(conn: AsyncConnection, linkedid: str, score: int) -> None:
         """INSERT INTO calls (linkedid, csat_score, csat_at) VALUES (%s, %s, now())
            ON CONFLICT (linkedid) DO UPDATE SET csat_score = EXCLUDED.csat_score, csat_at = EXCLUDED.csat_at""",
         (linkedid, score))
+
+
+async def unrecorded_raw_cdrs(conn: AsyncConnection, since: datetime) -> list[RawCdr]:
+    """Asterisk's CDR rows of calls that have no complete record (the middleware missed them)."""
+    cur = await conn.execute(
+        """SELECT r.linkedid, r.uniqueid, r.calldate, r.src, r.clid, r.channel, r.dstchannel, r.lastapp, r.duration,
+                  r.billsec, r.disposition, r.cc_did, r.cc_queue
+             FROM cdr r
+            WHERE r.calldate >= %s AND r.linkedid <> ''
+              AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.linkedid = r.linkedid AND c.complete)
+            ORDER BY r.linkedid, r.calldate""", (since,))
+    return [RawCdr(*row) for row in await cur.fetchall()]
+
+
+async def mark_reconciled(conn: AsyncConnection, linkedids: list[str]) -> None:
+    await conn.execute("UPDATE calls SET reconciled = true WHERE linkedid = ANY(%s)", (linkedids,))

@@ -5,6 +5,10 @@ up with exactly one complete record."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from typing import Any
 
 import psycopg
@@ -85,3 +89,46 @@ async def _journaled(journal: Any, n: int) -> bool:
 
 async def _replayed(journal: Any) -> bool:
     return journal.backlog() == 0
+
+
+async def test_calls_while_the_middleware_is_down_are_rebuilt_from_asterisks_own_rows(make_service, sipp, settings,
+                                                                                      db_url) -> None:
+    alice = AGENTS[0]
+    service: Any = await make_service()
+    await seed(service.pool, agents=(alice,))
+    async with service.pool.connection() as conn:
+        tenant_id = await tenants.tenant_id(conn, "acme")
+        assert tenant_id is not None
+        await tenants.upsert_queue(conn, tenant_id, TEST_QUEUE, strategy="ringall", wrapup_s=1)
+        await tenants.upsert_did(conn, tenant_id, TEST_DID, TEST_QUEUE, None)
+        await agent_store.add_membership(conn, TEST_QUEUE, alice.code)
+    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+    phone = await sipp.agent_phone(alice.endpoint, alice.secret, 7990)
+    await service.agents.apply(alice.code, AgentEvent.LOGIN)
+    await service.close()  # the middleware is gone; Asterisk, the phone and the queue member stay
+
+    caller = "12125558101"
+    run = await sipp.call(TEST_DID, caller=caller, port=8990, presses=[], hold_ms=5000)
+    assert await run.wait(60) == 0, run.errors()
+    await wait_until(lambda: _raw_rows(db_url, caller), 20, "Asterisk's own CDR rows")
+    assert _records(db_url) == {}  # nobody assembled a record
+
+    env = {**os.environ, "DATABASE_URL": db_url}
+    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "middleware", "cdr", "reconcile"],
+                                   capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and "1 call record(s) rebuilt" in done.stdout, done.stdout + done.stderr
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT disposition, agent_code, queue, did, talk_s, reconciled FROM calls "
+                           "WHERE caller_number = %s AND complete", (caller,)).fetchone()
+    assert row is not None and row[:4] == ("answered", "1001", TEST_QUEUE, TEST_DID) and row[5] is True
+    talked = phone.connected_calls()[0]
+    assert abs(float(row[4]) - (talked["ended_ms"] - talked["connected_ms"]) / 1000) <= 1.0
+    # Run again: nothing is missing any more.
+    again = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "middleware", "cdr", "reconcile"],
+                                    capture_output=True, text=True, env=env, timeout=60)
+    assert "0 call record(s) rebuilt" in again.stdout
+
+
+async def _raw_rows(db_url: str, caller: str) -> int:
+    with psycopg.connect(db_url) as conn:
+        return conn.execute("SELECT count(*) FROM cdr WHERE src = %s", (caller,)).fetchone()[0]

@@ -14,7 +14,7 @@ from middleware.store import database
 TABLES_0001 = {"tenants", "dids", "agents", "agent_state_history", "phones", "queues", "queue_members", "calls",
                "recordings"}
 TABLES = TABLES_0001 | {"ivr_flows", "customers", "tenant_trunks", "callbacks", "agent_skills", "teams",
-                        "team_members", "queue_overflow_log"}
+                        "team_members", "queue_overflow_log", "cdr"}
 
 
 def tables(url: str) -> set[str]:
@@ -24,7 +24,7 @@ def tables(url: str) -> set[str]:
 
 
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0008"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0009"
     database.downgrade(db_url, "0001")
     assert tables(db_url) == TABLES_0001 and database.current_revision(db_url) == "0001"
     database.downgrade(db_url, "base")

@@ -51,3 +51,14 @@ def test_transfer_targets_are_per_tenant_queues_and_phones() -> None:
 def test_a_trailing_newline_cannot_slip_into_the_config() -> None:
     with pytest.raises(ProvisionError):
         render_pjsip([PhoneRow("acme-1001\n", "s3cret-s3cret", "", "alaw", "acme", None)])
+
+
+def test_cdr_pgsql_points_at_the_middlewares_database() -> None:
+    from middleware.provision.render import render_cdr_pgsql
+
+    text = render_cdr_pgsql("host=127.0.0.1 port=5432 dbname=cc_test_1 user=postgres")
+    assert "[global]\nhostname = 127.0.0.1\nport = 5432\ndbname = cc_test_1\nuser = postgres\n" in text
+    assert "table = cdr\n" in text and "password = \n" in text
+    assert "hostname = 127.0.0.1" in render_cdr_pgsql("dbname=x host=/var/run/postgresql")
+    with pytest.raises(ProvisionError):
+        render_cdr_pgsql("dbname='x\ny' host=127.0.0.1")
