@@ -48,8 +48,11 @@ class CdrService:
         self._down = True
 
     async def on_event(self, event: AmiEvent) -> None:
-        # Never waits on a database known to be down: the AMI consumer must keep up with Asterisk.
-        await self._write(self.assembler.feed(event), probe=False)
+        # Most events finish no call: nothing to write, no journal to look at. And never waits on a
+        # database known to be down: the AMI consumer must keep up with Asterisk.
+        finished = self.assembler.feed(event)
+        if finished:
+            await self._write(finished, probe=False)
 
     async def expire(self, now: datetime) -> None:
         """Close calls whose end Asterisk announced but whose last Hangup never arrived; while the
@@ -73,7 +76,7 @@ class CdrService:
         if self._down and not probe and self.journal is not None:
             if finished:  # no lock, no await: a replay in progress keeps whatever is appended now
                 self.journal.append(finished)
-                log.error("cdr.journaled", records=len(finished), journaled=self.journal.backlog())
+                log.error("cdr.journaled", records=len(finished))  # (no backlog count: it reads the file)
             return
         async with self._lock:
             journaled = self.journal.read() if self._journal_waiting() and self.journal else []

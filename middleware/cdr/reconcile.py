@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from middleware.ami.actions import endpoint_of_channel
 from middleware.cdr.assembly import CallRecord
 
 
@@ -35,14 +36,6 @@ class RawCdr:
     queue: str = ""
 
 
-def endpoint_of(channel: str) -> str:
-    """``PJSIP/acme-1001-0000002a`` -> ``acme-1001``."""
-    tech, _, rest = channel.partition("/")
-    if tech != "PJSIP" or "-" not in rest:
-        return ""
-    return rest.rsplit("-", 1)[0]
-
-
 def rebuild(rows: Iterable[RawCdr], agent_of: Callable[[str], str | None]) -> list[CallRecord]:
     by_call: dict[str, list[RawCdr]] = defaultdict(list)
     for r in rows:
@@ -58,7 +51,7 @@ def _record(linkedid: str, rows: list[RawCdr], agent_of: Callable[[str], str | N
     answered = next((r for r in rows if r.lastapp == "Queue" and r.disposition == "ANSWERED" and r.dstchannel), None)
     queue = next((r.queue for r in rows if r.queue), "")
     did = next((r.did for r in rows if r.did), "")
-    agent = agent_of(endpoint_of(answered.dstchannel)) if answered else None
+    agent = agent_of(endpoint_of_channel(answered.dstchannel)) if answered else None
     if answered:
         disposition = "answered"
     elif queue:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from psycopg import AsyncConnection
 
 from middleware.cdr.reconcile import rebuild
-from middleware.cli.common import CliError, with_connection
+from middleware.cli.common import parse_day, with_connection
 from middleware.config import Settings
 from middleware.store import agents as agent_store
 from middleware.store import calls
@@ -25,13 +25,7 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
-    if args.since:
-        try:
-            since = datetime.strptime(args.since, "%Y-%m-%d").replace(tzinfo=UTC)
-        except ValueError as exc:
-            raise CliError(f"--since {args.since!r}: expected YYYY-MM-DD") from exc
-    else:
-        since = datetime.now(UTC) - timedelta(days=7)
+    since = parse_day(args.since, "--since") if args.since else datetime.now(UTC) - timedelta(days=7)
 
     async def run(conn: AsyncConnection) -> int:
         raw = await calls.unrecorded_raw_cdrs(conn, since)

@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -85,6 +85,14 @@ async def require_tenant(conn: AsyncConnection, code: str) -> int:
     if tid is None:
         raise CliError(f"no tenant {code!r}")
     return tid
+
+
+def parse_day(text: str, option: str) -> datetime:
+    """A command-line day, YYYY-MM-DD, as its first instant in UTC; a clear error otherwise."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise CliError(f"{option} {text!r}: expected YYYY-MM-DD") from exc
 
 
 def show_rows(args: argparse.Namespace, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from middleware.cli.common import CliError, add_json_flag, emit_json, show_rows, with_connection
+from middleware.cli.common import CliError, add_json_flag, emit_json, parse_day, show_rows, with_connection
 from middleware.config import Settings
 from middleware.recordings.adapter import FORMATS
 from middleware.recordings.media import sha256_of
@@ -54,12 +54,7 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def _day(text: str | None, what: str, plus: int = 0) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=plus)
-    except ValueError as exc:
-        raise CliError(f"{what} {text!r}: expected YYYY-MM-DD") from exc
+    return None if text is None else parse_day(text, what) + timedelta(days=plus)
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:

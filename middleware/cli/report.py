@@ -13,7 +13,7 @@ from pathlib import Path
 from psycopg import AsyncConnection
 
 from middleware.cdr import kpis
-from middleware.cli.common import CliError, emit_json, print_table, with_connection
+from middleware.cli.common import CliError, emit_json, parse_day, print_table, with_connection
 from middleware.config import Settings
 from middleware.store import reports
 
@@ -38,16 +38,9 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.set_defaults(func=cmd_report)
 
 
-def _day(text: str, what: str) -> datetime:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise CliError(f"{what} {text!r}: expected YYYY-MM-DD") from exc
-
-
 def period(start: str | None, end: str | None, today: datetime) -> tuple[datetime, datetime]:
-    first = _day(start, "--from") if start else today.replace(hour=0, minute=0, second=0, microsecond=0)
-    last = _day(end, "--to") if end else first
+    first = parse_day(start, "--from") if start else today.replace(hour=0, minute=0, second=0, microsecond=0)
+    last = parse_day(end, "--to") if end else first
     if last < first:
         raise CliError("--to is before --from")
     return first, last + timedelta(days=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import psycopg
 import structlog
@@ -24,6 +24,17 @@ from middleware.store import calls, customers, flows, teams, tenants
 log = structlog.get_logger(__name__)
 DEFAULT_AHT_S = 180.0
 BUSY = frozenset({"ringing", "on_call", "wrap_up"})
+
+
+async def every(interval_s: float, tick: Callable[[], Awaitable[object]], failure: str) -> None:
+    """Run ``tick`` every ``interval_s`` until cancelled; a tick that finds Asterisk or PostgreSQL
+    away is logged as ``failure`` and the next one tries again."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await tick()
+        except (AmiUnavailable, AmiActionFailed, psycopg.OperationalError, PoolTimeout) as exc:
+            log.warning(failure, detail=str(exc)[:200])
 
 
 class QueueState:
@@ -144,12 +155,7 @@ class Announcer:
             log.info("routing.announce_stop_failed", caller=uniqueid, detail=str(exc))
 
     async def run(self, interval_s: float = 2.0) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.tick()
-            except (AmiUnavailable, AmiActionFailed, psycopg.OperationalError, PoolTimeout) as exc:
-                log.warning("routing.announce_tick_failed", detail=str(exc)[:200])
+        await every(interval_s, self.tick, "routing.announce_tick_failed")
 
 
 class OverflowService:
@@ -206,12 +212,7 @@ class OverflowService:
                 raise
 
     async def run(self, interval_s: float = 2.0) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.tick()
-            except (AmiUnavailable, AmiActionFailed, psycopg.OperationalError, PoolTimeout) as exc:
-                log.warning("routing.overflow_tick_failed", detail=str(exc)[:200])
+        await every(interval_s, self.tick, "routing.overflow_tick_failed")
 
 
 class CallbackDialer:
@@ -302,12 +303,7 @@ class CallbackDialer:
 
     async def run(self, interval_s: float = 1.0) -> None:
         try:
-            while True:
-                await asyncio.sleep(interval_s)
-                try:
-                    await self.tick()
-                except (AmiUnavailable, AmiActionFailed, psycopg.OperationalError, PoolTimeout) as exc:
-                    log.warning("callback.tick_failed", detail=str(exc)[:200])
+            await every(interval_s, self.tick, "callback.tick_failed")
         finally:
             for task in list(self._tasks):
                 task.cancel()

@@ -2,7 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from middleware.cdr.reconcile import RawCdr, endpoint_of, rebuild
+from middleware.ami.actions import endpoint_of_channel as endpoint_of
+from middleware.cdr.reconcile import RawCdr, rebuild
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 L = "1795375420.4"
