@@ -16,11 +16,12 @@ from middleware.agents.state import AgentEvent
 from middleware.config import Settings, load_settings
 from middleware.provision.service import provision
 from middleware.runtime import asterisk, postgres, rootfs
-from middleware.runtime.demo_tenant import DemoAgent, seed
+from middleware.runtime.demo_tenant import AGENTS, DemoAgent, seed
 from middleware.runtime.sipp import AgentPhone, Sipp
 from middleware.runtime.sounds import prompt_checker
 from middleware.service import Service
-from middleware.store import calls, database
+from middleware.store import agents as agent_store
+from middleware.store import calls, database, tenants
 
 pytestmark = pytest.mark.integration
 
@@ -112,6 +113,32 @@ async def agent_on_duty(make_service, sipp, settings):  # type: ignore[no-untype
         assert service.agents is not None
         await service.agents.apply(agent.code, AgentEvent.LOGIN)
         return service, phone
+
+    return start
+
+
+TEST_DID, TEST_QUEUE = "5551999", "acme-test"
+
+
+@pytest.fixture
+async def alice_desk(make_service, settings):  # type: ignore[no-untyped-def]
+    """The demo tenant with Alice alone; TEST_DID goes straight (no IVR flow) to TEST_QUEUE (ringall,
+    1 s wrap-up), where she is the only member. ``tenant_sql`` runs on the tenant row (its id as %s)
+    before the config is provisioned. Her phone and login are left to the test."""
+
+    async def start(*, tenant_sql: str | None = None, **service_overrides: Any) -> Service:
+        service = await make_service(**service_overrides)
+        await seed(service.pool, agents=(AGENTS[0],))
+        async with service.pool.connection() as conn:
+            tenant_id = await tenants.tenant_id(conn, "acme")
+            assert tenant_id is not None
+            if tenant_sql:
+                await conn.execute(tenant_sql, (tenant_id,))
+            await tenants.upsert_queue(conn, tenant_id, TEST_QUEUE, strategy="ringall", wrapup_s=1)
+            await tenants.upsert_did(conn, tenant_id, TEST_DID, TEST_QUEUE, None)
+            await agent_store.add_membership(conn, TEST_QUEUE, AGENTS[0].code)
+        await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+        return service
 
     return start
 

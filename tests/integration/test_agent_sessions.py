@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from middleware.provision.service import provision
 from middleware.runtime import asterisk
-from middleware.runtime.demo_tenant import AGENTS, seed
+from middleware.runtime.demo_tenant import AGENTS
 from middleware.store import agents as agent_store
-from middleware.store import tenants
-from tests.integration.conftest import call_record, wait_until
+from tests.integration.conftest import TEST_DID, TEST_QUEUE, call_record, wait_until
 
 ALICE = AGENTS[0]
-TEST_DID, TEST_QUEUE = "5551999", "acme-test"
 
 
 async def _agent(service: Any) -> Any:
@@ -21,17 +18,9 @@ async def _agent(service: Any) -> Any:
         return await agent_store.get_agent(conn, ALICE.code)
 
 
-async def test_persistent_session_takes_calls_without_ringing_and_ends_with_the_line(make_service, sipp,
+async def test_persistent_session_takes_calls_without_ringing_and_ends_with_the_line(alice_desk, sipp,
                                                                                       settings) -> None:
-    service = await make_service()
-    await seed(service.pool, agents=(ALICE,))
-    async with service.pool.connection() as conn:
-        tenant_id = await tenants.tenant_id(conn, "acme")
-        assert tenant_id is not None
-        await tenants.upsert_queue(conn, tenant_id, TEST_QUEUE, strategy="ringall", wrapup_s=1)
-        await tenants.upsert_did(conn, tenant_id, TEST_DID, TEST_QUEUE, None)
-        await agent_store.add_membership(conn, TEST_QUEUE, ALICE.code)
-    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+    service = await alice_desk()
     phone = await sipp.agent_phone(ALICE.endpoint, ALICE.secret, 7800)
     session = await sipp.feature_code(ALICE.endpoint, ALICE.secret, "*49", 7810, stay_ms=25000)
 

@@ -18,10 +18,9 @@ from middleware.provision.service import provision
 from middleware.runtime.demo_tenant import AGENTS, seed
 from middleware.store import agents as agent_store
 from middleware.store import tenants
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import TEST_DID, TEST_QUEUE, wait_until
 from tests.integration.tcp_proxy import CuttableProxy
 
-TEST_DID, TEST_QUEUE = "5551999", "acme-test"
 CALLERS = [f"1212555{8000 + i}" for i in range(6)]
 
 
@@ -91,18 +90,10 @@ async def _replayed(journal: Any) -> bool:
     return journal.backlog() == 0
 
 
-async def test_calls_while_the_middleware_is_down_are_rebuilt_from_asterisks_own_rows(make_service, sipp, settings,
+async def test_calls_while_the_middleware_is_down_are_rebuilt_from_asterisks_own_rows(alice_desk, sipp, settings,
                                                                                       db_url) -> None:
     alice = AGENTS[0]
-    service: Any = await make_service()
-    await seed(service.pool, agents=(alice,))
-    async with service.pool.connection() as conn:
-        tenant_id = await tenants.tenant_id(conn, "acme")
-        assert tenant_id is not None
-        await tenants.upsert_queue(conn, tenant_id, TEST_QUEUE, strategy="ringall", wrapup_s=1)
-        await tenants.upsert_did(conn, tenant_id, TEST_DID, TEST_QUEUE, None)
-        await agent_store.add_membership(conn, TEST_QUEUE, alice.code)
-    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+    service: Any = await alice_desk()
     phone = await sipp.agent_phone(alice.endpoint, alice.secret, 7990)
     await service.agents.apply(alice.code, AgentEvent.LOGIN)
     await service.close()  # the middleware is gone; Asterisk, the phone and the queue member stay

@@ -15,14 +15,10 @@ from typing import Any
 import psycopg
 
 from middleware.agents.state import AgentEvent
-from middleware.provision.service import provision
-from middleware.runtime.demo_tenant import AGENTS, seed
-from middleware.store import agents as agent_store
-from middleware.store import tenants
-from tests.integration.conftest import call_record, wait_until
+from middleware.runtime.demo_tenant import AGENTS
+from tests.integration.conftest import TEST_DID, call_record, wait_until
 
 ALICE = AGENTS[0]
-TEST_DID, TEST_QUEUE = "5551999", "acme-test"
 
 
 async def cli(settings: Any, *args: str) -> subprocess.CompletedProcess[str]:
@@ -41,22 +37,14 @@ async def _recording(db_url: str, linkedid: str) -> dict[str, Any] | None:
                                               "agent_code", "caller_number"), row, strict=True))
 
 
-async def test_an_answered_call_is_recorded_indexed_and_managed(make_service, sipp, settings, db_url,
+async def test_an_answered_call_is_recorded_indexed_and_managed(alice_desk, sipp, settings, db_url,
                                                                  tmp_path: Path) -> None:
     root = settings.recordings_root
     shutil.rmtree(root, ignore_errors=True)  # other tests' recordings belong to other databases
     root.mkdir(parents=True, exist_ok=True)
     shutil.chown(root, "root", "root")
     os.chmod(root, 0o777)
-    service = await make_service()
-    await seed(service.pool, agents=(ALICE,))
-    async with service.pool.connection() as conn:
-        tenant_id = await tenants.tenant_id(conn, "acme")
-        assert tenant_id is not None
-        await tenants.upsert_queue(conn, tenant_id, TEST_QUEUE, strategy="ringall", wrapup_s=1)
-        await tenants.upsert_did(conn, tenant_id, TEST_DID, TEST_QUEUE, None)
-        await agent_store.add_membership(conn, TEST_QUEUE, ALICE.code)
-    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+    service = await alice_desk()
     phone = await sipp.agent_phone(ALICE.endpoint, ALICE.secret, 7950)
     await service.agents.apply(ALICE.code, AgentEvent.LOGIN)
 

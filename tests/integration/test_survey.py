@@ -13,14 +13,10 @@ import wave
 from typing import Any
 
 from middleware.agents.state import AgentEvent
-from middleware.provision.service import provision
-from middleware.runtime.demo_tenant import AGENTS, seed
-from middleware.store import agents as agent_store
-from middleware.store import tenants
-from tests.integration.conftest import call_record, wait_until
+from middleware.runtime.demo_tenant import AGENTS
+from tests.integration.conftest import TEST_DID, call_record, wait_until
 
 ALICE = AGENTS[0]
-TEST_DID, TEST_QUEUE = "5551999", "acme-test"
 
 
 def question_wav(seconds: float = 1.5) -> bytes:
@@ -38,20 +34,11 @@ async def _score(service: Any, caller: str) -> int | None:
     return None if call is None else call.get("csat_score")
 
 
-async def test_the_caller_rates_the_call_after_the_agent_hangs_up(make_service, sipp, settings) -> None:
+async def test_the_caller_rates_the_call_after_the_agent_hangs_up(alice_desk, sipp, settings) -> None:
     sounds = settings.asterisk_root / "usr/share/asterisk/sounds/custom"
     sounds.mkdir(parents=True, exist_ok=True)
     (sounds / "cc-test-survey.wav").write_bytes(question_wav())
-    service = await make_service()
-    await seed(service.pool, agents=(ALICE,))
-    async with service.pool.connection() as conn:
-        tenant_id = await tenants.tenant_id(conn, "acme")
-        assert tenant_id is not None
-        await conn.execute("UPDATE tenants SET csat_prompt = 'custom/cc-test-survey' WHERE id = %s", (tenant_id,))
-        await tenants.upsert_queue(conn, tenant_id, TEST_QUEUE, strategy="ringall", wrapup_s=1)
-        await tenants.upsert_did(conn, tenant_id, TEST_DID, TEST_QUEUE, None)
-        await agent_store.add_membership(conn, TEST_QUEUE, ALICE.code)
-    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+    service = await alice_desk(tenant_sql="UPDATE tenants SET csat_prompt = 'custom/cc-test-survey' WHERE id = %s")
     phone = await sipp.agent_phone(ALICE.endpoint, ALICE.secret, 7970, hangup_after_ms=4000)
     await service.agents.apply(ALICE.code, AgentEvent.LOGIN)
 
