@@ -32,6 +32,7 @@ class Settings:
     ami_watchdog_interval: float = 5.0
     overflow_interval: float = 2.0
     announce_interval: float = 2.0
+    dialer_interval: float = 1.0  # how often the dialer paces each running campaign
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     agi_command_timeout: float = 30.0
@@ -84,6 +85,7 @@ _ENV_NAMES: dict[str, str] = {
     "ami_watchdog_interval": "AMI_WATCHDOG_INTERVAL",
     "overflow_interval": "OVERFLOW_INTERVAL",
     "announce_interval": "ANNOUNCE_INTERVAL",
+    "dialer_interval": "DIALER_INTERVAL",
     "agi_host": "AGI_HOST",
     "agi_port": "AGI_PORT",
     "agi_command_timeout": "AGI_COMMAND_TIMEOUT",

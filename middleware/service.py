@@ -26,6 +26,8 @@ from middleware.api.app import build_app
 from middleware.cdr.adapter import CdrService
 from middleware.cdr.journal import Journal
 from middleware.config import Settings, clock_of
+from middleware.dialer.adapter import DialerService
+from middleware.dialer.attempts import CHANNEL_PREFIX as DIAL_PREFIX
 from middleware.event_stream import EventStream
 from middleware.ivr.adapter import IvrService
 from middleware.pbx_events import AmiEvent
@@ -75,7 +77,9 @@ class Service:
         self.overflow = OverflowService(self.pool, self.ami, queue_state)
         self.callbacks = CallbackDialer(self.pool, self.ami)
         self.announcer = Announcer(self.pool, self.ami, queue_state, time.time)
+        self.dialer = DialerService(self.pool, self.ami, self.events)
         routes = route_table([("ivr", self.ivr.handle), ("agent", self.agents.handle_feature),
+                              ("disposition", self.dialer.handle_disposition),
                               ("callback", self.ivr.handle_callback), ("announce", self.announcer.handle_agi),
                               ("csat", self.ivr.handle_csat)])
         self.agi = FastAgiServer(routes, host=s.agi_host, port=s.agi_port,
@@ -91,6 +95,7 @@ class Service:
             self._tasks.append(asyncio.create_task(self.overflow.run(s.overflow_interval), name="queue-overflow"))
             self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callback-dialer"))
             self._tasks.append(asyncio.create_task(self.announcer.run(s.announce_interval), name="queue-announcer"))
+            self._tasks.append(asyncio.create_task(self.dialer.run(s.dialer_interval), name="dialer"))
         if "api" in self.only:
             # In-flight requests get 2 s at shutdown (aiohttp's default waits a minute).
             self._runner = web.AppRunner(build_app(self.health), access_log=None, shutdown_timeout=2.0)
@@ -120,6 +125,8 @@ class Service:
             callback_id = event.get("callbackid")
             if callback_id.isdigit():
                 await self.callbacks.on_done(int(callback_id), event.get("dialstatus"))
+        if event.linkedid.startswith(DIAL_PREFIX):
+            await self.dialer.on_event(event)
         if event.name == "AgentLogin":
             await self.agents.on_agent_login(event)
         if event.name == "AgentLogoff":

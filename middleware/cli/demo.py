@@ -45,7 +45,15 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print("answered per agent: " + ", ".join(f"{k}: {v}" for k, v in report.agent_calls.items()))
     lengths = ", ".join(f"{float(r['duration_s']):.1f}s" for r in report.recordings)
     print(f"recordings indexed: {len(report.recordings)} ({lengths}) under {settings.recordings_root}")
-    print("then try: .venv/bin/callcenter report --by agent; .venv/bin/callcenter recordings search")
+    out = report.outbound
+    if out is not None:
+        today = out["today"]
+        print(f"outbound campaign {out['campaign']}: " + ", ".join(f"{k} {v}" for k, v in
+                                                                 sorted(today["outcomes"].items()))
+              + f"; abandoned {today['abandoned']} of {today['live_answers']} live answers; "
+              f"leads {', '.join(f'{k} {v}' for k, v in sorted(out['leads'].items()))}")
+    print("then try: .venv/bin/callcenter report --by agent; .venv/bin/callcenter recordings search; "
+          f".venv/bin/callcenter campaign status {demo.CAMPAIGN}")
     print(f"demo took {report.seconds:.0f}s")
     expected = len(demo.CALLERS)
     # Callers hang up when they choose to, so one may abandon in the queue; a lost record or a call that
@@ -53,4 +61,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if len(report.calls) != expected or len(answered) + len(abandoned) != expected or not answered:
         raise CliError(f"expected {expected} calls through the IVR to a queue; recorded {len(report.calls)}, "
                        f"answered {len(answered)}, abandoned {len(abandoned)}")
+    if out is None or not out["today"]["live_answers"]:
+        raise CliError("the outbound campaign reached no customer")
     return 0

@@ -10,6 +10,7 @@ from middleware.cli import (
     agent,
     asterisk,
     calls,
+    campaign,
     cdr,
     customer,
     db,
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     nouns = parser.add_subparsers(dest="noun", metavar="COMMAND", parser_class=Parser)
     nouns.required = True
     for module in (serve, db, asterisk, stack, tenant, team, queue, agent, phone, did, ivr, customer, calls,
-                   supervise, report, recordings, cdr, demo):
+                   supervise, report, recordings, cdr, campaign, demo):
         module.register(nouns)
     return parser
 

@@ -49,7 +49,10 @@ def render_queues(queues: Iterable[QueueRow]) -> str:
             f"\n; tenant {q.tenant_code}\n"
             f"[{_safe(q.name, 'queue name')}](queue-template)\n"
             f"strategy = {q.strategy}\ntimeout = {q.ring_timeout_s}\nwrapuptime = {q.wrapup_s}\n"
-            f"servicelevel = {q.service_level_s}\n"
+            f"servicelevel = {q.service_level_s}\nweight = {q.weight}\n"
+            # A campaign's queue: the dialer gives a live answer 2 s to reach an agent; app_queue checks
+            # its timeout between retries, so it retries every second.
+            + ("retry = 1\n" if q.name.startswith("dialer-") else "")
             + (f"defaultrule = {q.name}\n" if q.widen_steps else ""))
     return "".join(out)
 

@@ -17,13 +17,15 @@ from typing import Any
 
 from middleware.agents.state import AgentEvent
 from middleware.config import Settings
+from middleware.dialer import compliance
+from middleware.dialer.leads import parse_leads
 from middleware.provision.service import provision
 from middleware.runtime import asterisk
-from middleware.runtime.demo_tenant import AGENTS, DID, seed
+from middleware.runtime.demo_tenant import AGENTS, DID, TENANT, seed, zone_where_hour_is
 from middleware.runtime.sipp import AgentPhone, Sipp, SippRun
 from middleware.runtime.sounds import prompt_checker
 from middleware.service import Service
-from middleware.store import recordings
+from middleware.store import campaigns, flows, recordings, tenants
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class DemoReport:
     agent_calls: dict[str, int]  # agent code -> calls answered
     seconds: float
     recordings: list[dict[str, Any]] = field(default_factory=list)  # the answered calls' recordings
+    outbound: dict[str, Any] | None = None  # the outbound campaign's status at the end
 
 
 async def _wait_for_records(service: Service, since: datetime, count: int, timeout: float) -> list[dict[str, Any]]:
@@ -76,6 +79,55 @@ async def _wait_for_records(service: Service, since: datetime, count: int, timeo
             return rows
         await asyncio.sleep(0.5)
     return rows
+
+
+CAMPAIGN = "acme-renewals"
+CAMPAIGN_LEADS = 30  # +1 212 555 0300-0329: the last digit says who answers (customer_population.xml)
+CUSTOMER_PORT = 5080  # where the carrier-sim trunk sends calls
+
+
+async def _outbound(service: Service, sipp: Sipp, say: Callable[[str], None]) -> dict[str, Any] | None:
+    """A predictive campaign to 30 customers with the same three agents (ring-mode phones): people,
+    machines, no answers and busy lines; returns the campaign's status when every lead is done."""
+    now = datetime.now(UTC)
+    zone = zone_where_hour_is(range(9, 20), now)
+    async with service.pool.connection() as conn, conn.transaction():
+        tenant_id = await tenants.tenant_id(conn, TENANT)
+        assert tenant_id is not None
+        await flows.allow_trunk(conn, tenant_id, "carrier-sim")
+        await conn.execute("DELETE FROM campaigns WHERE code = %s", (CAMPAIGN,))
+        await conn.execute("DELETE FROM queues WHERE name = %s", (campaigns.CAMPAIGN_QUEUE_PREFIX + CAMPAIGN,))
+        rules = compliance.check_retry_rules({"no_answer": {"after_s": 5, "max": 2}, "busy": {"after_s": 5, "max": 2}})
+        campaign_id = await campaigns.create_campaign(
+            conn, tenant_id=tenant_id, code=CAMPAIGN, agents=[a.code for a in AGENTS], wrapup_s=1,
+            inbound_priority="inbound",
+            settings={"name": "Contract renewals (demo)", "caller_id": '"Acme" <+15551000>', "trunk": "carrier-sim",
+                      "mode": "predictive", "retry_rules": rules, "max_attempts": 2, "ring_timeout_s": 15,
+                      "safe_harbor_prompt": "please-try-call-later", "max_lines": 12})
+        leads, _ = parse_leads("number,timezone,name\n" + "".join(
+            f"+1212555{300 + i:04d},{zone},Demo lead {i}\n" for i in range(CAMPAIGN_LEADS)))
+        await campaigns.import_leads(conn, campaign_id, leads)
+    await provision(service.pool, service.settings.generated_dir, service.ami, force_reload=True)
+    assert service.agents is not None
+    await service.agents.resync()  # the logged-in agents join the new campaign queue
+    await sipp.customers(CUSTOMER_PORT, ring_ms=1000, talk_ms=5000)
+    async with service.pool.connection() as conn:
+        await campaigns.set_status(conn, CAMPAIGN, "running")
+    say(f"outbound: campaign {CAMPAIGN} (predictive, AMD) dialling {CAMPAIGN_LEADS} leads ...")
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        async with service.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT count(*) FROM leads l JOIN campaigns c ON c.id = l.campaign_id WHERE c.code = %s
+                      AND (l.status = 'dialing' OR (l.status = 'ready' AND l.next_at < now() + interval '1 hour'))""",
+                (CAMPAIGN,))
+            row = await cur.fetchone()
+        if row and row[0] == 0:
+            break
+        await asyncio.sleep(1)
+    async with service.pool.connection() as conn:
+        await campaigns.set_status(conn, CAMPAIGN, "stopped")
+        return await campaigns.campaign_status(conn, CAMPAIGN, datetime.now(UTC))
 
 
 async def run(settings: Settings, say: Callable[[str], None] = print) -> DemoReport:
@@ -117,7 +169,8 @@ async def run(settings: Settings, say: Callable[[str], None] = print) -> DemoRep
         await asyncio.sleep(2)  # the indexer reads each WAV once the PBX has closed it
         async with service.pool.connection() as conn:
             found = await recordings.search(conn, recordings.Search(since=since - timedelta(seconds=5)))
-        return DemoReport(rows, counts, time.monotonic() - t0, found)
+        outbound = await _outbound(service, sipp, say)
+        return DemoReport(rows, counts, time.monotonic() - t0, found, outbound)
     finally:
         await sipp.stop_all()
         if service.agents is not None and service.ami is not None and service.ami.connected:

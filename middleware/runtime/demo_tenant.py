@@ -3,7 +3,9 @@ and two customers the IVR can recognise."""
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
+from datetime import datetime
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -64,3 +66,13 @@ async def seed(pool: AsyncConnectionPool, agents: tuple[DemoAgent, ...] = AGENTS
     flow, _ = await ivr_adapter.load(pool, TENANT, flow_text or FLOW_FILE.read_text(), prompt_exists)
     async with pool.connection() as conn:
         await tenants.upsert_did(conn, tenant_id, DID, "acme-support", flow.name)
+
+
+def zone_where_hour_is(hours: range, now: datetime) -> str:
+    """An Etc/GMT zone whose local hour is now within ``hours``: demo and test leads that the calling
+    window lets (or never lets) the dialer call, whatever the hour here."""
+    for offset in range(-12, 15):
+        name = f"Etc/GMT{'+' if offset <= 0 else '-'}{abs(offset)}" if offset else "Etc/GMT"
+        if now.astimezone(zoneinfo.ZoneInfo(name)).hour in hours:
+            return name
+    raise ValueError(f"no zone where the hour is in {hours}")

@@ -67,22 +67,26 @@ def _alaw(sample: int) -> int:
     return (sign | code) ^ 0x55
 
 
-def voice_packets(seconds_: float, *, seq: int, timestamp: int, hz: float = 425.0) -> list[tuple[float, bytes]]:
-    """A steady tone as PCMA RTP (payload type 8), 20 ms a packet: audio for the PBX to record."""
+def voice_packets(seconds_: float, *, seq: int, timestamp: int, hz: float = 425.0,
+                  silence_s: float = 0.0) -> list[tuple[float, bytes]]:
+    """A steady tone as PCMA RTP (payload type 8), 20 ms a packet: audio for the PBX to record; then
+    ``silence_s`` of silent packets (a person who said "hello?" and waits, for AMD to hear)."""
     import math
 
     out = []
-    for i in range(int(seconds_ * 50)):
+    tone_packets = int(seconds_ * 50)
+    silent = bytes([_alaw(0)]) * SAMPLES_PER_PACKET
+    for i in range(tone_packets + int(silence_s * 50)):
         start = i * SAMPLES_PER_PACKET
-        payload = bytes(_alaw(int(8000 * math.sin(2 * math.pi * hz * (start + n) / 8000)))
-                        for n in range(SAMPLES_PER_PACKET))
+        payload = silent if i >= tone_packets else bytes(
+            _alaw(int(8000 * math.sin(2 * math.pi * hz * (start + n) / 8000))) for n in range(SAMPLES_PER_PACKET))
         header = struct.pack("!BBHII", 0x80, 8, (seq + i) & 0xFFFF, (timestamp + start) & 0xFFFFFFFF, SSRC)
         out.append((i * 0.02, header + payload))
     return out
 
 
-def voice_pcap(seconds_: float, *, seq: int, timestamp: int) -> bytes:
-    return _pcap_of(voice_packets(seconds_, seq=seq, timestamp=timestamp))
+def voice_pcap(seconds_: float, *, seq: int, timestamp: int, silence_s: float = 0.0) -> bytes:
+    return _pcap_of(voice_packets(seconds_, seq=seq, timestamp=timestamp, silence_s=silence_s))
 
 
 def pcap(digits: str, *, seq: int, timestamp: int) -> bytes:

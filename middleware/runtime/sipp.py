@@ -208,6 +208,20 @@ class AgentPhone:
         return list(connected.values())
 
 
+@dataclass
+class CustomerPopulation:
+    run: SippRun
+
+    def numbers(self, what: str) -> list[str]:
+        """Numbers (without +) in log lines starting with ``what``: INVITE, ANSWERED or ENDED."""
+        out = []
+        for line in self.run.log_lines():
+            parts = line.split()
+            if len(parts) >= 4 and parts[0] == what:
+                out.append(parts[3])
+        return out
+
+
 class Sipp:
     """Starts SIPp processes inside the rootfs; files go through <root>/var/lib/callcenter-sipp."""
 
@@ -329,6 +343,24 @@ class Sipp:
         return await self.start("customer", scenario,
                                 ["-p", str(port), "-mp", str(port + 2000), "-s", "customer",
                                  "-m", str(calls), "-timeout", "600s"])
+
+    async def customers(self, port: int, *, ring_ms: int = 1500, talk_ms: int = 5000,
+                        calls: int = 100_000) -> CustomerPopulation:
+        """Customers behind the carrier who act by the last digit of their number (0-4 a person, 5 a
+        machine, 6-7 no answer, 8 busy; customer_population.xml)."""
+        self._prepare()
+        human = self.work / "greeting-human.pcap"
+        machine = self.work / "greeting-machine.pcap"
+        # "Hello?" then silence: AMD's HUMAN. A four-second greeting: AMD's MACHINE (LONGGREETING).
+        human.write_bytes(rtp_dtmf.voice_pcap(0.6, seq=3000, timestamp=160_000, silence_s=3.0))
+        machine.write_bytes(rtp_dtmf.voice_pcap(4.0, seq=3000, timestamp=160_000, silence_s=1.0))
+        scenario = ((SCENARIOS / "customer_population.xml").read_text()
+                    .replace("{ring_ms}", str(int(ring_ms))).replace("{talk_ms}", str(int(talk_ms)))
+                    .replace("{human_pcap}", f"{WORK_IN_ROOT}/{human.name}")
+                    .replace("{machine_pcap}", f"{WORK_IN_ROOT}/{machine.name}"))
+        run = await self.start("customers", scenario, ["-p", str(port), "-mp", str(port + 2000), "-s", "customer",
+                                                       "-m", str(calls), "-timeout", "3600s"])
+        return CustomerPopulation(run)
 
     async def stop_all(self) -> None:
         for run in self._runs:

@@ -14,7 +14,7 @@ async def call_facts(conn: AsyncConnection, start: datetime, end: datetime, tena
     cur = await conn.execute(
         """SELECT c.linkedid, COALESCE(c.caller_number, ''), c.queue, c.agent_code, c.started_at,
                   COALESCE(c.ended_at, c.started_at), c.wait_s, c.talk_s, COALESCE(c.disposition, 'unknown'),
-                  jsonb_array_length(c.transfers), c.csat_score
+                  jsonb_array_length(c.transfers), c.csat_score, c.campaign
              FROM calls c LEFT JOIN tenants t ON t.id = c.tenant_id
             WHERE c.complete AND c.started_at >= %(start)s AND c.started_at < %(end)s
               AND (%(tenant)s::text IS NULL OR t.code = %(tenant)s
@@ -22,7 +22,7 @@ async def call_facts(conn: AsyncConnection, start: datetime, end: datetime, tena
                                                            ON tq.id = q.tenant_id WHERE tq.code = %(tenant)s)))
             ORDER BY c.started_at""", {"start": start, "end": end, "tenant": tenant})
     return [CallFact(r[0], r[1], r[2], r[3], r[4], r[5], None if r[6] is None else float(r[6]),
-                     None if r[7] is None else float(r[7]), r[8], int(r[9]), csat=r[10])
+                     None if r[7] is None else float(r[7]), r[8], int(r[9]), campaign=r[11], csat=r[10])
             for r in await cur.fetchall()]
 
 

@@ -33,6 +33,7 @@ class QueueRow:
     widen_steps: tuple[tuple[int, int], ...] = ()  # (seconds waited, worst proficiency allowed)
     extension: str | None = None  # the number agents dial to transfer a caller to this queue
     announce_every_s: int = 60  # repeat the position and wait announcement this often (0: on entry only)
+    weight: int = 10  # app_queue serves a free agent's heavier queue first (campaign queues weigh less)
 
 
 async def find_did(conn: AsyncConnection, number: str) -> DidRow | None:
@@ -54,9 +55,9 @@ async def list_dids(conn: AsyncConnection) -> list[DidRow]:
 async def list_queues(conn: AsyncConnection) -> list[QueueRow]:
     cur = await conn.execute(
         """SELECT q.name, t.code, q.strategy, q.ring_timeout_s, q.wrapup_s, q.service_level_s, q.max_wait_s,
-                  q.skill, q.widen_steps, q.extension, q.announce_every_s
+                  q.skill, q.widen_steps, q.extension, q.announce_every_s, q.weight
              FROM queues q JOIN tenants t ON t.id = q.tenant_id ORDER BY q.name""")
-    return [QueueRow(*row[:8], tuple((int(a), int(b)) for a, b in row[8]), row[9], row[10])
+    return [QueueRow(*row[:8], tuple((int(a), int(b)) for a, b in row[8]), row[9], row[10], row[11])
             for row in await cur.fetchall()]
 
 

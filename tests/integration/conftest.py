@@ -4,6 +4,9 @@ the middleware service in the test's loop, and SIPp phones and callers."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -161,3 +164,10 @@ async def wait_until(check: Callable[[], Awaitable[Any]], timeout: float, what: 
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
         await asyncio.sleep(0.2)
+
+
+async def cli(settings: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    """The admin CLI in a thread: the service keeps running on this loop meanwhile."""
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "RECORDINGS_DIR": str(settings.recordings_root)}
+    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "middleware", *args],
+                                   capture_output=True, text=True, env=env, timeout=60)

@@ -3,12 +3,9 @@ and indexed with facts read from the file; the CLI searches, verifies, exports a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +13,9 @@ import psycopg
 
 from middleware.agents.state import AgentEvent
 from middleware.runtime.demo_tenant import AGENTS
-from tests.integration.conftest import TEST_DID, call_record, wait_until
+from tests.integration.conftest import TEST_DID, call_record, cli, wait_until
 
 ALICE = AGENTS[0]
-
-
-async def cli(settings: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    """The admin CLI in a thread: the service keeps running on this loop meanwhile."""
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "RECORDINGS_DIR": str(settings.recordings_root)}
-    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "middleware", *args],
-                                   capture_output=True, text=True, env=env, timeout=60)
 
 
 async def _recording(db_url: str, linkedid: str) -> dict[str, Any] | None:

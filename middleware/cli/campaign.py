@@ -1,0 +1,367 @@
+"""`callcenter campaign|leads|dnc`: outbound campaigns, their lead lists and the do-not-call lists."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+
+from middleware.cli.common import CliError, add_json_flag, emit_json, require_tenant, show_rows, with_connection
+from middleware.config import Settings
+from middleware.dialer import compliance
+from middleware.dialer.adapter import DISPOSITIONS, apply_disposition
+from middleware.dialer.leads import LeadError, Problem, parse_leads, parse_numbers
+from middleware.dialer.pacing import MODES
+from middleware.store import campaigns as store
+from middleware.store import flows
+
+MACHINE_ACTIONS = ("hangup", "message", "agent")
+PRIORITIES = tuple(store.WEIGHT_OF_PRIORITY)
+_CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}\Z")
+_PROMPT = re.compile(r"[A-Za-z0-9_/-]{1,120}\Z")
+_CALLER_ID = re.compile(r"(\"[^\"\\\n,]{0,40}\" )?<?\+?[0-9]{3,20}>?\Z")
+
+
+def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = nouns.add_parser("campaign", help="outbound campaigns and the predictive dialer")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
+    verbs.required = True
+    c = verbs.add_parser("create", help="a campaign, its agents and its dialing rules (then `asterisk sync`)")
+    c.add_argument("code")
+    c.add_argument("--tenant", required=True)
+    c.add_argument("--name", default="")
+    c.add_argument("--caller-id", required=True, help='number shown to customers, e.g. \'"Acme" <+15551000>\'')
+    c.add_argument("--trunk", help="trunk to dial out on (default: the tenant's only allowed trunk)")
+    c.add_argument("--mode", choices=MODES, default="predictive")
+    c.add_argument("--agents", default="", help="agent codes, comma-separated")
+    c.add_argument("--teams", default="", help="teams whose agents take the calls, comma-separated")
+    c.add_argument("--abandon-target", type=float, default=0.03, help="abandoned / live answers, at most 0.03")
+    c.add_argument("--window", default="08:00-21:00", help="HH:MM-HH:MM in the called party's time")
+    c.add_argument("--retry", action="append", default=[], metavar="OUTCOME=SECONDS[/MAX]",
+                   help="retry rule, e.g. no_answer=3600/3 busy=600 (repeatable)")
+    c.add_argument("--max-attempts", type=int, default=3)
+    c.add_argument("--ring-timeout", type=int, default=20, help="seconds to ring a customer (at least 15)")
+    c.add_argument("--no-amd", dest="amd", action="store_false", help="no answering-machine detection")
+    c.add_argument("--machine", choices=MACHINE_ACTIONS, default="hangup", help="what to do on a machine")
+    c.add_argument("--machine-prompt", default="", help="message left on a machine (with --machine message)")
+    c.add_argument("--safe-harbor", required=True,
+                   help="prompt played when no agent is free within 2 s: who called, a number, how to opt out")
+    c.add_argument("--max-lines", type=int, default=50, help="calls in flight at most")
+    c.add_argument("--max-ratio", type=float, default=4.0, help="calls in flight per logged-in agent at most")
+    c.add_argument("--preview-seconds", type=int, default=10, help="preview mode: seconds the agent sees the lead")
+    c.add_argument("--inbound-priority", choices=PRIORITIES, default="inbound",
+                   help="for blended agents: inbound first (default), equal, or outbound first")
+    c.add_argument("--wrap-up", type=int, default=5, help="seconds of wrap-up after a campaign call")
+    c.set_defaults(func=cmd_create)
+    for verb, status, text in (("start", "running", "start dialing"), ("pause", "paused", "stop placing new calls"),
+                               ("stop", "stopped", "stop the campaign")):
+        s = verbs.add_parser(verb, help=text)
+        s.add_argument("code")
+        s.set_defaults(func=cmd_status_change, status=status)
+    st = verbs.add_parser("status", help="live figures: dial rate, agents, answers, abandonment, occupancy")
+    st.add_argument("code")
+    add_json_flag(st)
+    st.set_defaults(func=cmd_status)
+    ls = verbs.add_parser("list", help="list campaigns")
+    add_json_flag(ls)
+    ls.set_defaults(func=cmd_list)
+
+    p = nouns.add_parser("leads", help="campaign lead lists")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
+    verbs.required = True
+    i = verbs.add_parser("import", help="import a CSV (number, optional timezone, name, any other columns)")
+    i.add_argument("file", type=Path)
+    i.add_argument("--campaign", required=True)
+    i.add_argument("--region", default="US", help="country of numbers written without +CC (default US)")
+    i.add_argument("--no-progress", action="store_true")
+    i.set_defaults(func=cmd_import)
+    ll = verbs.add_parser("list", help="leads of a campaign")
+    ll.add_argument("--campaign", required=True)
+    ll.add_argument("--status")
+    add_json_flag(ll)
+    ll.set_defaults(func=cmd_leads)
+    d = verbs.add_parser("disposition", help="set the disposition of an agent's last campaign call")
+    d.add_argument("--agent", required=True)
+    d.add_argument("disposition", choices=sorted(DISPOSITIONS.values()))
+    d.set_defaults(func=cmd_disposition)
+
+    p = nouns.add_parser("dnc", help="do-not-call lists (global, tenant, campaign)")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
+    verbs.required = True
+    for verb, text in (("import", "import a file of numbers"), ("add", "add numbers")):
+        a = verbs.add_parser(verb, help=text)
+        if verb == "import":
+            a.add_argument("file", type=Path)
+        else:
+            a.add_argument("numbers", nargs="+")
+        scope = a.add_mutually_exclusive_group()
+        scope.add_argument("--tenant", help="the tenant's list (default: the global list)")
+        scope.add_argument("--campaign", help="one campaign's list")
+        a.add_argument("--region", default="US")
+        a.set_defaults(func=cmd_dnc_add)
+    dl = verbs.add_parser("list", help="numbers on the lists")
+    dl.add_argument("--scope", choices=("global", "tenant", "campaign"))
+    add_json_flag(dl)
+    dl.set_defaults(func=cmd_dnc_list)
+
+
+def parse_window(text: str) -> tuple[time, time]:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", text.strip())
+    if not m:
+        raise CliError(f"--window {text!r}: expected HH:MM-HH:MM")
+    try:
+        start = time(int(m[1]), int(m[2]))
+        end = time(int(m[3]), int(m[4])) if (m[3], m[4]) != ("24", "00") else time(23, 59)
+        return compliance.check_window(start, end)
+    except ValueError as exc:
+        raise CliError(f"--window {text!r}: {exc}") from exc
+
+
+def parse_retry(items: list[str]) -> dict[str, dict[str, int]]:
+    rules: dict[str, dict[str, int]] = {}
+    for item in items:
+        m = re.fullmatch(r"([a-z_]+)=(\d+)(?:/(\d+))?", item.strip())
+        if not m:
+            raise CliError(f"--retry {item!r}: expected OUTCOME=SECONDS[/MAX], e.g. no_answer=3600/3")
+        rules[m[1]] = {"after_s": int(m[2])} | ({"max": int(m[3])} if m[3] else {})
+    try:
+        return compliance.check_retry_rules(rules)
+    except compliance.RuleError as exc:
+        raise CliError(f"--retry: {exc}") from exc
+
+
+def _check_create(args: argparse.Namespace) -> None:
+    if not _CODE.match(args.code):
+        raise CliError(f"campaign code {args.code!r}: lower-case letters, digits, - and _ (at most 41)")
+    if not _CALLER_ID.match(args.caller_id):
+        raise CliError(f"--caller-id {args.caller_id!r}: a number, optionally with a quoted name")
+    for option, prompt in (("--safe-harbor", args.safe_harbor), ("--machine-prompt", args.machine_prompt)):
+        if prompt and not _PROMPT.match(prompt):
+            raise CliError(f"{option} {prompt!r}: a sound file name (letters, digits, _ - /)")
+    if args.machine == "message" and not args.machine_prompt:
+        raise CliError("--machine message needs --machine-prompt")
+    if not 0 < args.abandon_target <= 0.03:
+        raise CliError("--abandon-target must be above 0 and at most 0.03 (3% of live answers)")
+    if args.ring_timeout < 15:
+        raise CliError("--ring-timeout must be at least 15 s (customers get time to answer)")
+    if not args.agents.strip() and not args.teams.strip():
+        raise CliError("give --agents or --teams: who takes the campaign's calls")
+
+
+def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
+    _check_create(args)
+    start, end = parse_window(args.window)
+    rules = parse_retry(args.retry)
+
+    async def create(conn: AsyncConnection) -> list[str]:
+        tenant_id = await require_tenant(conn, args.tenant)
+        trunks = await flows.allowed_trunks(conn, tenant_id)
+        trunk = args.trunk or (next(iter(trunks)) if len(trunks) == 1 else None)
+        if trunk is None:
+            raise CliError(f"tenant {args.tenant} may use {len(trunks)} trunks: choose one with --trunk")
+        if trunk not in trunks:
+            raise CliError(f"tenant {args.tenant} may not use trunk {trunk!r} (allowed: {', '.join(sorted(trunks))})")
+        agents = [a.strip() for a in args.agents.split(",") if a.strip()]
+        teams = [t.strip() for t in args.teams.split(",") if t.strip()]
+        agents += await store.agents_of_teams(conn, tenant_id, teams)
+        cur = await conn.execute("SELECT code FROM agents WHERE tenant_id = %s AND code = ANY(%s)",
+                                 (tenant_id, agents))
+        known = {r[0] for r in await cur.fetchall()}
+        if missing := sorted(set(agents) - known):
+            raise CliError(f"no agent {', '.join(missing)} in tenant {args.tenant}")
+        settings_row = {"name": args.name, "caller_id": args.caller_id, "trunk": trunk, "mode": args.mode,
+                        "abandon_target": args.abandon_target, "window_start": start, "window_end": end,
+                        "retry_rules": rules, "max_attempts": args.max_attempts,
+                        "ring_timeout_s": args.ring_timeout, "amd": args.amd, "machine_action": args.machine,
+                        "machine_prompt": args.machine_prompt, "safe_harbor_prompt": args.safe_harbor,
+                        "max_lines": args.max_lines, "max_ratio": args.max_ratio, "preview_s": args.preview_seconds}
+        try:
+            async with conn.transaction():
+                await store.create_campaign(conn, tenant_id=tenant_id, code=args.code, settings=settings_row,
+                                            agents=sorted(known), wrapup_s=args.wrap_up,
+                                            inbound_priority=args.inbound_priority)
+        except psycopg.errors.UniqueViolation as exc:
+            raise CliError(f"campaign {args.code!r} (or queue {store.CAMPAIGN_QUEUE_PREFIX}{args.code}) "
+                           "exists already") from exc
+        except psycopg.errors.CheckViolation as exc:
+            raise CliError(f"campaign {args.code!r}: a value is out of range ({exc.diag.constraint_name})") from exc
+        return sorted(known)
+
+    agents = with_connection(settings, create)
+    print(f"campaign {args.code} ({args.mode}) with agents {', '.join(agents)}; queue "
+          f"{store.CAMPAIGN_QUEUE_PREFIX}{args.code}: run `callcenter asterisk sync`, then "
+          f"`callcenter leads import FILE --campaign {args.code}` and `callcenter campaign start {args.code}`")
+    return 0
+
+
+def cmd_status_change(args: argparse.Namespace, settings: Settings) -> int:
+    async def change(conn: AsyncConnection) -> bool:
+        return await store.set_status(conn, args.code, args.status)
+
+    if not with_connection(settings, change):
+        raise CliError(f"no campaign {args.code!r}")
+    print(f"campaign {args.code}: {args.status}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    async def status(conn: AsyncConnection) -> dict[str, Any] | None:
+        return await store.campaign_status(conn, args.code, datetime.now(UTC))
+
+    report = with_connection(settings, status)
+    if report is None:
+        raise CliError(f"no campaign {args.code!r}")
+    if args.json:
+        emit_json(report)
+        return 0
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2%}"
+
+    print(f"campaign {report['campaign']} ({report['mode']}, {report['status']})")
+    print(f"  dialing     {report['dial_rate_per_min']} calls in the last minute")
+    print(f"  agents      {', '.join(f'{k} {v}' for k, v in sorted(report['agents'].items())) or 'none'}")
+    today, window = report["today"], report["last_30_days"]
+    print(f"  today       {today['live_answers']} live answers, {today['abandoned']} abandoned "
+          f"({pct(today['abandon_rate'])}); " + ", ".join(f"{k} {v}" for k, v in sorted(today["outcomes"].items())))
+    print(f"  30 days     {window['live_answers']} live answers, {window['abandoned']} abandoned "
+          f"({pct(window['abandon_rate'])}; target {report['abandon_target']:.1%})")
+    print(f"  occupancy   {pct(report['occupancy_today'])} of the agents' logged-in time today on calls")
+    print(f"  leads       {', '.join(f'{k} {v}' for k, v in sorted(report['leads'].items())) or 'none'}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def rows(conn: AsyncConnection) -> list[dict[str, Any]]:
+        return [{"code": c.code, "tenant": c.tenant_code, "mode": c.mode, "status": c.status, "queue": c.queue,
+                 "caller_id": c.caller_id, "window": f"{c.window_start:%H:%M}-{c.window_end:%H:%M}"}
+                for c in await store.list_campaigns(conn)]
+
+    show_rows(args, with_connection(settings, rows), ["code", "tenant", "mode", "status", "queue", "caller_id",
+                                                      "window"])
+    return 0
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def _report_problems(problems: list[Problem], path: Path) -> None:
+    for problem in problems:
+        sys.stderr.write(f"{path}:{problem.line}: {problem.message}\n")
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        leads, problems = parse_leads(_read(args.file), args.region)
+    except LeadError as exc:
+        raise CliError(f"{args.file}: {exc}") from exc
+    _report_problems(problems, args.file)
+    batch = 500
+    show = not args.no_progress and sys.stderr.isatty()
+
+    async def load(conn: AsyncConnection) -> int:
+        campaign = await store.get_campaign(conn, args.campaign)
+        if campaign is None:
+            raise CliError(f"no campaign {args.campaign!r}")
+        added = 0
+        for i in range(0, len(leads), batch):
+            async with conn.transaction():
+                added += await store.import_leads(conn, campaign.id, leads[i:i + batch])
+            if show:
+                done = min(i + batch, len(leads))
+                width = 30
+                filled = width * done // max(1, len(leads))
+                sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{len(leads)}")
+        if show:
+            sys.stderr.write("\n")
+        return added
+
+    added = with_connection(settings, load)
+    print(f"{args.file}: {added} leads added to {args.campaign}, {len(leads) - added} already there, "
+          f"{len(problems)} rows skipped")
+    return 0 if not problems else 3
+
+
+def cmd_leads(args: argparse.Namespace, settings: Settings) -> int:
+    async def rows(conn: AsyncConnection) -> list[dict[str, Any]]:
+        campaign = await store.get_campaign(conn, args.campaign)
+        if campaign is None:
+            raise CliError(f"no campaign {args.campaign!r}")
+        cur = await conn.execute(
+            """SELECT id, number, timezone, name, status, attempts, next_at, last_outcome, disposition FROM leads
+                WHERE campaign_id = %s AND (%s::text IS NULL OR status = %s) ORDER BY id""",
+            (campaign.id, args.status, args.status))
+        names = ["id", "number", "timezone", "name", "status", "attempts", "next_at", "last_outcome", "disposition"]
+        return [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+
+    show_rows(args, with_connection(settings, rows),
+              ["id", "number", "timezone", "name", "status", "attempts", "next_at", "last_outcome", "disposition"])
+    return 0
+
+
+def cmd_disposition(args: argparse.Namespace, settings: Settings) -> int:
+    async def apply(conn: AsyncConnection) -> tuple[int, str] | None:
+        last = await store.last_connected_attempt(conn, args.agent)
+        if last is None:
+            return None
+        _attempt, lead_id, number, campaign_id = last
+        async with conn.transaction():
+            await apply_disposition(conn, lead_id, number, campaign_id, args.disposition, datetime.now(UTC))
+        return lead_id, number
+
+    done = with_connection(settings, apply)
+    if done is None:
+        raise CliError(f"agent {args.agent} has taken no campaign call")
+    print(f"lead {done[0]} ({done[1]}): {args.disposition}")
+    return 0
+
+
+def cmd_dnc_add(args: argparse.Namespace, settings: Settings) -> int:
+    if args.verb == "import":
+        numbers, problems = parse_numbers(_read(args.file), args.region)
+        _report_problems(problems, args.file)
+    else:
+        numbers, problems = parse_numbers("\n".join(args.numbers), args.region)
+        for p in problems:
+            sys.stderr.write(f"argument {p.line}: {p.message}\n")
+
+    async def add(conn: AsyncConnection) -> tuple[str, int]:
+        tenant_id = campaign_id = None
+        scope = "global"
+        if args.tenant:
+            tenant_id, scope = await require_tenant(conn, args.tenant), "tenant"
+        elif args.campaign:
+            campaign = await store.get_campaign(conn, args.campaign)
+            if campaign is None:
+                raise CliError(f"no campaign {args.campaign!r}")
+            campaign_id, scope = campaign.id, "campaign"
+        async with conn.transaction():
+            added = await store.add_dnc(conn, scope, tenant_id, campaign_id, [n for _, n in numbers],
+                                        str(getattr(args, "file", "") or "cli"))
+        return scope, added
+
+    scope, added = with_connection(settings, add)
+    print(f"{added} numbers added to the {scope} do-not-call list ({len(numbers) - added} there already, "
+          f"{len(problems)} skipped)")
+    return 0 if not problems else 3
+
+
+def cmd_dnc_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def rows(conn: AsyncConnection) -> list[dict[str, Any]]:
+        return [{"scope": s, "tenant": t, "campaign": c, "number": n} for s, t, c, n in
+                await store.list_dnc(conn, args.scope)]
+
+    show_rows(args, with_connection(settings, rows), ["scope", "tenant", "campaign", "number"])
+    return 0

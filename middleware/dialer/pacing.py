@@ -1,0 +1,300 @@
+"""How many customers to dial now: the pacing core shared by the live dialer and bench/dialer_sim.py.
+
+Pure: a snapshot of the campaign's agents and calls in flight, the statistics learned so far and the
+abandonment budget in; a number of calls out. Preview and progressive are modes of the same core
+(one call per agent who is free and has none coming); predictive dials ahead on the agents expected
+to come free while the calls ring, as far as the abandonment budget allows.
+
+The model, per decision: X = live answers that will need an agent (humans already waiting, plus each
+ringing call's chance of still becoming a live answer given how long it has rung, plus the new calls);
+Y = agents free by then (the ready ones, plus each busy agent's chance of finishing within the time a
+new call takes to ring and be screened, from the learned handle-time distribution). Expected
+abandoned = E[max(0, X - Y)] under a normal approximation; the largest number of new calls is taken
+whose expected abandonment, over the expected live answers, stays within the rate the budget allows.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+Mode = Literal["preview", "progressive", "predictive"]
+MODES: tuple[Mode, ...] = ("preview", "progressive", "predictive")
+
+
+@dataclass(frozen=True)
+class AgentsNow:
+    ready: int                          # idle, waiting for a campaign call
+    busy_elapsed: tuple[float, ...] = ()  # seconds into the current call + wrap-up of each busy agent
+
+
+@dataclass(frozen=True)
+class CallsNow:
+    ringing_elapsed: tuple[float, ...] = ()  # seconds each unanswered call has rung
+    screening: int = 0                        # answered, AMD still deciding
+    waiting: int = 0                          # live answers waiting for an agent right now
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Live answers and abandoned calls of the campaign in the rolling 30 days and today."""
+    target: float = 0.03
+    answered_window: int = 0
+    abandoned_window: int = 0
+    answered_today: int = 0
+    abandoned_today: int = 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_lines: int = 50      # calls in flight at most
+    max_ratio: float = 4.0   # calls in flight per logged-in agent at most
+
+
+class Samples:
+    """The last ``size`` observations, kept sorted for quantile look-ups."""
+
+    def __init__(self, size: int = 500) -> None:
+        self._order: deque[float] = deque()
+        self._sorted: list[float] = []
+        self._size = size
+        self.total = 0.0
+
+    def add(self, value: float) -> None:
+        value = max(0.0, float(value))
+        self._order.append(value)
+        bisect.insort(self._sorted, value)
+        self.total += value
+        if len(self._order) > self._size:
+            old = self._order.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, old)]
+            self.total -= old
+
+    def __len__(self) -> int:
+        return len(self._sorted)
+
+    def mean(self, default: float) -> float:
+        return self.total / len(self._sorted) if self._sorted else default
+
+    def survival(self, t: float) -> float:
+        """Share of the observations greater than ``t``."""
+        n = len(self._sorted)
+        return (n - bisect.bisect_right(self._sorted, t)) / n if n else 1.0
+
+    def greater(self, t: float) -> int:
+        return len(self._sorted) - bisect.bisect_right(self._sorted, t)
+
+
+class Learned:
+    """Per-campaign statistics, learned online from finished attempts and finished calls.
+
+    ``live``: live (human) answers over attempts; ``ring_live`` / ``ring_other``: how long calls rang
+    before a live answer / before ending any other way (ring-out, busy, machine); ``screen``: answer to
+    the AMD verdict; ``handle``: talk + wrap-up of a connected call. Old attempts fade (``memory``)."""
+
+    def __init__(self, *, memory: int = 400, prior_handle_s: float = 120.0, prior_ring_s: float = 12.0) -> None:
+        self.live = 0.0
+        self.attempts = 0.0
+        self._decay = 1.0 - 1.0 / memory
+        self.ring_live = Samples(memory)
+        self.ring_other = Samples(memory)
+        self.screen = Samples(200)
+        self.handle = Samples(memory)
+        self.prior_handle_s = prior_handle_s
+        self.prior_ring_s = prior_ring_s
+
+    def attempt(self, *, live: bool, ring_s: float, screen_s: float | None = None) -> None:
+        self.live = self.live * self._decay + (1.0 if live else 0.0)
+        self.attempts = self.attempts * self._decay + 1.0
+        (self.ring_live if live else self.ring_other).add(ring_s)
+        if screen_s is not None:
+            self.screen.add(screen_s)
+
+    def handled(self, seconds: float) -> None:
+        self.handle.add(seconds)
+
+    def live_rate(self) -> float:
+        """A cautious (high) estimate of the live-answer rate: over-estimating it dials fewer calls.
+        Beta(1, 1) prior, mean plus two standard deviations; 1.0 while nothing is known."""
+        a, b = self.live + 1.0, self.attempts - self.live + 1.0
+        mean = a / (a + b)
+        sd = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1.0)))
+        return min(1.0, mean + 0.5 * sd)
+
+    def live_given_ringing(self, p: float, elapsed: float) -> float:
+        """Chance a call that has rung ``elapsed`` s without an answer still becomes a live answer."""
+        if elapsed <= 0 or (not self.ring_live and not self.ring_other):
+            return p
+        s_live = self.ring_live.survival(elapsed) if self.ring_live else 1.0
+        s_other = self.ring_other.survival(elapsed) if self.ring_other else 1.0
+        num = p * s_live
+        den = num + (1.0 - p) * s_other
+        return num / den if den > 0 else 0.0
+
+    def live_within(self, p: float, elapsed: float, within: float) -> float:
+        """Chance a call that has rung ``elapsed`` s becomes a live answer in the next ``within`` s."""
+        if within <= 0:
+            return 0.0
+        if not self.ring_live:
+            return self.live_given_ringing(p, elapsed)  # nothing known of ring times: it may answer any moment
+        s_live = self.ring_live.survival(elapsed)
+        s_other = self.ring_other.survival(elapsed) if self.ring_other else 1.0
+        den = p * s_live + (1.0 - p) * s_other
+        if den <= 0:
+            return 0.0
+        return p * (s_live - self.ring_live.survival(elapsed + within)) / den
+
+    def free_within(self, elapsed: float, horizon: float) -> float:
+        """Chance a busy agent ``elapsed`` s into a call has finished it (and its wrap-up) ``horizon`` s later."""
+        alive = self.handle.greater(elapsed)
+        if alive >= 5:
+            return 1.0 - self.handle.greater(elapsed + horizon) / alive
+        mean = self.handle.mean(self.prior_handle_s) if len(self.handle) >= 5 else self.prior_handle_s
+        return 1.0 - math.exp(-horizon / max(mean, 1.0))  # no data this far out: a memoryless guess
+
+    def horizon(self) -> float:
+        """From launch to needing an agent: the ring of a live answer plus the AMD screening."""
+        ring = self.ring_live.mean(self.prior_ring_s) if self.ring_live else self.prior_ring_s
+        return ring + self.screen.mean(0.0)
+
+
+def allowed_rate(budget: Budget, ahead: float = 300.0, margin: float = 0.85) -> float:
+    """The abandonment rate the next ``ahead`` live answers may have so that both the 30-day window
+    and today end at ``margin`` x target: above it while the campaign is under, below while over,
+    zero once that many answers cannot bring it back. At most twice the target."""
+    target = budget.target * margin
+    rate = 2.0 * target
+    for answered, abandoned in ((budget.answered_window, budget.abandoned_window),
+                                (budget.answered_today, budget.abandoned_today)):
+        rate = min(rate, (target * (answered + ahead) - abandoned) / ahead)
+    return max(0.0, rate)
+
+
+def count_pmf(mean: float, var: float, upto: int) -> list[float]:
+    """P(K = 0..upto) for a sum of independent yes/no chances with this mean and variance: a binomial
+    with the same two moments (a Poisson when the chances are all small)."""
+    if mean <= 1e-12:
+        return [1.0] + [0.0] * upto
+    p = 1.0 - var / mean if var < mean else 0.0
+    if p < 0.02:  # Poisson
+        pmf = [math.exp(-mean)]
+        for k in range(1, upto + 1):
+            pmf.append(pmf[-1] * mean / k)
+        return pmf
+    n = max(1, round(mean / p))
+    p = min(1.0, mean / n)
+    if p >= 1.0:
+        return [1.0 if k == n else 0.0 for k in range(upto + 1)]
+    pmf = [(1.0 - p) ** n]
+    ratio = p / (1.0 - p)
+    for k in range(1, upto + 1):
+        pmf.append(pmf[-1] * (n - k + 1) / k * ratio if k <= n else 0.0)
+    return pmf
+
+
+def expected_shortfall(x_mean: float, x_var: float, y_min: int, y_mean: float, y_var: float) -> float:
+    """E[max(0, X - Y)] for X, Y independent counts: X of the given moments, Y = y_min + a count of
+    the given moments. Exact sums over moment-matched binomials: a normal approximation would put Y
+    below its minimum and see shortfalls where none can be."""
+    upto = int(x_mean + 6.0 * math.sqrt(x_var) + 6)
+    if upto <= y_min:
+        return 0.0
+    px = count_pmf(x_mean, x_var, upto)
+    py = count_pmf(y_mean - y_min, y_var, upto - y_min)
+    total = 0.0
+    short = 0.0  # E[max(0, x - Y)], built up as x grows: each step adds P(Y < x)
+    below = 0.0  # P(Y <= x - 1)
+    for x in range(y_min + 1, upto + 1):
+        below += py[x - 1 - y_min]
+        short += below
+        total += px[x] * short
+    return total
+
+
+@dataclass(frozen=True)
+class Decision:
+    launch: int
+    reason: str
+    expected_abandon_rate: float = 0.0
+
+
+def one_per_free_agent(agents: AgentsNow, calls: CallsNow) -> int:
+    """Progressive (and preview): a call for each ready agent who has none coming."""
+    return max(0, agents.ready - len(calls.ringing_elapsed) - calls.screening - calls.waiting)
+
+
+HORIZONS_S: tuple[float, ...] = (1.0, 4.0, 8.0, 14.0)  # when live answers are counted against free agents
+# The model counts answers against free agents at a few instants only, so it sees about a third of the
+# abandonment that happens (measured with bench/dialer_sim.py): the marginal threshold is scaled to match.
+MARGINAL_GAIN = 0.4
+MIN_ATTEMPTS = 20  # dial ahead only once this many attempts tell the answer rate
+GRACE_S = 2.0  # a live answer may wait this long for an agent (the 2-second rule)
+
+
+def _rounded(values: tuple[float, ...], step: float) -> dict[float, int]:
+    counts: dict[float, int] = {}
+    for v in values:
+        key = round(v / step) * step
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def decide(mode: Mode, agents: AgentsNow, calls: CallsNow, learned: Learned, budget: Budget,
+           limits: Limits = Limits()) -> Decision:
+    logged_in = agents.ready + len(agents.busy_elapsed)
+    in_flight = len(calls.ringing_elapsed) + calls.screening + calls.waiting
+    cap = min(limits.max_lines - in_flight, int(limits.max_ratio * logged_in) - in_flight)
+    if logged_in == 0 or cap <= 0:
+        return Decision(0, "no agents" if logged_in == 0 else "line limit")
+    progressive = min(cap, one_per_free_agent(agents, calls))
+    if mode != "predictive":
+        return Decision(progressive, mode)
+    if learned.attempts < MIN_ATTEMPTS:
+        return Decision(progressive, "answer rate not known yet: progressive")
+    rate = allowed_rate(budget)
+    if rate <= 0.0:
+        return Decision(progressive, "abandonment budget spent: progressive")
+    p = learned.live_rate()
+    screen = learned.screen.mean(0.0)
+    ringing = _rounded(calls.ringing_elapsed, 0.5)
+    busy = _rounded(agents.busy_elapsed, 1.0)
+    # Live answers expected in the end (the denominator of the rate) from the calls already placed.
+    total_now = float(calls.waiting) + calls.screening * p + sum(
+        k * learned.live_given_ringing(p, e) for e, k in ringing.items())
+    # Per horizon t: live answers needing an agent by t, and agents free by t + the grace.
+    per_t = []
+    for t in HORIZONS_S:
+        xm = float(calls.waiting) + (calls.screening * p if t >= screen / 2 else 0.0)
+        xv = calls.screening * p * (1 - p) if t >= screen / 2 else 0.0
+        for e, k in ringing.items():
+            q = learned.live_within(p, e, t - screen)
+            xm += k * q
+            xv += k * q * (1 - q)
+        ym, yv = float(agents.ready), 0.0
+        for e, k in busy.items():
+            f = learned.free_within(e, t + GRACE_S)
+            ym += k * f
+            yv += k * f * (1 - f)
+        per_t.append((xm, xv, ym, yv, learned.live_within(p, 0.0, t - screen)))
+
+    def shortfall(n: int) -> float:
+        return max(expected_shortfall(xm + n * a, xv + n * a * (1 - a), agents.ready, ym, yv)
+                   for xm, xv, ym, yv, a in per_t)
+
+    # Launch while the last call added would be abandoned (expected abandons it adds per live answer
+    # it brings) no more often than the marginal rate the budget allows.
+    threshold = rate * MARGINAL_GAIN
+    before = shortfall(progressive)
+    n = progressive
+    while n < cap:
+        after = shortfall(n + 1)
+        if p <= 0 or (after - before) / p > threshold:
+            break
+        n, before = n + 1, after
+    total = total_now + n * p
+    if n <= progressive:
+        return Decision(progressive, "progressive floor", before / total if total > 0 else 0.0)
+    return Decision(n, "predictive", before / total if total > 0 else 0.0)

@@ -1,0 +1,349 @@
+"""Campaigns, leads, do-not-call lists and dial attempts in PostgreSQL; the hopper's claim."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from middleware.cdr import kpis
+from middleware.dialer.leads import Lead
+from middleware.store import reports
+
+CAMPAIGN_QUEUE_PREFIX = "dialer-"
+WEIGHT_OF_PRIORITY = {"inbound": 0, "equal": 10, "outbound": 20}  # inbound queues weigh 10
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    id: int
+    code: str
+    tenant_id: int
+    tenant_code: str
+    name: str
+    queue: str
+    caller_id: str
+    trunk: str
+    mode: str
+    status: str
+    abandon_target: float
+    window_start: time
+    window_end: time
+    retry_rules: dict[str, dict[str, int]]
+    max_attempts: int
+    ring_timeout_s: int
+    amd: bool
+    machine_action: str
+    machine_prompt: str
+    safe_harbor_prompt: str
+    max_lines: int
+    max_ratio: float
+    preview_s: int
+    wrapup_s: int
+
+
+_CAMPAIGN_COLUMNS = """c.id, c.code, c.tenant_id, t.code, c.name, q.name, c.caller_id, c.trunk, c.mode, c.status,
+    c.abandon_target, c.window_start, c.window_end, c.retry_rules, c.max_attempts, c.ring_timeout_s, c.amd,
+    c.machine_action, c.machine_prompt, c.safe_harbor_prompt, c.max_lines, c.max_ratio, c.preview_s, q.wrapup_s
+    FROM campaigns c JOIN tenants t ON t.id = c.tenant_id JOIN queues q ON q.id = c.queue_id"""
+
+
+def _campaign(row: Sequence[Any]) -> CampaignRow:
+    values = list(row)
+    values[10] = float(values[10])
+    values[21] = float(values[21])
+    return CampaignRow(*values)
+
+
+async def get_campaign(conn: AsyncConnection, code: str) -> CampaignRow | None:
+    cur = await conn.execute(f"SELECT {_CAMPAIGN_COLUMNS} WHERE c.code = %s", (code,))
+    row = await cur.fetchone()
+    return None if row is None else _campaign(row)
+
+
+async def list_campaigns(conn: AsyncConnection, status: str | None = None) -> list[CampaignRow]:
+    cur = await conn.execute(f"SELECT {_CAMPAIGN_COLUMNS} WHERE %(s)s::text IS NULL OR c.status = %(s)s "
+                             "ORDER BY c.code", {"s": status})
+    return [_campaign(r) for r in await cur.fetchall()]
+
+
+async def create_campaign(conn: AsyncConnection, *, tenant_id: int, code: str, settings: dict[str, Any],
+                          agents: Sequence[str], wrapup_s: int, inbound_priority: str) -> int:
+    """The campaign and its own queue (agents added as members); one transaction is the caller's."""
+    queue = CAMPAIGN_QUEUE_PREFIX + code
+    cur = await conn.execute(
+        """INSERT INTO queues (tenant_id, name, strategy, ring_timeout_s, wrapup_s, service_level_s, max_wait_s,
+                               description, announce_every_s, weight)
+           VALUES (%s, %s, 'leastrecent', 15, %s, 2, 2, %s, 0, %s) RETURNING id""",
+        (tenant_id, queue, wrapup_s, f"agents of campaign {code}", WEIGHT_OF_PRIORITY[inbound_priority]))
+    row = await cur.fetchone()
+    assert row is not None
+    columns = ", ".join(settings)
+    placeholders = ", ".join(f"%({k})s" for k in settings)
+    params = {k: Jsonb(v) if isinstance(v, dict) else v for k, v in settings.items()}
+    cur = await conn.execute(
+        f"INSERT INTO campaigns (tenant_id, code, queue_id, {columns}) "
+        f"VALUES (%(tenant_id)s, %(code)s, %(queue_id)s, {placeholders}) RETURNING id",
+        {**params, "tenant_id": tenant_id, "code": code, "queue_id": row[0]})
+    campaign = await cur.fetchone()
+    assert campaign is not None
+    await conn.execute(
+        """INSERT INTO queue_members (queue_id, agent_id, penalty)
+           SELECT %s, a.id, 1 FROM agents a WHERE a.code = ANY(%s) AND a.tenant_id = %s ON CONFLICT DO NOTHING""",
+        (row[0], list(agents), tenant_id))
+    return int(campaign[0])
+
+
+async def agents_of_teams(conn: AsyncConnection, tenant_id: int, teams: Sequence[str]) -> list[str]:
+    cur = await conn.execute(
+        """SELECT DISTINCT a.code FROM teams tm JOIN team_members m ON m.team_id = tm.id
+             JOIN agents a ON a.id = m.agent_id WHERE tm.name = ANY(%s) AND tm.tenant_id = %s""",
+        (list(teams), tenant_id))
+    return [r[0] for r in await cur.fetchall()]
+
+
+async def set_status(conn: AsyncConnection, code: str, status: str) -> bool:
+    cur = await conn.execute("UPDATE campaigns SET status = %s WHERE code = %s RETURNING id", (status, code))
+    return await cur.fetchone() is not None
+
+
+async def import_leads(conn: AsyncConnection, campaign_id: int, leads: Sequence[Lead]) -> int:
+    """Insert the leads not already in the campaign; the number inserted."""
+    before = await _count(conn, "SELECT count(*) FROM leads WHERE campaign_id = %s", campaign_id)
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            """INSERT INTO leads (campaign_id, number, timezone, name, data, source_line)
+               VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (campaign_id, number) DO NOTHING""",
+            [(campaign_id, le.number, le.timezone, le.name, Jsonb(le.data), le.line) for le in leads])
+    return await _count(conn, "SELECT count(*) FROM leads WHERE campaign_id = %s", campaign_id) - before
+
+
+async def _count(conn: AsyncConnection, sql: str, *params: Any) -> int:
+    cur = await conn.execute(sql, params)
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def add_dnc(conn: AsyncConnection, scope: str, tenant_id: int | None, campaign_id: int | None,
+                  numbers: Sequence[str], source: str) -> int:
+    before = await _count(conn, "SELECT count(*) FROM dnc")
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO dnc (scope, tenant_id, campaign_id, number, source) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING", [(scope, tenant_id, campaign_id, n, source) for n in numbers])
+    return await _count(conn, "SELECT count(*) FROM dnc") - before
+
+
+async def dnc_hits(conn: AsyncConnection, tenant_id: int, campaign_id: int, number: str) -> list[str]:
+    """The scopes whose do-not-call list holds the number (for this campaign)."""
+    cur = await conn.execute(
+        """SELECT scope FROM dnc WHERE number = %s AND (scope = 'global' OR (scope = 'tenant' AND tenant_id = %s)
+                                                     OR (scope = 'campaign' AND campaign_id = %s))""",
+        (number, tenant_id, campaign_id))
+    return [r[0] for r in await cur.fetchall()]
+
+
+async def list_dnc(conn: AsyncConnection, scope: str | None = None) -> list[tuple[str, str, str, str]]:
+    cur = await conn.execute(
+        """SELECT d.scope, COALESCE(t.code, ''), COALESCE(c.code, ''), d.number FROM dnc d
+             LEFT JOIN tenants t ON t.id = d.tenant_id LEFT JOIN campaigns c ON c.id = d.campaign_id
+            WHERE %(s)s::text IS NULL OR d.scope = %(s)s ORDER BY d.number""", {"s": scope})
+    return [tuple(r) for r in await cur.fetchall()]  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    attempt_id: int
+    lead_id: int
+    number: str
+    timezone: str
+    name: str
+    data: dict[str, Any]
+    attempts: int
+
+
+_CLAIM = """
+WITH ready AS (
+    SELECT l.id FROM leads l
+     WHERE l.campaign_id = %(campaign)s AND l.status = 'ready' AND l.next_at <= %(now)s
+       AND (%(now)s AT TIME ZONE l.timezone)::time >= %(start)s
+       AND (%(now)s AT TIME ZONE l.timezone)::time < %(end)s
+       AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.number = l.number
+                        AND (d.scope = 'global' OR (d.scope = 'tenant' AND d.tenant_id = %(tenant)s)
+                             OR (d.scope = 'campaign' AND d.campaign_id = %(campaign)s)))
+       AND NOT EXISTS (SELECT 1 FROM dial_attempts a WHERE a.number = l.number AND a.outcome = 'abandoned'
+                        AND a.ended_at > %(now)s - interval '72 hours')
+     ORDER BY l.next_at, l.id
+     LIMIT %(n)s
+     FOR UPDATE SKIP LOCKED
+), taken AS (
+    UPDATE leads l SET status = 'dialing', attempts = l.attempts + 1 FROM ready WHERE l.id = ready.id
+    RETURNING l.id, l.number, l.timezone, l.name, l.data, l.attempts
+), attempts AS (
+    INSERT INTO dial_attempts (campaign_id, lead_id, number, node, launched_at)
+    SELECT %(campaign)s, id, number, %(node)s, %(now)s FROM taken RETURNING id, lead_id
+)
+SELECT a.id, t.id, t.number, t.timezone, t.name, t.data, t.attempts FROM attempts a JOIN taken t ON t.id = a.lead_id
+ORDER BY a.id
+"""
+
+
+async def claim_leads(conn: AsyncConnection, campaign: CampaignRow, n: int, node: str, now: datetime) -> list[Claimed]:
+    """Take up to ``n`` leads that may be called now and open an attempt for each. Leads another node
+    holds are skipped (SKIP LOCKED), so dialer nodes sharing a campaign never dial one lead twice."""
+    if n <= 0:
+        return []
+    cur = await conn.execute(_CLAIM, {"campaign": campaign.id, "tenant": campaign.tenant_id, "now": now,
+                                      "start": campaign.window_start, "end": campaign.window_end,
+                                      "n": n, "node": node})
+    return [Claimed(*r) for r in await cur.fetchall()]
+
+
+async def set_linkedid(conn: AsyncConnection, attempt_id: int, linkedid: str) -> None:
+    await conn.execute("UPDATE dial_attempts SET linkedid = %s WHERE id = %s", (linkedid, attempt_id))
+
+
+async def mark_stage(conn: AsyncConnection, attempt_id: int, column: str, at: datetime) -> None:
+    assert column in ("answered_at", "human_at", "connected_at")
+    await conn.execute(f"UPDATE dial_attempts SET {column} = COALESCE({column}, %s) WHERE id = %s", (at, attempt_id))
+
+
+async def mark_machine(conn: AsyncConnection, attempt_id: int, cause: str) -> None:
+    await conn.execute("UPDATE dial_attempts SET amd_cause = %s WHERE id = %s", (cause, attempt_id))
+
+
+async def finish_attempt(conn: AsyncConnection, attempt_id: int, values: dict[str, Any], lead_id: int,
+                         lead_status: str, next_at: datetime | None) -> None:
+    await conn.execute(
+        """UPDATE dial_attempts SET status = 'done', outcome = %(outcome)s, answered_at = %(answered_at)s,
+               human_at = %(human_at)s, connected_at = %(connected_at)s, ended_at = %(ended_at)s,
+               ring_s = %(ring_s)s, wait_s = %(wait_s)s, talk_s = %(talk_s)s, agent_code = %(agent)s,
+               amd_cause = %(amd_cause)s, reason = %(reason)s
+            WHERE id = %(id)s AND status = 'dialing'""", {**values, "id": attempt_id})
+    await conn.execute(
+        """UPDATE leads SET status = %s, next_at = COALESCE(%s, next_at), last_outcome = %s WHERE id = %s""",
+        (lead_status, next_at, values["outcome"], lead_id))
+
+
+async def in_flight(conn: AsyncConnection, campaign_id: int) -> list[tuple[datetime, datetime | None, datetime | None]]:
+    """(launched, answered, live) of every attempt still waiting to ring, be screened or reach an agent,
+    whichever node placed it (connected calls and machines need no agent from the dialer any more)."""
+    cur = await conn.execute(
+        """SELECT launched_at, answered_at, human_at FROM dial_attempts
+            WHERE campaign_id = %s AND status = 'dialing' AND connected_at IS NULL
+              AND (amd_cause IS NULL OR amd_cause NOT LIKE 'MACHINE%%')""",
+        (campaign_id,))
+    return [tuple(r) for r in await cur.fetchall()]  # type: ignore[misc]
+
+
+async def recent_attempts(conn: AsyncConnection, campaign_id: int, limit: int = 400) -> list[tuple[Any, ...]]:
+    """(outcome, ring_s, screen_s, talk_s) of the latest finished attempts, oldest first."""
+    cur = await conn.execute(
+        """SELECT outcome, ring_s, EXTRACT(EPOCH FROM human_at - answered_at), talk_s FROM (
+               SELECT * FROM dial_attempts WHERE campaign_id = %s AND status = 'done'
+                ORDER BY ended_at DESC NULLS LAST LIMIT %s) recent ORDER BY ended_at""", (campaign_id, limit))
+    return [tuple(r) for r in await cur.fetchall()]
+
+
+async def abandonment_counts(conn: AsyncConnection, campaign_id: int, now: datetime,
+                             day_start: datetime) -> tuple[int, int, int, int]:
+    """(live answers, abandoned) over the last 30 days and since ``day_start``."""
+    cur = await conn.execute(
+        """SELECT count(*) FILTER (WHERE outcome IN ('connected', 'abandoned')),
+                  count(*) FILTER (WHERE outcome = 'abandoned'),
+                  count(*) FILTER (WHERE outcome IN ('connected', 'abandoned') AND ended_at >= %(day)s),
+                  count(*) FILTER (WHERE outcome = 'abandoned' AND ended_at >= %(day)s)
+             FROM dial_attempts WHERE campaign_id = %(c)s AND status = 'done' AND ended_at > %(since)s""",
+        {"c": campaign_id, "day": day_start, "since": now - timedelta(days=30)})
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+async def campaign_agents(conn: AsyncConnection, queue: str) -> list[tuple[str, str, datetime]]:
+    """(agent, state, since) of the campaign queue's members."""
+    cur = await conn.execute(
+        """SELECT a.code, a.state, a.state_since FROM queue_members m JOIN queues q ON q.id = m.queue_id
+             JOIN agents a ON a.id = m.agent_id WHERE q.name = %s ORDER BY a.code""", (queue,))
+    return [tuple(r) for r in await cur.fetchall()]  # type: ignore[misc]
+
+
+async def lead_status_counts(conn: AsyncConnection, campaign_id: int) -> dict[str, int]:
+    cur = await conn.execute("SELECT status, count(*) FROM leads WHERE campaign_id = %s GROUP BY status",
+                             (campaign_id,))
+    return {r[0]: int(r[1]) for r in await cur.fetchall()}
+
+
+async def outcome_counts(conn: AsyncConnection, campaign_id: int, since: datetime) -> dict[str, int]:
+    cur = await conn.execute(
+        """SELECT COALESCE(outcome, 'in flight'), count(*) FROM dial_attempts
+            WHERE campaign_id = %s AND launched_at >= %s GROUP BY 1""", (campaign_id, since))
+    return {r[0]: int(r[1]) for r in await cur.fetchall()}
+
+
+async def last_connected_attempt(conn: AsyncConnection, agent_code: str) -> tuple[int, int, str, int] | None:
+    """(attempt, lead, number, campaign) of the agent's latest connected campaign call."""
+    cur = await conn.execute(
+        """SELECT id, lead_id, number, campaign_id FROM dial_attempts WHERE agent_code = %s AND connected_at IS NOT NULL
+            ORDER BY connected_at DESC LIMIT 1""", (agent_code,))
+    row = await cur.fetchone()
+    return None if row is None else (int(row[0]), int(row[1]), str(row[2]), int(row[3]))
+
+
+async def set_disposition(conn: AsyncConnection, lead_id: int, disposition: str) -> None:
+    await conn.execute("UPDATE leads SET disposition = %s WHERE id = %s", (disposition, lead_id))
+
+
+async def lead_for_attempt(conn: AsyncConnection, attempt_id: int) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        """SELECT l.id, l.number, l.name, l.data, c.code, l.attempts FROM dial_attempts a
+             JOIN leads l ON l.id = a.lead_id JOIN campaigns c ON c.id = a.campaign_id WHERE a.id = %s""",
+        (attempt_id,))
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return {"lead": row[0], "number": row[1], "name": row[2], "data": row[3], "campaign": row[4], "attempt": row[5]}
+
+
+async def orphaned_attempts(conn: AsyncConnection, node: str) -> list[tuple[int, int]]:
+    """(attempt, lead) this node left in flight (it stopped or crashed while they rang)."""
+    cur = await conn.execute("SELECT id, lead_id FROM dial_attempts WHERE status = 'dialing' AND node = %s", (node,))
+    return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
+
+
+async def campaign_status(conn: AsyncConnection, code: str, now: datetime) -> dict[str, Any] | None:
+    """Live figures of a campaign (None if there is none): dial rate, agents by state, today's and the
+    30 days' live answers and abandonment, agents' occupancy today, leads by status."""
+    campaign = await get_campaign(conn, code)
+    if campaign is None:
+        return None
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    live30, ab30, live_day, ab_day = await abandonment_counts(conn, campaign.id, now, day)
+    agents = await campaign_agents(conn, campaign.queue)
+    codes = {a for a, _, _ in agents}
+    history = [h for h in await reports.state_history(conn, day, now, campaign.tenant_code) if h[0] in codes]
+    spans = kpis.spans_from_history(history, now)
+    on_call = sum(s.seconds for s in spans if s.state == "on_call")
+    logged_in = sum(s.seconds for s in spans if s.state in kpis.LOGGED_IN)
+    cur = await conn.execute("SELECT count(*) FROM dial_attempts WHERE campaign_id = %s AND launched_at > %s",
+                             (campaign.id, now - timedelta(minutes=1)))
+    row = await cur.fetchone()
+    by_state: dict[str, int] = {}
+    for _, state, _ in agents:
+        by_state[state] = by_state.get(state, 0) + 1
+    return {
+        "campaign": code, "mode": campaign.mode, "status": campaign.status,
+        "dial_rate_per_min": int(row[0]) if row else 0,
+        "agents": by_state,
+        "today": {"outcomes": await outcome_counts(conn, campaign.id, day), "live_answers": live_day,
+                  "abandoned": ab_day, "abandon_rate": round(ab_day / live_day, 4) if live_day else None},
+        "last_30_days": {"live_answers": live30, "abandoned": ab30,
+                         "abandon_rate": round(ab30 / live30, 4) if live30 else None},
+        "abandon_target": campaign.abandon_target,
+        "occupancy_today": round(on_call / logged_in, 4) if logged_in else None,
+        "leads": await lead_status_counts(conn, campaign.id),
+    }

@@ -1,0 +1,156 @@
+"""A predictive campaign of 200 leads through real Asterisk: SIPp customers who answer (a person or a
+machine), ring out or are busy, by the last digit of their number; three agents in persistent
+sessions. Do-not-call and out-of-window numbers are never dialled, retries follow the rules, and every
+live answer either reached an agent within 2 s or is counted abandoned."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from middleware.provision.service import provision
+from middleware.runtime import asterisk
+from middleware.runtime.demo_tenant import AGENTS, seed, zone_where_hour_is
+from middleware.store import flows, tenants
+from tests.integration.conftest import cli, wait_until
+
+
+def _zone(hours: range) -> str:
+    return zone_where_hour_is(hours, datetime.now(UTC))
+
+
+def _leads(tmp: Path) -> tuple[Path, set[str], set[str]]:
+    """200 leads: +1212555 0100-0199 and +1646555 0100-0199. Numbers ending in 9 are never to be
+    dialled: half are on do-not-call lists, half live where it is night now. Plus three bad rows."""
+    open_zone, night_zone = _zone(range(10, 19)), _zone(range(0, 6))
+    rows = ["number,timezone,name,plan"]
+    dnc, night = set(), set()
+    numbers = [f"+1{area}555{k:04d}" for area in (212, 646) for k in range(100, 200)]
+    for i, n in enumerate(numbers):
+        zone = open_zone
+        if n.endswith("9"):
+            (dnc if i % 20 < 10 else night).add(n)
+            zone = night_zone if n in night else open_zone
+        rows.append(f"{n},{zone},Lead {i},gold")
+    rows += ["not-a-number,UTC,Bad,x", "+12125550100,UTC,Duplicate,x", "+12125550101,Mars/Olympus,Bad zone,x"]
+    path = tmp / "leads.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path, dnc, night
+
+
+async def test_predictive_campaign_of_200_leads(make_service, sipp, settings, tmp_path) -> None:
+    service = await make_service(dialer_interval=0.5)
+    await seed(service.pool, agents=AGENTS)
+    async with service.pool.connection() as conn:
+        tenant_id = await tenants.tenant_id(conn, "acme")
+        await flows.allow_trunk(conn, tenant_id, "carrier-sim")
+    path, dnc, night = _leads(tmp_path)
+    created = await cli(settings, "campaign", "create", "spring", "--tenant", "acme", "--caller-id",
+                        '"Acme" <+15551000>', "--agents", "1001,1002,1003", "--safe-harbor", "please-try-call-later",
+                        "--ring-timeout", "15", "--retry", "no_answer=5/2", "--retry", "busy=5/2",
+                        "--retry", "machine=5/1", "--max-attempts", "2", "--wrap-up", "1", "--max-lines", "30")
+    assert created.returncode == 0, created.stderr
+    imported = await cli(settings, "leads", "import", str(path), "--campaign", "spring")
+    assert imported.returncode == 3, imported.stderr  # some rows were skipped
+    assert "200 leads added" in imported.stdout, imported.stdout
+    for line in ("leads.csv:202: 'not-a-number' is not a phone number", "leads.csv:203: +12125550100 repeats line 2",
+                 "leads.csv:204: unknown time zone 'Mars/Olympus'"):
+        assert line in imported.stderr, imported.stderr
+    dnc_sorted = sorted(dnc)
+    third = len(dnc_sorted) // 3
+    for scope, numbers in ((), dnc_sorted[:third]), (("--tenant", "acme"), dnc_sorted[third:2 * third]), \
+            (("--campaign", "spring"), dnc_sorted[2 * third:]):
+        added = await cli(settings, "dnc", "add", *numbers, *scope)
+        assert added.returncode == 0, added.stderr
+    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+    assert "dialer-spring" in asterisk.rx(settings, "queue show dialer-spring")
+
+    customers = await sipp.customers(5080, ring_ms=1000, talk_ms=4000)
+    sessions = []
+    for i, agent in enumerate(AGENTS):
+        await sipp.agent_phone(agent.endpoint, agent.secret, 7800 + 20 * i)
+        sessions.append(await sipp.feature_code(agent.endpoint, agent.secret, "*49", 7810 + 20 * i,
+                                                stay_ms=600_000))
+
+    async def all_logged_in() -> bool:
+        return asterisk.rx(settings, "queue show dialer-spring").count("(Not in use)") == 3
+
+    await wait_until(all_logged_in, 30, "three persistent agents free in the campaign queue")
+    started = await cli(settings, "campaign", "start", "spring")
+    assert started.returncode == 0, started.stderr
+
+    async def finished() -> bool:
+        async with service.pool.connection() as conn:
+            cur = await conn.execute("SELECT count(*) FROM leads WHERE status IN ('ready', 'dialing')")
+            row = await cur.fetchone()
+        return row is not None and row[0] == len(dnc) + len(night)  # only the never-dialled ones left
+
+    try:
+        await wait_until(finished, 420, "every dialable lead done")
+    finally:
+        async with service.pool.connection() as conn:
+            cur = await conn.execute("SELECT status, count(*) FROM leads GROUP BY 1")
+            print("\nleads:", await cur.fetchall())
+            cur = await conn.execute("SELECT number, next_at, now(), last_outcome FROM leads WHERE status = 'ready' "
+                                     "AND last_outcome IS NOT NULL")
+            print("ready again:", await cur.fetchall())
+            cur = await conn.execute("SELECT * FROM dial_attempts WHERE status = 'dialing' LIMIT 5")
+            print("stuck attempts:", await cur.fetchall())
+            cur = await conn.execute("SELECT outcome, count(*) FROM dial_attempts GROUP BY 1")
+            print("outcomes:", await cur.fetchall())
+    status = await cli(settings, "campaign", "status", "spring", "--json")
+    assert status.returncode == 0, status.stderr
+    report: dict[str, Any] = json.loads(status.stdout)
+
+    async with service.pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT number, outcome, launched_at, answered_at, human_at, connected_at, ended_at, agent_code, ring_s
+                 FROM dial_attempts ORDER BY id""")
+        attempts = await cur.fetchall()
+        cur = await conn.execute("SELECT count(*) FROM calls WHERE direction = 'outbound' AND campaign = 'spring'")
+        outbound_records = (await cur.fetchone())[0]  # type: ignore[index]
+    by_number: dict[str, list[tuple[Any, ...]]] = {}
+    for a in attempts:
+        by_number.setdefault(a[0], []).append(a)
+
+    # Never dialled: do-not-call (global, tenant, campaign) and numbers where it is night.
+    invited = {"+" + n for n in customers.numbers("INVITE")}
+    assert not invited & dnc, sorted(invited & dnc)
+    assert not invited & night, sorted(invited & night)
+    assert not set(by_number) & (dnc | night)
+    assert len(by_number) == 200 - len(dnc) - len(night)
+
+    outcomes = Counter(a[1] for a in attempts)
+    live = [a for a in attempts if a[1] in ("connected", "abandoned")]
+    for number, tries in by_number.items():
+        kind = int(number[-1])
+        if kind <= 4:  # a person: answered once, never retried
+            assert len(tries) == 1 and tries[0][1] in ("connected", "abandoned"), (number, tries)
+        elif kind == 5:  # a machine: no retry (machine=5/1)
+            assert [t[1] for t in tries] == ["machine"], (number, tries)
+            assert tries[0][7] is None  # never put through to an agent
+        elif kind in (6, 7):  # rang out twice, at least 15 s each, the retry at least 5 s after
+            assert [t[1] for t in tries] == ["no_answer", "no_answer"], (number, tries)
+            assert all((t[6] - t[2]).total_seconds() >= 14.5 for t in tries), tries
+            assert (tries[1][2] - tries[0][6]).total_seconds() >= 5, tries
+        else:  # busy twice
+            assert [t[1] for t in tries] == ["busy", "busy"], (number, tries)
+    # Abandonment as defined: a live answer not put through to an agent within 2 s.
+    for a in live:
+        if a[1] == "connected":
+            assert a[7] in ("1001", "1002", "1003") and (a[5] - a[4]).total_seconds() <= 2.5, a
+        else:
+            assert a[7] is None, a
+    answered_by_sipp = {"+" + n for n in customers.numbers("ANSWERED")}
+    assert {a[0] for a in live} == {n for n in answered_by_sipp if int(n[-1]) <= 4}
+    assert report["today"]["live_answers"] == len(live) == 100
+    assert report["today"]["abandoned"] == outcomes["abandoned"]
+    assert report["last_30_days"]["abandon_rate"] == round(outcomes["abandoned"] / len(live), 4)
+    assert outbound_records >= outcomes["connected"]
+    print(f"\ncampaign: {dict(outcomes)}; abandoned {outcomes['abandoned']}/{len(live)}; "
+          f"occupancy {report['occupancy_today']}; leads {report['leads']}")
+    for s in sessions:
+        await s.stop()

@@ -1,0 +1,159 @@
+"""Lead files, calling windows, retry rules and attempt outcomes: the dialer's pure rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from middleware.dialer import compliance as c
+from middleware.dialer.adapter import agents_now, calls_now, learned_from
+from middleware.dialer.attempts import Attempt, attempt_of, channel_id, unanswered_outcome
+from middleware.dialer.leads import LeadError, normalise, parse_leads, parse_numbers, zone_of
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+
+def test_leads_are_normalised_to_e164_with_their_zone_and_bad_rows_reported_by_line() -> None:
+    text = ("phone,name,plan\n"
+            "(212) 555-0100,Ann,gold\n"
+            "+44 20 7946 0018,Bob,\n"
+            "555,Short,\n"
+            "212-555-0100,Again,\n"
+            "+1 800 555 0100,Tollfree,\n"
+            "+1 646 555 0101,Extra,x,y\n")
+    leads, problems = parse_leads(text)
+    assert [(le.line, le.number, le.timezone, le.name) for le in leads] == [
+        (2, "+12125550100", "America/New_York", "Ann"), (3, "+442079460018", "Europe/London", "Bob")]
+    assert leads[0].data == {"plan": "gold"}
+    assert [(p.line, p.message.split(" ")[0]) for p in problems] == [
+        (4, "'555'"), (5, "+12125550100"), (6, "+18005550100"), (7, "more")]
+    assert "repeats line 2" in problems[1].message and "time zones" in problems[2].message
+
+
+def test_an_explicit_timezone_column_wins_and_is_checked() -> None:
+    leads, problems = parse_leads("number,timezone\n+18005550100,America/Chicago\n+12125550100,Nowhere/Land\n")
+    assert [le.timezone for le in leads] == ["America/Chicago"]
+    assert problems[0].line == 3 and "unknown time zone" in problems[0].message
+
+
+def test_a_file_without_a_number_column_is_refused_whole() -> None:
+    with pytest.raises(LeadError, match="no number column"):
+        parse_leads("name,email\nAnn,a@example.com\n")
+    with pytest.raises(LeadError, match="empty"):
+        parse_leads("")
+
+
+def test_dnc_files_with_or_without_a_header() -> None:
+    assert parse_numbers("2125550100\n+442079460018\nrubbish\n")[0] == [(1, "+12125550100"), (2, "+442079460018")]
+    numbers, problems = parse_numbers("number\n212 555 0100\n212-555-0100\n")
+    assert numbers == [(2, "+12125550100")] and problems == []
+    assert parse_numbers("rubbish\n")[1][0].line == 1
+
+
+def test_normalise_and_zone() -> None:
+    assert normalise("020 7946 0018", "GB") == "+442079460018"
+    assert zone_of("+33142685300") == "Europe/Paris"
+    with pytest.raises(ValueError):
+        normalise("", "US")
+
+
+def test_calling_window_is_the_called_partys_local_time() -> None:
+    # 15:00 UTC is 10:00 in New York, 07:00 in Los Angeles, 00:00 in Tokyo.
+    assert c.in_window(NOW, "America/New_York", time(8), time(21))
+    assert not c.in_window(NOW, "America/Los_Angeles", time(8), time(21))
+    assert not c.in_window(NOW, "Asia/Tokyo", time(8), time(21))
+    assert not c.in_window(NOW.replace(hour=2), "America/New_York", time(8), time(21))  # 21:00 itself is out
+
+
+def test_windows_outside_the_legal_hours_are_refused() -> None:
+    assert c.check_window(time(9), time(20)) == (time(9), time(20))
+    for start, end in ((time(7, 59), time(20)), (time(9), time(21, 1)), (time(12), time(11))):
+        with pytest.raises(c.RuleError):
+            c.check_window(start, end)
+
+
+def test_retry_rules_merge_over_defaults_and_keep_the_72_hours() -> None:
+    rules = c.check_retry_rules({"busy": {"after_s": 60}})
+    assert rules["busy"] == {"after_s": 60, "max": 3} and rules["no_answer"] == c.DEFAULT_RETRY["no_answer"]
+    for bad in ({"abandoned": {"after_s": 3600}}, {"sale": {"after_s": 1}}, {"busy": {"after_s": -1}},
+                {"busy": {"wait": 1}}, {"busy": {"max": True}}):
+        with pytest.raises(c.RuleError):
+            c.check_retry_rules(bad)
+
+
+def test_after_an_attempt_the_lead_is_retried_finished_or_given_up() -> None:
+    rules = c.check_retry_rules({"no_answer": {"after_s": 600, "max": 2}})
+    assert c.after_attempt("connected", 1, 3, rules, NOW) == c.NextStep("done", None)
+    assert c.after_attempt("no_answer", 1, 3, rules, NOW) == c.NextStep("ready", NOW + timedelta(seconds=600))
+    assert c.after_attempt("no_answer", 2, 3, rules, NOW).status == "failed"  # the rule's max
+    assert c.after_attempt("busy", 3, 3, rules, NOW).status == "failed"  # the campaign's max
+    abandoned = c.after_attempt("abandoned", 1, 3, rules, NOW)
+    assert abandoned.status == "ready" and abandoned.next_at == NOW + timedelta(hours=72)
+    assert c.after_attempt("connected", 1, 3, rules, NOW, disposition="callback").status == "ready"
+    assert c.after_attempt("lost", 1, 3, rules, NOW).status == "failed"
+
+
+def _attempt() -> Attempt:
+    return Attempt(7, "spring", 70, "+12125550100", NOW)
+
+
+def test_an_attempt_answered_by_a_person_and_put_through_is_connected() -> None:
+    a = _attempt()
+    a.stage("answered", NOW + timedelta(seconds=8))
+    a.stage("amd", NOW + timedelta(seconds=10), "HUMAN", "HUMAN-800-800")
+    a.stage("live", NOW + timedelta(seconds=10))
+    a.connect("1001", NOW + timedelta(seconds=10.4), 0.0)
+    a.ended_at = NOW + timedelta(seconds=70.4)
+    assert (a.outcome, a.live, a.agent) == ("connected", True, "1001")
+    assert (a.ring_s, a.screen_s, a.wait_s, a.talk_s) == (8.0, 2.0, pytest.approx(0.4), 60.0)
+
+
+def test_a_live_answer_without_an_agent_is_abandoned_even_if_the_customer_hangs_up_first() -> None:
+    a = _attempt()
+    a.stage("answered", NOW + timedelta(seconds=5))
+    a.stage("live", NOW + timedelta(seconds=7))
+    a.ended_at = NOW + timedelta(seconds=8)  # hung up after 1 s, before the safe-harbor message
+    assert (a.outcome, a.live) == ("abandoned", True)
+    b = _attempt()
+    b.stage("answered", NOW + timedelta(seconds=5))
+    b.ended_at = NOW + timedelta(seconds=6)  # hung up while AMD listened: counted against us too
+    assert b.outcome == "abandoned"
+
+
+def test_machines_and_unanswered_calls() -> None:
+    a = _attempt()
+    a.stage("answered", NOW + timedelta(seconds=5))
+    a.stage("amd", NOW + timedelta(seconds=7), "MACHINE", "LONGGREETING-1500-1500")
+    a.stage("live", NOW + timedelta(seconds=7))  # machine action "agent": still a machine
+    assert (a.outcome, a.live, a.live_at) == ("machine", False, None)
+    assert [unanswered_outcome(r) for r in (3, 5, 8, 0, None, 99)] == [
+        "no_answer", "busy", "failed", "failed", "failed", "failed"]
+    b = _attempt()
+    b.reason = 5
+    b.ended_at = NOW + timedelta(seconds=1)
+    assert (b.outcome, b.ring_s) == ("busy", 1.0)
+
+
+def test_channel_ids_name_the_attempt() -> None:
+    assert channel_id(42) == "dial-42" and attempt_of("dial-42") == 42
+    assert attempt_of("1700000000.12") is None and attempt_of("dial-x") is None
+
+
+def test_agents_and_calls_as_pacing_sees_them() -> None:
+    rows = [("1001", "available", NOW), ("1002", "on_call", NOW - timedelta(seconds=30)),
+            ("1003", "wrap_up", NOW - timedelta(seconds=2)), ("1004", "paused", NOW), ("1005", "available", NOW)]
+    agents = agents_now(rows, NOW, mean_talk_s=60)
+    assert agents.ready == 2 and sorted(agents.busy_elapsed) == [30.0, 62.0]
+    # one inbound caller waiting for these agents takes one of the two ready ones first
+    blended = agents_now(rows, NOW, mean_talk_s=60, inbound_waiting=1)
+    assert blended.ready == 1 and len(blended.busy_elapsed) == 3
+    flight = calls_now([(NOW - timedelta(seconds=4), None, None), (NOW, NOW, None), (NOW, NOW, NOW)], NOW)
+    assert (flight.ringing_elapsed, flight.screening, flight.waiting) == ((4.0,), 1, 1)
+
+
+def test_learned_from_finished_attempts() -> None:
+    stats = learned_from([("connected", 6.0, 2.0, 50.0), ("no_answer", 20.0, None, None),
+                          ("abandoned", 7.0, 2.0, None), ("machine", 5.0, None, None)], wrapup_s=5)
+    assert stats.attempts == pytest.approx(4, rel=0.01) and stats.live == pytest.approx(2, rel=0.01)
+    assert stats.handle.mean(0) == 55.0 and stats.screen.mean(0) == 2.0
