@@ -118,6 +118,7 @@ def simulate(policy: str, agents: int, live_rate: float, talk_mean: float, days:
                     screening.discard(ident)
                     answered += 1
                     if ready:
+                        learned.outcome(False)
                         connect(ready.pop(), now)
                     else:
                         waiting.append((ident, now))
@@ -128,6 +129,7 @@ def simulate(policy: str, agents: int, live_rate: float, talk_mean: float, days:
                         del live_since[ident]
                         waiting = deque(w for w in waiting if w[0] != ident)
                         abandoned += 1
+                        learned.outcome(True)
                 elif kind == FREE:
                     del busy[ident]
                     while waiting and waiting[0][0] not in live_since:
@@ -135,6 +137,7 @@ def simulate(policy: str, agents: int, live_rate: float, talk_mean: float, days:
                     if waiting:
                         call, _ = waiting.popleft()
                         del live_since[call]
+                        learned.outcome(False)
                         connect(ident, now)
                     else:
                         ready.append(ident)

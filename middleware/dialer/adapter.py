@@ -77,6 +77,8 @@ def learned_from(rows: list[tuple[Any, ...]], wrapup_s: float) -> pacing.Learned
         live = outcome in (compliance.CONNECTED, compliance.ABANDONED)
         if ring_s is not None:
             learned.attempt(live=live, ring_s=float(ring_s), screen_s=None if screen_s is None else float(screen_s))
+        if live:
+            learned.outcome(abandoned=outcome == compliance.ABANDONED)
         if talk_s is not None:
             learned.handled(float(talk_s) + wrapup_s)
     return learned
@@ -275,6 +277,8 @@ class DialerService:
         if cached is not None and outcome != "blocked":
             if attempt.ring_s is not None:
                 cached[1].attempt(live=attempt.live, ring_s=attempt.ring_s, screen_s=attempt.screen_s)
+            if attempt.live:
+                cached[1].outcome(abandoned=outcome == compliance.ABANDONED)
             if attempt.talk_s is not None:
                 cached[1].handled(attempt.talk_s + campaign.wrapup_s)
         log.info("dialer.attempt", attempt=attempt.id, campaign=attempt.campaign, number=attempt.number,

@@ -54,6 +54,13 @@ class Limits:
     max_ratio: float = 4.0   # calls in flight per logged-in agent at most
 
 
+# The model counts answers against free agents at a few instants only and sees only part of the
+# abandonment that happens, more or less of it by team size and answer rate (bench/dialer_sim.py): its
+# marginal threshold is scaled by a gain that each live answer's fate calibrates online.
+INITIAL_GAIN = 0.4
+MIN_GAIN, MAX_GAIN = 0.005, 20.0
+
+
 class Samples:
     """The last ``size`` observations, kept sorted for quantile look-ups."""
 
@@ -95,16 +102,24 @@ class Learned:
     before a live answer / before ending any other way (ring-out, busy, machine); ``screen``: answer to
     the AMD verdict; ``handle``: talk + wrap-up of a connected call. Old attempts fade (``memory``)."""
 
-    def __init__(self, *, memory: int = 400, prior_handle_s: float = 120.0, prior_ring_s: float = 12.0) -> None:
+    def __init__(self, *, memory: int = 2000, prior_handle_s: float = 120.0, prior_ring_s: float = 12.0) -> None:
         self.live = 0.0
         self.attempts = 0.0
         self._decay = 1.0 - 1.0 / memory
-        self.ring_live = Samples(memory)
-        self.ring_other = Samples(memory)
+        self.ring_live = Samples(400)
+        self.ring_other = Samples(400)
         self.screen = Samples(200)
-        self.handle = Samples(memory)
+        self.handle = Samples(400)
         self.prior_handle_s = prior_handle_s
         self.prior_ring_s = prior_ring_s
+        self.gain = INITIAL_GAIN
+
+    def outcome(self, abandoned: bool, target: float = 0.03 * 0.85, step: float = 0.003) -> None:
+        """A live answer reached an agent or was abandoned: the calibration of the model's marginal
+        threshold moves so that, in the long run, the share abandoned settles at ``target`` (every
+        answer put through raises it a little, every abandoned one lowers it a lot)."""
+        self.gain *= math.exp(step * (target - (1.0 if abandoned else 0.0)) / target)
+        self.gain = min(MAX_GAIN, max(MIN_GAIN, self.gain))
 
     def attempt(self, *, live: bool, ring_s: float, screen_s: float | None = None) -> None:
         self.live = self.live * self._decay + (1.0 if live else 0.0)
@@ -118,11 +133,11 @@ class Learned:
 
     def live_rate(self) -> float:
         """A cautious (high) estimate of the live-answer rate: over-estimating it dials fewer calls.
-        Beta(1, 1) prior, mean plus two standard deviations; 1.0 while nothing is known."""
+        Beta(1, 1) prior, mean plus one standard deviation; 1.0 while nothing is known."""
         a, b = self.live + 1.0, self.attempts - self.live + 1.0
         mean = a / (a + b)
         sd = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1.0)))
-        return min(1.0, mean + 0.5 * sd)
+        return min(1.0, mean + sd)
 
     def live_given_ringing(self, p: float, elapsed: float) -> float:
         """Chance a call that has rung ``elapsed`` s without an answer still becomes a live answer."""
@@ -169,8 +184,18 @@ def allowed_rate(budget: Budget, ahead: float = 300.0, margin: float = 0.85) -> 
     rate = 2.0 * target
     for answered, abandoned in ((budget.answered_window, budget.abandoned_window),
                                 (budget.answered_today, budget.abandoned_today)):
-        rate = min(rate, (target * (answered + ahead) - abandoned) / ahead)
+        k = max(ahead, answered / 2)  # a busy campaign spreads a correction over more answers
+        rate = min(rate, (target * (answered + k) - abandoned) / k)
     return max(0.0, rate)
+
+
+def _normal_shortfall(mean: float, var: float) -> float:
+    """E[max(0, D)] for D ~ Normal(mean, var)."""
+    if var <= 1e-12:
+        return max(0.0, mean)
+    sd = math.sqrt(var)
+    z = mean / sd
+    return sd * math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi) + mean * 0.5 * (1.0 + math.erf(z / math.sqrt(2)))
 
 
 def count_pmf(mean: float, var: float, upto: int) -> list[float]:
@@ -195,23 +220,40 @@ def count_pmf(mean: float, var: float, upto: int) -> list[float]:
     return pmf
 
 
-def expected_shortfall(x_mean: float, x_var: float, y_min: int, y_mean: float, y_var: float) -> float:
-    """E[max(0, X - Y)] for X, Y independent counts: X of the given moments, Y = y_min + a count of
-    the given moments. Exact sums over moment-matched binomials: a normal approximation would put Y
-    below its minimum and see shortfalls where none can be."""
+class FreeAgents:
+    """Y = ``y_min`` sure agents + a count of the given mean and variance: what E[max(0, x - Y)] is for
+    each x, worked out once and reused for every X it is compared with."""
+
+    def __init__(self, y_min: int, y_mean: float, y_var: float) -> None:
+        self.y_min, self.mean, self.var = y_min, y_mean, y_var
+        self._short = [0.0] * (y_min + 1)  # E[max(0, x - Y)] for x = 0, 1, ...
+        self._below = 0.0
+        self._pmf: list[float] = []
+
+    def short(self, upto: int) -> list[float]:
+        if len(self._short) <= upto:
+            need = upto - self.y_min
+            if len(self._pmf) < need:
+                self._pmf = count_pmf(self.mean - self.y_min, self.var, max(need, 2 * len(self._pmf)))
+            for x in range(len(self._short), upto + 1):
+                self._below += self._pmf[x - 1 - self.y_min]  # P(Y <= x - 1)
+                self._short.append(self._short[-1] + self._below)
+        return self._short
+
+
+def expected_shortfall(x_mean: float, x_var: float, free: FreeAgents) -> float:
+    """E[max(0, X - Y)] for X, Y independent counts: X of the given moments, Y the free agents. Exact
+    sums over moment-matched binomials: a normal approximation would put Y below its minimum and see
+    shortfalls where none can be. Far from both bounds (large teams) the normal approximation is as
+    good and much cheaper, and is used."""
+    if x_mean > 4.0 * math.sqrt(x_var) + 10 and free.mean - free.y_min > 4.0 * math.sqrt(free.var) + 10:
+        return _normal_shortfall(x_mean - free.mean, x_var + free.var)
     upto = int(x_mean + 6.0 * math.sqrt(x_var) + 6)
-    if upto <= y_min:
+    if upto <= free.y_min:
         return 0.0
     px = count_pmf(x_mean, x_var, upto)
-    py = count_pmf(y_mean - y_min, y_var, upto - y_min)
-    total = 0.0
-    short = 0.0  # E[max(0, x - Y)], built up as x grows: each step adds P(Y < x)
-    below = 0.0  # P(Y <= x - 1)
-    for x in range(y_min + 1, upto + 1):
-        below += py[x - 1 - y_min]
-        short += below
-        total += px[x] * short
-    return total
+    short = free.short(upto)
+    return sum(px[x] * short[x] for x in range(free.y_min + 1, upto + 1))
 
 
 @dataclass(frozen=True)
@@ -227,10 +269,10 @@ def one_per_free_agent(agents: AgentsNow, calls: CallsNow) -> int:
 
 
 HORIZONS_S: tuple[float, ...] = (1.0, 4.0, 8.0, 14.0)  # when live answers are counted against free agents
-# The model counts answers against free agents at a few instants only, so it sees about a third of the
-# abandonment that happens (measured with bench/dialer_sim.py): the marginal threshold is scaled to match.
-MARGINAL_GAIN = 0.4
-MIN_ATTEMPTS = 20  # dial ahead only once this many attempts tell the answer rate
+# Dial ahead only once this many attempts and live answers tell the answer rate: the first attempts to
+# finish are the quick ones (busy lines, quick answers), so a rate learned from a few undercounts ring-outs.
+MIN_ATTEMPTS = 100
+MIN_LIVE = 20
 GRACE_S = 2.0  # a live answer may wait this long for an agent (the 2-second rule)
 
 
@@ -252,7 +294,7 @@ def decide(mode: Mode, agents: AgentsNow, calls: CallsNow, learned: Learned, bud
     progressive = min(cap, one_per_free_agent(agents, calls))
     if mode != "predictive":
         return Decision(progressive, mode)
-    if learned.attempts < MIN_ATTEMPTS:
+    if learned.attempts < MIN_ATTEMPTS or learned.live < MIN_LIVE:
         return Decision(progressive, "answer rate not known yet: progressive")
     rate = allowed_rate(budget)
     if rate <= 0.0:
@@ -278,22 +320,35 @@ def decide(mode: Mode, agents: AgentsNow, calls: CallsNow, learned: Learned, bud
             f = learned.free_within(e, t + GRACE_S)
             ym += k * f
             yv += k * f * (1 - f)
-        per_t.append((xm, xv, ym, yv, learned.live_within(p, 0.0, t - screen)))
+        per_t.append((xm, xv, FreeAgents(agents.ready, ym, yv), learned.live_within(p, 0.0, t - screen)))
+    memo: dict[int, float] = {}
 
     def shortfall(n: int) -> float:
-        return max(expected_shortfall(xm + n * a, xv + n * a * (1 - a), agents.ready, ym, yv)
-                   for xm, xv, ym, yv, a in per_t)
+        if n not in memo:
+            memo[n] = max(expected_shortfall(xm + n * a, xv + n * a * (1 - a), free) for xm, xv, free, a in per_t)
+        return memo[n]
 
     # Launch while the last call added would be abandoned (expected abandons it adds per live answer
     # it brings) no more often than the marginal rate the budget allows.
-    threshold = rate * MARGINAL_GAIN
-    before = shortfall(progressive)
-    n = progressive
-    while n < cap:
-        after = shortfall(n + 1)
-        if p <= 0 or (after - before) / p > threshold:
-            break
-        n, before = n + 1, after
+    threshold = rate * learned.gain
+
+    def too_many(n: int) -> bool:  # would the (n+1)-th call be one too many? (grows with n: convex)
+        return p <= 0 or (shortfall(n + 1) - shortfall(n)) / p > threshold
+
+    # The answer n: the first n from ``progressive`` on where one more is too many (or ``cap``). Usually a
+    # few calls past progressive: galloping there, then halving, costs a handful of evaluations.
+    lo, step = progressive, 1
+    while lo < cap and not too_many(min(cap, lo + step - 1)):
+        lo, step = min(cap, lo + step), step * 2
+    hi = min(cap, lo + step - 1)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if too_many(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    n = lo
+    before = shortfall(n)
     total = total_now + n * p
     if n <= progressive:
         return Decision(progressive, "progressive floor", before / total if total > 0 else 0.0)

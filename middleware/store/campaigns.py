@@ -240,7 +240,7 @@ async def in_flight(conn: AsyncConnection, campaign_id: int) -> list[tuple[datet
     return [tuple(r) for r in await cur.fetchall()]  # type: ignore[misc]
 
 
-async def recent_attempts(conn: AsyncConnection, campaign_id: int, limit: int = 400) -> list[tuple[Any, ...]]:
+async def recent_attempts(conn: AsyncConnection, campaign_id: int, limit: int = 2000) -> list[tuple[Any, ...]]:
     """(outcome, ring_s, screen_s, talk_s) of the latest finished attempts, oldest first."""
     cur = await conn.execute(
         """SELECT outcome, ring_s, EXTRACT(EPOCH FROM human_at - answered_at), talk_s FROM (

@@ -66,3 +66,32 @@ def test_ivr_validate_reports_each_problem_and_exits_1(tmp_path) -> None:
     good = subprocess.run([sys.executable, "-m", "middleware", "ivr", "validate", "dialplans/ivr/acme-main.yaml",
                            "--no-prompts"], capture_output=True, text=True, timeout=60)
     assert good.returncode == 0 and good.stdout.strip().endswith(": ok")
+
+
+CAMPAIGN = ["campaign", "create", "spring", "--tenant", "acme", "--caller-id", "+15551000", "--agents", "1001",
+            "--safe-harbor", "acme-safe-harbor"]
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--window", "07:00-20:00"], "must lie within 08:00-21:00"),
+    (["--window", "9-5"], "expected HH:MM-HH:MM"),
+    (["--abandon-target", "0.05"], "at most 0.03"),
+    (["--ring-timeout", "10"], "at least 15 s"),
+    (["--retry", "abandoned=3600"], "within 72 hours"),
+    (["--retry", "sale=60"], "outcomes that retry"),
+    (["--retry", "no_answer"], "OUTCOME=SECONDS"),
+    (["--machine", "message"], "needs --machine-prompt"),
+    (["--caller-id", "Acme Corp"], "--caller-id"),
+    (["--safe-harbor", "../../etc/passwd;x"], "a sound file name"),
+])
+def test_campaign_settings_are_checked_before_anything_is_stored(
+        extra: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = list(CAMPAIGN)
+    for i in range(0, len(extra), 2):
+        if extra[i] in argv:
+            argv[argv.index(extra[i]) + 1] = extra[i + 1]
+        else:
+            argv += extra[i:i + 2]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err

@@ -11,6 +11,7 @@ from middleware.dialer.pacing import (
     AgentsNow,
     Budget,
     CallsNow,
+    FreeAgents,
     Learned,
     Limits,
     Samples,
@@ -120,11 +121,16 @@ def test_free_within_uses_the_handle_time_distribution() -> None:
 
 def test_expected_shortfall_respects_that_free_agents_cannot_be_negative() -> None:
     # Nobody will answer: nothing can be abandoned, however uncertain the agents are.
-    assert expected_shortfall(0.0, 0.0, 0, 1.0, 0.9) == 0.0
+    assert expected_shortfall(0.0, 0.0, FreeAgents(0, 1.0, 0.9)) == 0.0
     # Two sure answers, no agent: both abandoned.
-    assert expected_shortfall(2.0, 0.0, 0, 0.0, 0.0) == pytest.approx(2.0)
+    assert expected_shortfall(2.0, 0.0, FreeAgents(0, 0.0, 0.0)) == pytest.approx(2.0)
     # One answer at 50%, one agent at 50%: abandoned when it answers and the agent is busy.
-    assert expected_shortfall(0.5, 0.25, 0, 0.5, 0.25) == pytest.approx(0.25)
+    assert expected_shortfall(0.5, 0.25, FreeAgents(0, 0.5, 0.25)) == pytest.approx(0.25)
+    # Three sure answers, one sure agent and one at 50%: 1.5 abandoned on average.
+    assert expected_shortfall(3.0, 0.0, FreeAgents(1, 1.5, 0.25)) == pytest.approx(1.5)
+    # Large teams take the normal approximation: no shortfall when the agents far outnumber the answers.
+    assert expected_shortfall(60.0, 30.0, FreeAgents(20, 120.0, 9.0)) < 1e-6
+    assert expected_shortfall(60.0, 30.0, FreeAgents(20, 40.0, 9.0)) == pytest.approx(20.0, rel=0.02)
 
 
 def test_count_pmf_is_a_distribution_with_the_given_mean() -> None:
@@ -144,3 +150,19 @@ def test_samples_keep_the_latest_in_order() -> None:
 
 def test_one_per_free_agent_counts_every_call_in_flight() -> None:
     assert one_per_free_agent(AgentsNow(4), CallsNow((1.0,), screening=1, waiting=1)) == 1
+
+
+def test_the_gain_settles_where_the_share_abandoned_meets_the_target() -> None:
+    stats = Learned()
+    start = stats.gain
+    for _ in range(50):
+        stats.outcome(abandoned=False)
+    assert stats.gain > start
+    raised = stats.gain
+    stats.outcome(abandoned=True)
+    assert stats.gain < raised / 1.1  # one abandon outweighs many calls put through
+    # at exactly the target share, it stays put on average
+    steady = Learned()
+    for i in range(4000):
+        steady.outcome(abandoned=i % 40 == 0)  # 2.5%
+    assert 0.2 < steady.gain / start < 5

@@ -26,6 +26,14 @@ def test_queue_strategy_is_in_the_queue_section_not_the_template() -> None:
     assert "[acme-sales](queue-template)\nstrategy = leastrecent\ntimeout = 15\nwrapuptime = 5" in text
 
 
+def test_campaign_queues_weigh_less_than_inbound_and_retry_every_second() -> None:
+    text = render_queues([QueueRow("acme-sales", "acme", "leastrecent", 15, 5, 20, 300),
+                          QueueRow("dialer-spring", "acme", "leastrecent", 15, 1, 2, 2, weight=0)])
+    inbound, campaign = text.split("[dialer-spring]")
+    assert "weight = 10\n" in inbound and "retry" not in inbound
+    assert "weight = 0\n" in campaign and "retry = 1\n" in campaign
+
+
 def test_did_sets_tenant_and_fallback_then_enters_inbound() -> None:
     text = render_extensions([DidRow("5551000", 1, "acme", "acme-support", "acme-main")], [PHONE])
     assert "exten => 5551000,1,Set(__CC_TENANT=acme)" in text
