@@ -10,7 +10,6 @@ that pacing counts are read from PostgreSQL, whichever node placed them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import time
 from collections.abc import Callable
@@ -90,7 +89,8 @@ class DialerService:
         self._pool = pool
         self._ami = ami
         self._events = events
-        self.node = node or f"{socket.gethostname()}:{id(self) & 0xffff:x}"
+        # Stable across restarts, so that a restarted node finds the attempts it left in flight.
+        self.node = node or socket.gethostname()
         self._clock = clock
         self.attempts: dict[int, Attempt] = {}
         self._learned: dict[int, tuple[float, pacing.Learned]] = {}
@@ -323,10 +323,11 @@ class DialerService:
     # -- lifecycle --
 
     async def recover(self) -> int:
-        """Attempts this node left in flight when it stopped: their outcome is unknown; the lead is
-        retried later (never sooner than an abandoned call would be, in case it was one)."""
+        """Attempts this node left in flight when it stopped (and any node's, hours old): their outcome
+        is unknown; the lead is retried later (never sooner than an abandoned call would be, in case it
+        was one)."""
         async with self._pool.connection() as conn, conn.transaction():
-            orphans = await store.orphaned_attempts(conn, self.node)
+            orphans = await store.orphaned_attempts(conn, self.node, self._clock() - timedelta(hours=6))
             for attempt_id, lead_id in orphans:
                 await conn.execute("UPDATE dial_attempts SET status = 'done', outcome = 'lost', ended_at = now() "
                                    "WHERE id = %s", (attempt_id,))
@@ -336,8 +337,11 @@ class DialerService:
 
     async def run(self, interval_s: float = 1.0) -> None:
         try:
-            with contextlib.suppress(Exception):
-                await self.recover()
+            try:
+                if lost := await self.recover():
+                    log.warning("dialer.attempts_lost_in_restart", attempts=lost)
+            except Exception as exc:  # the database may be down at start: pacing retries on its own
+                log.error("dialer.recover_failed", detail=str(exc)[:200])
             await every(interval_s, self.tick, "dialer.tick_failed")
         finally:
             for task in list(self._tasks):

@@ -309,9 +309,13 @@ async def lead_for_attempt(conn: AsyncConnection, attempt_id: int) -> dict[str, 
     return {"lead": row[0], "number": row[1], "name": row[2], "data": row[3], "campaign": row[4], "attempt": row[5]}
 
 
-async def orphaned_attempts(conn: AsyncConnection, node: str) -> list[tuple[int, int]]:
-    """(attempt, lead) this node left in flight (it stopped or crashed while they rang)."""
-    cur = await conn.execute("SELECT id, lead_id FROM dial_attempts WHERE status = 'dialing' AND node = %s", (node,))
+async def orphaned_attempts(conn: AsyncConnection, node: str, stale_before: datetime) -> list[tuple[int, int]]:
+    """(attempt, lead) this node left in flight (it stopped or crashed while they rang), and any node's
+    attempt launched before ``stale_before`` and never finished."""
+    cur = await conn.execute(
+        """SELECT id, lead_id FROM dial_attempts
+            WHERE status = 'dialing' AND (node = %s OR launched_at < %s) FOR UPDATE SKIP LOCKED""",
+        (node, stale_before))
     return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
 
 
