@@ -260,12 +260,13 @@ class DialerService:
             else:
                 step = compliance.after_attempt(outcome, tries, campaign.max_attempts, campaign.retry_rules, now)
             await store.finish_attempt(conn, attempt.id, {
-                "outcome": outcome, "answered_at": attempt.answered_at, "human_at": attempt.live_at,
+                "outcome": outcome, "linkedid": channel_id(attempt.id),
+                "answered_at": attempt.answered_at, "human_at": attempt.live_at,
                 "connected_at": attempt.connected_at, "ended_at": attempt.ended_at, "ring_s": attempt.ring_s,
                 "wait_s": attempt.wait_s, "talk_s": attempt.talk_s, "agent": attempt.agent or None,
                 "amd_cause": attempt.amd_cause or None, "reason": attempt.reason}, attempt.lead_id,
                 step.status, step.next_at)
-            if attempt.answered_at is not None:
+            if outcome != "blocked":  # the call's record (written by the CDR assembler too) is outbound
                 await conn.execute(
                     """INSERT INTO calls (linkedid, tenant_id, direction, campaign, caller_number)
                        VALUES (%s, %s, 'outbound', %s, %s)

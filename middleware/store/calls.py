@@ -48,7 +48,9 @@ VALUES (%(linkedid)s, (SELECT tenant_id FROM dids WHERE number = %(did)s), %(did
 ON CONFLICT (linkedid) DO UPDATE SET
     tenant_id = COALESCE(calls.tenant_id, EXCLUDED.tenant_id),
     did = COALESCE(NULLIF(EXCLUDED.did, ''), calls.did),
-    caller_number = EXCLUDED.caller_number, caller_name = EXCLUDED.caller_name,
+    -- an outbound call's customer is the number dialled (set by the dialer), not the caller ID shown
+    caller_number = CASE WHEN calls.direction = 'outbound' THEN calls.caller_number ELSE EXCLUDED.caller_number END,
+    caller_name = EXCLUDED.caller_name,
     started_at = EXCLUDED.started_at, answered_at = EXCLUDED.answered_at, queue = EXCLUDED.queue,
     queue_entered_at = EXCLUDED.queue_entered_at, agent_code = EXCLUDED.agent_code,
     agent_channel = EXCLUDED.agent_channel, connected_at = EXCLUDED.connected_at,

@@ -203,10 +203,6 @@ async def claim_leads(conn: AsyncConnection, campaign: CampaignRow, n: int, node
     return [Claimed(*r) for r in await cur.fetchall()]
 
 
-async def set_linkedid(conn: AsyncConnection, attempt_id: int, linkedid: str) -> None:
-    await conn.execute("UPDATE dial_attempts SET linkedid = %s WHERE id = %s", (linkedid, attempt_id))
-
-
 async def mark_stage(conn: AsyncConnection, attempt_id: int, column: str, at: datetime) -> None:
     assert column in ("answered_at", "human_at", "connected_at")
     await conn.execute(f"UPDATE dial_attempts SET {column} = COALESCE({column}, %s) WHERE id = %s", (at, attempt_id))
@@ -219,8 +215,9 @@ async def mark_machine(conn: AsyncConnection, attempt_id: int, cause: str) -> No
 async def finish_attempt(conn: AsyncConnection, attempt_id: int, values: dict[str, Any], lead_id: int,
                          lead_status: str, next_at: datetime | None) -> None:
     await conn.execute(
-        """UPDATE dial_attempts SET status = 'done', outcome = %(outcome)s, answered_at = %(answered_at)s,
-               human_at = %(human_at)s, connected_at = %(connected_at)s, ended_at = %(ended_at)s,
+        """UPDATE dial_attempts SET status = 'done', outcome = %(outcome)s, linkedid = %(linkedid)s,
+               answered_at = %(answered_at)s, human_at = %(human_at)s, connected_at = %(connected_at)s,
+               ended_at = %(ended_at)s,
                ring_s = %(ring_s)s, wait_s = %(wait_s)s, talk_s = %(talk_s)s, agent_code = %(agent)s,
                amd_cause = %(amd_cause)s, reason = %(reason)s
             WHERE id = %(id)s AND status = 'dialing'""", {**values, "id": attempt_id})
