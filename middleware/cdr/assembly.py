@@ -61,6 +61,7 @@ class CallInProgress:
     ivr_fallback: bool = False  # the dialplan routed without the IVR (middleware down or failing)
     callback_requested: bool = False  # left the queue pressing 1, to be called back
     transfers: list[dict[str, object]] = field(default_factory=list)
+    on_hold: dict[str, str] = field(default_factory=dict)  # channel uniqueid -> key of its open hold leg
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,24 @@ def _on_queue_caller_leave(call: CallInProgress, ev: AmiEvent) -> None:
     call.queue_left_at = call.queue_left_at or ev.at
 
 
+def _on_hold(call: CallInProgress, ev: AmiEvent) -> None:
+    """A party put on hold (a desk phone's hold key, a SIP re-INVITE sendonly): a leg of role "hold"
+    from Hold to Unhold (or to that channel's hang-up), named after the channel held."""
+    if ev.uniqueid in call.on_hold:
+        return
+    key = f"{ev.uniqueid}#hold{sum(1 for leg in call.legs.values() if leg.role == 'hold') + 1}"
+    call.legs[key] = Leg(ev.uniqueid, ev.get("channel"), "hold", ev.at)
+    call.on_hold[ev.uniqueid] = key
+
+
+def _on_unhold(call: CallInProgress, ev: AmiEvent) -> None:
+    key = call.on_hold.pop(ev.uniqueid, None)
+    if key is not None:
+        call.legs[key].ended_at = ev.at
+
+
 def _on_hangup(call: CallInProgress, ev: AmiEvent) -> None:
+    _on_unhold(call, ev)  # hung up while held: the hold ends there
     leg = call.legs.get(ev.uniqueid)
     if leg is not None:
         leg.ended_at = ev.at
@@ -268,6 +286,8 @@ HANDLERS: dict[str, Callable[[CallInProgress, AmiEvent], None]] = {
     "QueueCallerAbandon": _on_queue_caller_abandon,
     "QueueCallerLeave": _on_queue_caller_leave,
     "Hangup": _on_hangup,
+    "Hold": _on_hold,
+    "Unhold": _on_unhold,
     "BlindTransfer": _on_transfer,
     "AttendedTransfer": _on_transfer,
 }

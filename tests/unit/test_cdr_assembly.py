@@ -181,3 +181,26 @@ def test_the_whispered_announcement_channel_is_no_call() -> None:
         ev("Hangup", 5.0, Linkedid=uid, Uniqueid=uid, Cause="16"),
     ])
     assert out == [] and asm.calls == {} and asm.internal == set()
+
+
+def test_holds_are_legs_of_their_own() -> None:
+    agent = "1795375421.1001"
+    events = [
+        *caller_start(),
+        *agent_leg(agent, 2.01),
+        ev("AgentConnect", 2.4, Uniqueid=L, DestUniqueid=agent, Queue="acme-sales", MemberName="1001",
+           DestChannel="PJSIP/acme-1001-0000000a", HoldTime="0"),
+        # the agent puts the caller on hold twice; the second hold lasts until the caller hangs up
+        ev("Hold", 10.0, Uniqueid=L, Channel="PJSIP/carrier-sim-00000004", MusicClass="default"),
+        ev("Hold", 10.5, Uniqueid=L, Channel="PJSIP/carrier-sim-00000004"),  # repeated: one hold
+        ev("Unhold", 25.0, Uniqueid=L, Channel="PJSIP/carrier-sim-00000004"),
+        ev("Hold", 40.0, Uniqueid=L, Channel="PJSIP/carrier-sim-00000004"),
+        ev("Hangup", 50.0, Uniqueid=L, Cause="16"),
+        ev("Hangup", 50.1, Uniqueid=agent, Cause="16"),
+    ]
+    records = feed_all(CdrAssembler(), events)
+    assert len(records) == 1
+    holds = [leg for leg in records[0].legs if leg["role"] == "hold"]
+    assert [(h["uniqueid"], h["started_at"][11:19], h["ended_at"][11:19]) for h in holds] == [
+        (L, "12:00:10", "12:00:25"), (L, "12:00:40", "12:00:50")]
+    assert [leg["role"] for leg in records[0].legs] == ["caller", "agent", "hold", "hold"]
