@@ -3,11 +3,13 @@ Debian's package and start a cluster with trust auth on 127.0.0.1 (what these ma
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 from psycopg.conninfo import conninfo_to_dict
@@ -64,3 +66,55 @@ def ensure_server(url: str, wait: float = 30.0) -> str:
             return f"started PostgreSQL {version} on {host}:{port}"
         time.sleep(0.5)
     raise PostgresError(f"PostgreSQL {version} started but does not answer on {host}:{port}")
+
+
+class PrivateCluster:
+    """A throwaway PostgreSQL server of its own (initdb in a temporary directory, its own port on
+    127.0.0.1, trust auth), for what the machine's shared server must never suffer: being stopped and
+    started under traffic. Runs as the ``postgres`` user when we are root (the server refuses root)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not bins:
+            raise PostgresError("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin): install postgresql")
+        self._bin = os.path.dirname(bins[-1])
+        self.directory = tempfile.mkdtemp(prefix="cc-pg-")
+        self.data = os.path.join(self.directory, "data")
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._owner(["initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-N", "-E", "UTF8"])
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _owner(self, cmd: list[str]) -> None:
+        full = [os.path.join(self._bin, cmd[0]), *cmd[1:]]
+        if os.geteuid() == 0:
+            full = ["runuser", "-u", "postgres", "--", *full]
+        try:
+            subprocess.run(full, check=True, capture_output=True, text=True, timeout=60)
+        except subprocess.CalledProcessError as exc:
+            raise PostgresError(f"{cmd[0]} failed: {(exc.stderr or exc.stdout).strip()[-500:]}") from exc
+
+    def start(self) -> None:
+        if answers("127.0.0.1", self.port):
+            return
+        self._owner(["pg_ctl", "-D", self.data, "-l", os.path.join(self.directory, "server.log"), "-w", "-o",
+                     f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1", "start"])
+
+    def stop(self) -> None:
+        """A fast shutdown: every session is cut, new ones are refused until ``start``."""
+        self._owner(["pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"])
+
+    def destroy(self) -> None:
+        with contextlib.suppress(PostgresError, subprocess.TimeoutExpired):
+            self._owner(["pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"])
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

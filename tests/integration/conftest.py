@@ -56,6 +56,20 @@ def db_url(pbx: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
+def private_postgres(pbx: Settings) -> Iterator[tuple[postgres.PrivateCluster, str]]:
+    """A PostgreSQL server of the test's own (the test may stop and start it) with a migrated database."""
+    cluster = postgres.PrivateCluster(postgres.free_port())
+    try:
+        cluster.start()
+        url = database.with_database(cluster.url, "callcenter")
+        database.ensure_database(url)
+        database.upgrade(url)
+        yield cluster, url
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture
 def settings(pbx: Settings, db_url: str) -> Settings:
     return pbx.with_overrides(database_url=db_url)
 

@@ -1,7 +1,7 @@
-"""Nothing lost while PostgreSQL is away: the middleware reaches the database through a proxy the test
-takes down in the middle of traffic (connections dropped, new ones refused). Calls go on; their
-records go to the fsync'd journal, and once the database answers they are replayed: every call ends
-up with exactly one complete record."""
+"""Nothing lost while PostgreSQL is away: the middleware's database server (a private one: the
+machine's shared server must not be restarted) is stopped in the middle of traffic and started again.
+Calls go on; their records go to the fsync'd journal, and once the database answers they are
+replayed: every call ends up with exactly one complete record."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from middleware.runtime.demo_tenant import AGENTS, seed
 from middleware.store import agents as agent_store
 from middleware.store import tenants
 from tests.integration.conftest import TEST_DID, TEST_QUEUE, wait_until
-from tests.integration.tcp_proxy import CuttableProxy
 
 CALLERS = [f"1212555{8000 + i}" for i in range(6)]
 
@@ -30,11 +29,10 @@ def _records(db_url: str) -> dict[str, int]:
         return {number: n for number, n in rows.fetchall()}
 
 
-async def test_postgres_outage_mid_traffic_loses_no_call_record(make_service, sipp, settings, db_url) -> None:
-    proxy = CuttableProxy("127.0.0.1", 5432)
-    await proxy.start()
-    proxied = psycopg.conninfo.make_conninfo(db_url, host="127.0.0.1", port=str(proxy.port))
-    service: Any = await make_service(database_url=proxied)
+async def test_postgres_restart_mid_traffic_loses_no_call_record(make_service, sipp, settings,
+                                                                 private_postgres) -> None:
+    server, db_url = private_postgres
+    service: Any = await make_service(database_url=db_url)
     try:
         await seed(service.pool)
         async with service.pool.connection() as conn:
@@ -53,18 +51,17 @@ async def test_postgres_outage_mid_traffic_loses_no_call_record(make_service, si
         runs = [await sipp.call(TEST_DID, caller=c, port=8900 + 10 * i, presses=[], hold_ms=6000)
                 for i, c in enumerate(CALLERS[:3])]
         await wait_until(lambda: _talking(service, 3), 20, "three calls connected")
-        proxy.down()
+        await asyncio.to_thread(server.stop)  # every session cut, new ones refused
         runs += [await sipp.call(TEST_DID, caller=c, port=8930 + 10 * i, presses=[], hold_ms=3000)
                  for i, c in enumerate(CALLERS[3:])]
         for run in runs:
             assert await run.wait(90) == 0, run.errors()
         journal = service.cdr.journal
         await wait_until(lambda: _journaled(journal, len(CALLERS)), 30, "every record journaled")
-        assert _records(db_url) == {}  # nothing reached the database while it was away
         journaled = journal.read()
         assert sorted(r.caller_number for r in journaled) == sorted(CALLERS)
 
-        proxy.up()
+        await asyncio.to_thread(server.start)
         await wait_until(lambda: _replayed(journal), 40, "the journal replayed")
         assert _records(db_url) == dict.fromkeys(CALLERS, 1)
         assert service.cdr.replayed == len(CALLERS)
@@ -73,8 +70,7 @@ async def test_postgres_outage_mid_traffic_loses_no_call_record(make_service, si
         await wait_until(lambda: _replayed(journal), 20, "the duplicate replay")
         assert _records(db_url) == dict.fromkeys(CALLERS, 1)
     finally:
-        proxy.up()
-        await proxy.close()
+        await asyncio.to_thread(server.start)  # up again if the test failed while it was down
 
 
 async def _talking(service: Any, n: int) -> bool:
