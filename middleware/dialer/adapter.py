@@ -38,6 +38,11 @@ BUSY_STATES = ("on_call", "ringing")
 DISPOSITIONS = {"1": "sale", "2": "not_interested", "3": "callback", "4": "wrong_number", "9": "do_not_call"}
 
 
+def channel_text(text: str, limit: int = 80) -> str:
+    """Text safe in an Originate's Variable header and a SIP header: no separators, no control characters."""
+    return "".join(" " if ch in ",;|\"\\" or ord(ch) < 32 or ord(ch) == 127 else ch for ch in text)[:limit].strip()
+
+
 def agents_now(rows: list[tuple[str, str, datetime]], now: datetime, mean_talk_s: float,
                inbound_waiting: int = 0) -> pacing.AgentsNow:
     """The campaign's agents as pacing sees them. Callers waiting in the agents' inbound queues will
@@ -190,7 +195,7 @@ class DialerService:
                      "CC_MACHINE_ACTION": campaign.machine_action, "CC_MACHINE_PROMPT": campaign.machine_prompt,
                      "CC_SAFE_HARBOR": campaign.safe_harbor_prompt, "__CC_TENANT": campaign.tenant_code,
                      "CC_RECORD": int(record), "__CC_REASON": f"campaign {campaign.code}",
-                     "__CC_CUSTOMER_NAME": lead.name.replace(",", " ")}
+                     "__CC_CUSTOMER_NAME": channel_text(lead.name)}
         fields = {"Action": "Originate", "Channel": f"PJSIP/{lead.number}@{campaign.trunk}",
                   "ChannelId": channel_id(attempt.id), "Context": "dialer", "Exten": "s", "Priority": "1",
                   "Timeout": str(campaign.ring_timeout_s * 1000), "CallerID": campaign.caller_id, "Async": "true",

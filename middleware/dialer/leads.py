@@ -102,6 +102,8 @@ def parse_leads(text: str, default_region: str = "US") -> tuple[list[Lead], list
                 number = normalise(raw or "", default_region)
                 zone = check_zone(row["timezone"].strip()) if (row.get("timezone") or "").strip() else zone_of(number)
                 name = (row.get("name") or "").strip()
+                if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+                    raise ValueError("the name holds control characters (a line break?)")
                 if len(name) > MAX_NAME:
                     raise ValueError(f"name longer than {MAX_NAME} characters")
                 data = {k: (v or "").strip() for k, v in row.items()

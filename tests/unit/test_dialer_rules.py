@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from middleware.dialer import compliance as c
-from middleware.dialer.adapter import agents_now, calls_now, learned_from
+from middleware.dialer.adapter import agents_now, calls_now, channel_text, learned_from
 from middleware.dialer.attempts import Attempt, attempt_of, channel_id, unanswered_outcome
 from middleware.dialer.leads import LeadError, normalise, parse_leads, parse_numbers, zone_of
 
@@ -157,3 +157,10 @@ def test_learned_from_finished_attempts() -> None:
                           ("abandoned", 7.0, 2.0, None), ("machine", 5.0, None, None)], wrapup_s=5)
     assert stats.attempts == pytest.approx(4, rel=0.01) and stats.live == pytest.approx(2, rel=0.01)
     assert stats.handle.mean(0) == 55.0 and stats.screen.mean(0) == 2.0
+
+
+def test_lead_text_cannot_add_headers_to_an_originate() -> None:
+    leads, problems = parse_leads('number,name\n+12125550100,"Ann\r\nVariable: X=1"\n')
+    assert leads == [] and "control characters" in problems[0].message
+    assert channel_text('Ann, "the boss"; x|y\\z') == "Ann   the boss   x y z"
+    assert len(channel_text("x" * 500)) == 80
