@@ -21,8 +21,10 @@ from psycopg_pool import PoolTimeout
 
 from middleware.agents.adapter import AgentService
 from middleware.agi.server import FastAgiServer, route_table
-from middleware.ami.client import AmiClient, AmiUnavailable
-from middleware.api.app import build_app
+from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
+from middleware.api.app import Wiring, build_app
+from middleware.api.metrics import Sample
+from middleware.api.resources import Api
 from middleware.cdr.adapter import CdrService
 from middleware.cdr.journal import Journal
 from middleware.config import Settings, clock_of
@@ -57,6 +59,7 @@ class Service:
         self.events: EventStream | None = None
         self._runner: web.AppRunner | None = None
         self.resyncs = 0
+        self.event_lag_s = 0.0
         self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -98,7 +101,10 @@ class Service:
             self._tasks.append(asyncio.create_task(self.dialer.run(s.dialer_interval), name="dialer"))
         if "api" in self.only:
             # In-flight requests get 2 s at shutdown (aiohttp's default waits a minute).
-            self._runner = web.AppRunner(build_app(self.health), access_log=None, shutdown_timeout=2.0)
+            api = Api(self.pool, lambda: datetime.now(UTC), s.recordings_root,
+                      live_queues=self.live_queues if "ami" in self.only else None)
+            wiring = Wiring(api=api, health=self.health, metrics=self.metrics, events=self.events)
+            self._runner = web.AppRunner(build_app(wiring), access_log=None, shutdown_timeout=2.0)
             await self._runner.setup()
             await web.TCPSite(self._runner, s.http_host, s.http_port).start()
             log.info("api.listening", host=s.http_host, port=s.http_port)
@@ -106,6 +112,10 @@ class Service:
 
     async def _on_ami_event(self, event: AmiEvent) -> None:
         assert self.cdr is not None
+        stamp = event.get("timestamp")
+        if stamp:
+            with contextlib.suppress(ValueError):
+                self.event_lag_s = max(0.0, time.time() - float(stamp))
         await self.cdr.on_event(event)  # first: the journal keeps it even while PostgreSQL is away
         if self.cdr.db_down:
             return  # agent states are reconciled from Asterisk once the database is back
@@ -176,6 +186,57 @@ class Service:
                              "journal_backlog": self.cdr.journal.backlog() if self.cdr.journal else 0,
                              "replayed": self.cdr.replayed}
         return report
+
+    async def live_queues(self) -> dict[str, dict[str, Any]] | None:
+        """Waiting callers and the longest wait per queue, from Asterisk now (None if it cannot be asked)."""
+        if self.ami is None or not self.ami.connected:
+            return None
+        try:
+            messages = await self.ami.action({"Action": "QueueStatus"}, as_list=True)
+        except (AmiUnavailable, AmiActionFailed) as exc:
+            log.warning("api.no_queue_status", detail=str(exc)[:200])
+            return None
+        figures: dict[str, dict[str, Any]] = {}
+        for m in messages:
+            if m.get("event") == "QueueParams":
+                figures.setdefault(m.get("queue", ""), {"waiting": 0, "longest_wait_s": None})
+            if m.get("event") == "QueueEntry" and m.get("wait", "").isdigit():
+                q = figures.setdefault(m.get("queue", ""), {"waiting": 0, "longest_wait_s": None})
+                q["waiting"] += 1
+                q["longest_wait_s"] = max(float(m["wait"]), q["longest_wait_s"] or 0.0)
+        return figures
+
+    def metrics(self) -> list[Sample]:
+        """What /metrics exposes: calls in progress, AGI sessions, AMI reconnects, event lag, backlog."""
+        out = [Sample("callcenter_up", "gauge", "1 while the service runs", 1)]
+        if self.cdr is not None:
+            out += [Sample("callcenter_calls_in_progress", "gauge", "calls being assembled from AMI events",
+                           len(self.cdr.assembler.calls)),
+                    Sample("callcenter_call_records_written_total", "counter", "call records stored",
+                           self.cdr.records_written),
+                    Sample("callcenter_journal_backlog", "gauge",
+                           "events journalled while PostgreSQL was away, not yet replayed",
+                           self.cdr.journal.backlog() if self.cdr.journal else 0),
+                    Sample("callcenter_database_down", "gauge", "1 while PostgreSQL does not answer",
+                           int(self.cdr.db_down))]
+        if "agi" in self.only and self.agi is not None:
+            out += [Sample("callcenter_agi_sessions_active", "gauge", "FastAGI sessions in progress",
+                           self.agi.active_sessions),
+                    Sample("callcenter_agi_sessions_total", "counter", "FastAGI sessions served",
+                           self.agi.sessions_served),
+                    Sample("callcenter_agi_requests_rejected_total", "counter",
+                           "FastAGI connections refused (truncated, oversized, garbage)", self.agi.requests_rejected)]
+        if "ami" in self.only and self.ami is not None:
+            out += [Sample("callcenter_ami_connected", "gauge", "1 while logged in to AMI", int(self.ami.connected)),
+                    Sample("callcenter_ami_reconnects_total", "counter", "AMI logins after the first",
+                           max(0, self.ami.logins - 1)),
+                    Sample("callcenter_ami_events_total", "counter", "AMI events received", self.ami.events_received),
+                    Sample("callcenter_ami_event_lag_seconds", "gauge",
+                           "Asterisk's timestamp of the last event to its handling here", self.event_lag_s)]
+        if self.events is not None:
+            out.append(Sample("callcenter_events_published_total", "counter", "live events published",
+                              self.events.published))
+        return out
 
     async def close(self) -> None:
         """Stop every part; a part that does not stop in time is logged and left, never waited on forever."""

@@ -75,6 +75,10 @@ class FastAgiServer:
         self.requests_rejected = 0
 
     @property
+    def active_sessions(self) -> int:
+        return len(self._tasks)
+
+    @property
     def port(self) -> int:
         if self._server is None or not self._server.sockets:
             return self._port

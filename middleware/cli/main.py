@@ -26,6 +26,7 @@ from middleware.cli import (
     supervise,
     team,
     tenant,
+    token,
 )
 from middleware.cli.common import CliError
 from middleware.config import ConfigError, load_settings
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     nouns = parser.add_subparsers(dest="noun", metavar="COMMAND", parser_class=Parser)
     nouns.required = True
     for module in (serve, db, asterisk, stack, tenant, team, queue, agent, phone, did, ivr, customer, calls,
-                   supervise, report, recordings, cdr, campaign, demo):
+                   supervise, report, recordings, cdr, campaign, token, demo):
         module.register(nouns)
     return parser
 

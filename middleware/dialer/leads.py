@@ -74,6 +74,21 @@ def check_zone(name: str) -> str:
     return name
 
 
+def make_lead(line: int, raw_number: str, timezone: str, name: str, data: dict[str, str],
+              default_region: str = "US") -> Lead:
+    """One lead from its fields (a CSV row or an API body); ValueError says what is wrong."""
+    number = normalise(raw_number, default_region)
+    zone = check_zone(timezone.strip()) if timezone.strip() else zone_of(number)
+    name = name.strip()
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise ValueError("the name holds control characters (a line break?)")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"name longer than {MAX_NAME} characters")
+    if len(json.dumps(data)) > MAX_DATA_BYTES:
+        raise ValueError(f"the other columns hold more than {MAX_DATA_BYTES} bytes")
+    return Lead(line, number, zone, name, data)
+
+
 def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None:
@@ -98,26 +113,20 @@ def parse_leads(text: str, default_region: str = "US") -> tuple[list[Lead], list
                 problems.append(Problem(line, "more fields than the header has"))
                 continue
             raw = next((row[c] for c in NUMBER_COLUMNS if row.get(c)), "")
+            data = {k: (v or "").strip() for k, v in row.items()
+                    if k not in NUMBER_COLUMNS and k not in ("timezone", "name") and (v or "").strip()}
             try:
-                number = normalise(raw or "", default_region)
-                zone = check_zone(row["timezone"].strip()) if (row.get("timezone") or "").strip() else zone_of(number)
-                name = (row.get("name") or "").strip()
-                if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-                    raise ValueError("the name holds control characters (a line break?)")
-                if len(name) > MAX_NAME:
-                    raise ValueError(f"name longer than {MAX_NAME} characters")
-                data = {k: (v or "").strip() for k, v in row.items()
-                        if k not in NUMBER_COLUMNS and k not in ("timezone", "name") and (v or "").strip()}
-                if len(json.dumps(data)) > MAX_DATA_BYTES:
-                    raise ValueError(f"the other columns hold more than {MAX_DATA_BYTES} bytes")
+                lead = make_lead(line, raw or "", row.get("timezone") or "", row.get("name") or "", data,
+                                 default_region)
             except ValueError as exc:
                 problems.append(Problem(line, str(exc)))
                 continue
+            number = lead.number
             if number in seen:
                 problems.append(Problem(line, f"{number} repeats line {seen[number]}: skipped"))
                 continue
             seen[number] = line
-            leads.append(Lead(line, number, zone, name, data))
+            leads.append(lead)
     except csv.Error as exc:
         raise LeadError(f"not CSV: {exc}") from None
     return leads, problems

@@ -15,7 +15,7 @@ TABLES_0001 = {"tenants", "dids", "agents", "agent_state_history", "phones", "qu
                "recordings"}
 TABLES = TABLES_0001 | {"ivr_flows", "customers", "tenant_trunks", "callbacks", "agent_skills", "teams",
                         "team_members", "queue_overflow_log", "cdr", "campaigns", "leads", "dnc",
-                        "dial_attempts"}
+                        "dial_attempts", "api_tokens", "sip_blocks"}
 
 
 def tables(url: str) -> set[str]:
@@ -25,7 +25,7 @@ def tables(url: str) -> set[str]:
 
 
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0010"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0011"
     database.downgrade(db_url, "0001")
     assert tables(db_url) == TABLES_0001 and database.current_revision(db_url) == "0001"
     database.downgrade(db_url, "base")
