@@ -176,15 +176,16 @@ async def list_leads(api: Api, req: Request) -> Any:
 
 async def add_lead(api: Api, req: Request) -> Any:
     body = req.body
-    try:
-        lead = make_lead(0, body["number"], body["timezone"] or "", body["name"] or "", {}, body["region"] or "US")
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
     async with api.pool.connection() as conn:
         campaign = await campaign_store.get_campaign(conn, req.path["code"])
         row = await views.campaign(conn, _scope(req.principal), req.path["code"])
         if campaign is None or row is None:
             raise NotFound("no such campaign")
+        try:
+            lead = make_lead(0, body["number"], body["timezone"] or "", body["name"] or "", {},
+                             body["region"] or "US")
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
         added = await campaign_store.import_leads(conn, campaign.id, [lead])
         leads = await views.leads(conn, _scope(req.principal), req.path["code"], None, 1_000_000)
     stored = next(le for le in leads if le["number"] == lead.number)
