@@ -14,9 +14,12 @@ $(INSTALLED): pyproject.toml
 
 venv: $(INSTALLED)
 
-# debootstrap builds the Asterisk rootfs (Debian sid) on this Debian host.
+# debootstrap builds the Asterisk rootfs (Debian sid) on this Debian host; the wallboard test renders the
+# page in Debian's headless chromium.
 system-deps:
 	@command -v debootstrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq debootstrap; }
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 rootfs: venv system-deps
 	$(BIN)/callcenter asterisk build

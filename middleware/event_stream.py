@@ -5,7 +5,9 @@ sees the same events. Payloads are JSON; NOTIFY's 8000-byte limit is respected b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,10 +34,13 @@ def encode(kind: str, payload: dict[str, Any], at: datetime) -> str:
 
 
 class EventStream:
-    def __init__(self, pool: AsyncConnectionPool | None) -> None:
+    def __init__(self, pool: AsyncConnectionPool | None, origin: str | None = None) -> None:
         self._pool = pool
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self.published = 0
+        self.relayed = 0
+        # Marks this process's events, so the relay does not deliver them a second time.
+        self.origin = origin or uuid.uuid4().hex[:12]
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
@@ -45,14 +50,16 @@ class EventStream:
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._subscribers.discard(queue)
 
-    async def publish(self, kind: str, payload: dict[str, Any], at: datetime | None = None) -> None:
-        text = encode(kind, payload, at or datetime.now(UTC))
-        event = json.loads(text)
+    def _deliver(self, event: dict[str, Any]) -> None:
         for queue in list(self._subscribers):
             if queue.full():
-                log.warning("events.subscriber_lagging", kind=kind)
+                log.warning("events.subscriber_lagging", kind=event.get("kind"))
                 continue
             queue.put_nowait(event)
+
+    async def publish(self, kind: str, payload: dict[str, Any], at: datetime | None = None) -> None:
+        text = encode(kind, {**payload, "origin": self.origin}, at or datetime.now(UTC))
+        self._deliver(json.loads(text))
         self.published += 1
         if self._pool is None:
             return
@@ -61,3 +68,22 @@ class EventStream:
                 await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, text))
         except (psycopg.Error, PoolTimeout) as exc:
             log.error("events.notify_failed", kind=kind, detail=str(exc)[:200])
+
+    async def relay(self, url: str, retry_s: float = 2.0) -> None:
+        """LISTEN for the events other processes publish (the CLI, other nodes) and deliver them to this
+        process's subscribers; reconnects until cancelled."""
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=5)
+                async with conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    log.info("events.relay_listening")
+                    async for note in conn.notifies():
+                        with contextlib.suppress(ValueError):
+                            event = json.loads(note.payload)
+                            if isinstance(event, dict) and event.get("origin") != self.origin:
+                                self.relayed += 1
+                                self._deliver(event)
+            except psycopg.Error as exc:
+                log.warning("events.relay_lost", detail=str(exc)[:200])
+            await asyncio.sleep(retry_s)

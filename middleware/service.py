@@ -36,10 +36,13 @@ from middleware.pbx_events import AmiEvent
 from middleware.provision.service import provision
 from middleware.recordings.adapter import RecordingIndexer
 from middleware.routing.adapter import Announcer, CallbackDialer, OverflowService, QueueState
+from middleware.store import tenants as tenant_store
 from middleware.store.database import open_pool
 
 log = structlog.get_logger(__name__)
 PARTS: tuple[str, ...] = ("agi", "ami", "api")
+QUEUE_EVENTS = {"QueueCallerJoin": "call_queued", "QueueCallerAbandon": "call_abandoned",
+                "AgentConnect": "call_answered"}
 AGENT_EVENTS = frozenset({"AgentCalled", "AgentRingNoAnswer", "AgentConnect", "AgentComplete", "QueueMemberStatus"})
 
 
@@ -59,6 +62,7 @@ class Service:
         self.events: EventStream | None = None
         self._runner: web.AppRunner | None = None
         self.resyncs = 0
+        self._queue_tenants: dict[str, str | None] = {}
         self.event_lag_s = 0.0
         self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -74,7 +78,7 @@ class Service:
         self.ami = AmiClient(host=s.ami_host, port=s.ami_port, username=s.ami_user, secret=s.ami_secret,
                              action_timeout=s.ami_action_timeout, on_event=self._on_ami_event,
                              on_login=self.resync, watchdog_interval=s.ami_watchdog_interval)
-        self.agents = AgentService(self.pool, self.ami)
+        self.agents = AgentService(self.pool, self.ami, self.events)
         queue_state = QueueState(self.pool, self.ami)
         self.ivr = IvrService(self.pool, clock_of(s), self.events, queue_state)
         self.overflow = OverflowService(self.pool, self.ami, queue_state)
@@ -107,6 +111,7 @@ class Service:
             self._runner = web.AppRunner(build_app(wiring), access_log=None, shutdown_timeout=2.0)
             await self._runner.setup()
             await web.TCPSite(self._runner, s.http_host, s.http_port).start()
+            self._tasks.append(asyncio.create_task(self.events.relay(s.database_url), name="event-relay"))
             log.info("api.listening", host=s.http_host, port=s.http_port)
         log.info("service.started", parts=sorted(self.only))
 
@@ -143,6 +148,25 @@ class Service:
             await self.agents.on_agent_logoff(event)
         if event.name in AGENT_EVENTS:
             await self.agents.on_queue_event(event)
+        if event.name in QUEUE_EVENTS:
+            await self._publish_queue_event(event)
+
+    async def _publish_queue_event(self, event: AmiEvent) -> None:
+        """Callers joining, leaving unanswered and being answered, as live events of the queue's tenant."""
+        assert self.events is not None
+        queue = event.get("queue")
+        if queue not in self._queue_tenants:
+            async with self.pool.connection() as conn:
+                row = await tenant_store.get_queue(conn, queue)
+            self._queue_tenants[queue] = row.tenant_code if row else None
+        payload: dict[str, Any] = {"tenant": self._queue_tenants[queue], "queue": queue, "linkedid": event.linkedid}
+        if event.name == "QueueCallerJoin":
+            payload["position"] = event.get("position")
+        elif event.name == "QueueCallerAbandon":
+            payload["waited_s"] = event.get("holdtime")
+        else:
+            payload.update(agent=event.get("membername"), waited_s=event.get("holdtime"))
+        await self.events.publish(QUEUE_EVENTS[event.name], payload, at=event.at)
 
     async def _database_back(self) -> None:
         """PostgreSQL answers again: agent states missed meanwhile are taken from Asterisk."""

@@ -21,6 +21,7 @@ from middleware.agents.supervision import SpyMode, chanspy_options
 from middleware.agi.session import AgiSession
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient
+from middleware.event_stream import EventStream
 from middleware.pbx_events import AmiEvent
 from middleware.store import agents as agent_store
 from middleware.store.agents import AgentRow
@@ -45,9 +46,15 @@ SESSION_MODES = ("ring", "persistent")
 
 
 class AgentService:
-    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient) -> None:
+    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, events: EventStream | None = None) -> None:
         self._pool = pool
         self._ami = ami
+        self._events = events
+
+    async def _published(self, agent: AgentRow, new: AgentState, reason: str) -> None:
+        if self._events is not None:
+            await self._events.publish("agent_state", {"tenant": agent.tenant_code, "agent": agent.code,
+                                                       "state": new.value, "reason": reason})
 
     async def _agent(self, code: str) -> AgentRow:
         async with self._pool.connection() as conn:
@@ -82,6 +89,7 @@ class AgentService:
         async with self._pool.connection() as conn:
             await agent_store.set_state(conn, agent.id, new, reason)
         log.info("agent.state", agent=code, action=event.value, state=new.value, reason=reason)
+        await self._published(agent, new, reason)
         return new
 
     async def _add(self, queue: str, interface: str, code: str, penalty: int, *, paused: bool,
@@ -131,6 +139,7 @@ class AgentService:
         async with self._pool.connection() as conn:
             await agent_store.set_state(conn, agent.id, new, reason, wrap_up_until)
         log.info("agent.state", agent=agent.code, state=new.value, reason=reason)
+        await self._published(agent, new, reason)
 
     async def on_queue_event(self, event: AmiEvent) -> None:
         """Agent*/QueueMemberStatus events move the agent named by MemberName."""

@@ -22,6 +22,7 @@ from middleware.cli.common import (
     with_pbx,
 )
 from middleware.config import Settings
+from middleware.event_stream import EventStream
 from middleware.store import agents as agent_store
 
 
@@ -132,7 +133,8 @@ def cmd_skill(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_session(args: argparse.Namespace, settings: Settings) -> int:
     async def apply(pool: AsyncConnectionPool, ami: AmiClient) -> AgentState:
-        return await AgentService(pool, ami).apply(args.code, args.event, getattr(args, "reason", ""))
+        service = AgentService(pool, ami, EventStream(pool))  # the change is NOTIFYed to wallboards too
+        return await service.apply(args.code, args.event, getattr(args, "reason", ""))
 
     state = with_pbx(settings, apply, (AgentError,))
     print(f"agent {args.code}: {state.value}")

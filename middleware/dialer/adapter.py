@@ -33,6 +33,7 @@ from middleware.store import campaigns as store
 log = structlog.get_logger(__name__)
 
 CONNECT_WITHIN_S = 2  # a live answer reaches an agent within this, or it is abandoned
+STATS_EVERY_S = 5.0  # a campaign's dialer_stats event, at least this often while it runs (and at each launch)
 BUSY_STATES = ("on_call", "ringing")
 # Agents' disposition keys (*44<code> on the phone, or `callcenter lead disposition`).
 DISPOSITIONS = {"1": "sale", "2": "not_interested", "3": "callback", "4": "wrong_number", "9": "do_not_call"}
@@ -102,6 +103,8 @@ class DialerService:
         self._tasks: set[asyncio.Task[None]] = set()
         self.launched = 0
         self.last_decision: dict[str, pacing.Decision] = {}
+        self._tenant_of: dict[str, str] = {}  # campaign code -> tenant code, for the events
+        self._stats_at: dict[str, datetime] = {}
 
     # -- pacing --
 
@@ -138,6 +141,7 @@ class DialerService:
 
     async def pace(self, campaign: store.CampaignRow, inbound_waiting: dict[str, int]) -> int:
         now = self._clock()
+        self._tenant_of[campaign.code] = campaign.tenant_code
         learned = await self._learned_for(campaign)
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (0x0D1A, campaign.id))
@@ -158,6 +162,15 @@ class DialerService:
             claimed = await store.claim_leads(conn, campaign, decision.launch, self.node, now)
         for lead in claimed:
             self._launch(campaign, lead, now)
+        last = self._stats_at.get(campaign.code)
+        if claimed or last is None or (now - last).total_seconds() >= STATS_EVERY_S:
+            self._stats_at[campaign.code] = now
+            await self._publish("dialer_stats", {
+                "campaign": campaign.code, "launched": len(claimed), "reason": decision.reason,
+                "ready_agents": agents.ready, "busy_agents": len(agents.busy_elapsed), "in_flight": len(flight),
+                "expected_abandon_rate": round(decision.expected_abandon_rate, 4),
+                "abandon_rate_today": round(bday / aday, 4) if aday else None,
+                "abandon_rate_30d": round(b30 / a30, 4) if a30 else None})
         if claimed:
             log.info("dialer.launch", campaign=campaign.code, calls=len(claimed), reason=decision.reason,
                      ready=agents.ready, busy=len(agents.busy_elapsed), in_flight=len(flight),
@@ -297,11 +310,13 @@ class DialerService:
         async with self._pool.connection() as conn:
             lead = await store.lead_for_attempt(conn, attempt.id)
         await self._publish("screen_pop", {"linkedid": channel_id(attempt.id), "agent": agent,
+                                           "campaign": attempt.campaign,
                                            "direction": "outbound", "lead": lead})
 
     async def _publish(self, kind: str, payload: dict[str, Any]) -> None:
         if self._events is not None:
-            await self._events.publish(kind, payload, at=self._clock())
+            tenant = self._tenant_of.get(str(payload.get("campaign")))
+            await self._events.publish(kind, {"tenant": tenant, **payload}, at=self._clock())
 
     # -- dispositions --
 

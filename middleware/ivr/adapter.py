@@ -74,6 +74,8 @@ class IvrService:
             log.error("ivr.flow_unusable", flow=did_row.flow, detail=str(exc) or "not loaded")
             await session.set_variable(cc.CC_AGI_ERROR, f"flow {did_row.flow} unusable")
             return
+        await self._events.publish("call_arrived", {"tenant": did_row.tenant_code, "linkedid": linkedid, "did": did,
+                                                    "caller": request.caller_id, "flow": did_row.flow})
         ctx = engine.CallContext(tenant=did_row.tenant_code, did=did, caller_id=request.caller_id,
                                  language=request.env.get("agi_language", "en"))
         state: engine.FlowState | None = None

@@ -230,3 +230,46 @@ async def test_openapi_metrics_and_health(api: Client, seeded: Seeded) -> None:
     assert status == 200 and body == {"database": {"ok": True}}
     status, page, _ = await api.get("/wallboard")
     assert status == 200 and b"/api/v1/events" in page
+
+
+async def test_events_published_by_another_process_reach_the_socket(api: Client, seeded: Seeded) -> None:
+    """The CLI and other nodes NOTIFY their events; the API's relay LISTENs and passes them on."""
+    relay = asyncio.create_task(api.events.relay(seeded.url))
+    pool = await open_pool(seeded.url, min_size=1, max_size=2)
+    try:
+        other = EventStream(pool)  # another origin: as `callcenter agent pause` would publish
+        url = api.base.replace("http", "ws") + f"/api/v1/events?token={seeded.acme.supervisor}"
+        async with api.session.ws_connect(url) as ws:
+            assert json.loads((await ws.receive(timeout=5)).data)["kind"] == "hello"
+            await wait_for_relay(api.events, seeded.url)
+            await other.publish("agent_state", {"tenant": "acme", "agent": seeded.acme.agent, "state": "paused"})
+            await api.events.publish("agent_state", {"tenant": "acme", "agent": "local", "state": "available"})
+            got = [json.loads((await ws.receive(timeout=5)).data) for _ in range(2)]
+            assert sorted(e["agent"] for e in got) == sorted([seeded.acme.agent, "local"])
+            with pytest.raises(asyncio.TimeoutError):
+                await ws.receive(timeout=0.5)  # the local event is not delivered twice by the relay
+    finally:
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)
+        await pool.close()
+
+
+async def wait_for_relay(events: EventStream, url: str) -> None:
+    """Until the relay's LISTEN is in place (a probe NOTIFY from another origin comes back)."""
+    probe = EventStream(None, origin="probe")
+    queue = events.subscribe()
+    try:
+        for _ in range(50):
+            with psycopg.connect(url) as conn:
+                conn.execute("SELECT pg_notify('callcenter_events', %s)",
+                             (json.dumps({"kind": "probe", "origin": probe.origin}),))
+                conn.commit()
+            try:
+                while (await asyncio.wait_for(queue.get(), 0.2))["kind"] != "probe":
+                    pass
+                return
+            except TimeoutError:
+                continue
+        pytest.fail("the relay never started listening")
+    finally:
+        events.unsubscribe(queue)
