@@ -2,7 +2,9 @@
 # Install the repo's Asterisk configuration with its @PLACEHOLDERS@ filled from the environment
 # (the container twin of middleware/runtime/asterisk_config.py), then run Asterisk in the foreground.
 set -eu
-: "${AMI_USER:=callcenter}" "${AMI_SECRET:?set AMI_SECRET}" "${AGI_HOST:=middleware}" "${AGI_PORT:=4573}"
+# Secrets: AMI_SECRET, or AMI_SECRET_FILE (a Docker secret); there is no default.
+if [ -z "${AMI_SECRET:-}" ] && [ -n "${AMI_SECRET_FILE:-}" ]; then AMI_SECRET=$(cat "$AMI_SECRET_FILE"); fi
+: "${AMI_USER:=callcenter}" "${AMI_SECRET:?set AMI_SECRET or AMI_SECRET_FILE}" "${AGI_HOST:=middleware}" "${AGI_PORT:=4573}"
 : "${AMI_BIND:=0.0.0.0}" "${AMI_PERMIT:=0.0.0.0/0.0.0.0}" "${SIP_BIND:=0.0.0.0:5060}"
 : "${RTP_START:=10000}" "${RTP_END:=10199}"
 find /etc/asterisk -maxdepth 1 -type f -name '*.conf' -delete

@@ -2,17 +2,26 @@
 
 Precedence: environment variable > TOML file (``CALLCENTER_CONFIG`` or ``--config``) > default.
 Constructors elsewhere receive a Settings; nothing else reads the environment.
+
+Secrets come only from the environment or from files no one else may read (mode 0600): the AMI secret
+from AMI_SECRET or AMI_SECRET_FILE, the database password from DATABASE_URL or DATABASE_PASSWORD_FILE.
+There is no default password: without either, a random AMI secret is generated once for this machine
+(``<run_dir>/ami-secret``, 0600), which the local stack, the demo and the CLI all read.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from psycopg.conninfo import make_conninfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +36,9 @@ class Settings:
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
     ami_user: str = "callcenter"
-    ami_secret: str = "callcenter-dev-secret"
+    ami_secret: str = ""
+    ami_secret_file: Path | None = None
+    database_password_file: Path | None = None
     ami_action_timeout: float = 5.0
     ami_watchdog_interval: float = 5.0
     overflow_interval: float = 2.0
@@ -81,6 +92,8 @@ _ENV_NAMES: dict[str, str] = {
     "ami_port": "AMI_PORT",
     "ami_user": "AMI_USER",
     "ami_secret": "AMI_SECRET",
+    "ami_secret_file": "AMI_SECRET_FILE",
+    "database_password_file": "DATABASE_PASSWORD_FILE",
     "ami_action_timeout": "AMI_ACTION_TIMEOUT",
     "ami_watchdog_interval": "AMI_WATCHDOG_INTERVAL",
     "overflow_interval": "OVERFLOW_INTERVAL",
@@ -140,6 +153,41 @@ def clock_of(settings: Settings) -> Callable[[], datetime]:
     return lambda: datetime.now(UTC)
 
 
+def read_secret(path: Path, what: str) -> str:
+    """A secret from a file only its owner may read; ConfigError otherwise."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{what} file {path}: {exc.strerror or exc}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{what} file {path} may be read by others (mode {stat.S_IMODE(mode):04o}): chmod 600 it")
+    if not text:
+        raise ConfigError(f"{what} file {path} is empty")
+    return text
+
+
+def local_secret(path: Path) -> Path:
+    """This machine's generated AMI secret, created (0600, 192 random bits) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(24) + "\n")
+    return path
+
+
+def _with_secrets(settings: Settings) -> Settings:
+    changes: dict[str, object] = {}
+    if not settings.ami_secret:
+        path = settings.ami_secret_file or local_secret(settings.run_dir / "ami-secret")
+        changes["ami_secret"] = read_secret(path, "AMI secret")
+    if settings.database_password_file is not None:
+        password = read_secret(settings.database_password_file, "database password")
+        changes["database_url"] = make_conninfo(settings.database_url, password=password)
+    return dataclasses.replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
+
+
 def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None = None) -> Settings:
     """Build Settings from a TOML file (flat keys named like the fields) and the environment."""
     env = os.environ if env is None else env
@@ -156,11 +204,14 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None =
         for key, value in data.items():
             if key not in known:
                 raise ConfigError(f"config file {path}: unknown setting {key!r}")
+            if key == "ami_secret":
+                raise ConfigError(f"config file {path}: secrets do not go in the config file; "
+                                  "use AMI_SECRET or AMI_SECRET_FILE (mode 0600)")
             values[key] = _coerce(key, value)
     for name, env_name in _ENV_NAMES.items():
         if env.get(env_name):
             values[name] = _coerce(name, env[env_name])
-    settings = Settings(**values)  # type: ignore[arg-type]
+    settings = _with_secrets(Settings(**values))  # type: ignore[arg-type]
     if settings.clock:
         fixed_clock(settings.clock)  # fail at start-up, not on the first call
     if settings.log_format not in ("json", "console"):

@@ -27,6 +27,10 @@ def test_compose_file_is_valid_and_wires_the_three_services(pbx: Settings, tmp_p
     assert mw["environment"]["AMI_HOST"] == "asterisk"
     assert mw["environment"]["DATABASE_URL"].endswith("@postgres:5432/callcenter")
     assert config["services"]["asterisk"]["environment"]["AGI_HOST"] == "middleware"
+    # No default passwords: secrets come from files the operator creates (Docker secrets).
+    assert "AMI_SECRET" not in mw["environment"] and mw["environment"]["AMI_SECRET_FILE"] == "/run/secrets/ami_secret"
+    assert "POSTGRES_PASSWORD" not in config["services"]["postgres"]["environment"]
+    assert mw["environment"]["DATABASE_URL"] == "postgresql://postgres@postgres:5432/callcenter"  # no password
     for service in ("asterisk", "middleware"):
         dockerfile = config["services"][service]["build"]["dockerfile"]
         assert (PROJECT_ROOT / dockerfile).is_file()
