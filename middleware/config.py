@@ -23,6 +23,8 @@ from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
 
+from middleware.security.auth_failures import parse_networks
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,6 +52,12 @@ class Settings:
     agi_header_timeout: float = 5.0
     agi_max_header_bytes: int = 16384
     sip_bind: str = "127.0.0.1:5060"
+    # Failed SIP authentications: this many within the window block the address for block_s.
+    sip_block_failures: int = 5
+    sip_block_window_s: float = 60.0
+    sip_block_s: float = 900.0
+    # Addresses never blocked (carriers, this host), comma-separated addresses or networks.
+    sip_never_block: str = "127.0.0.1/32"
     http_host: str = "127.0.0.1"
     http_port: int = 8088
     asterisk_root: Path = PROJECT_ROOT / ".cache" / "rootfs"
@@ -105,6 +113,10 @@ _ENV_NAMES: dict[str, str] = {
     "agi_header_timeout": "AGI_HEADER_TIMEOUT",
     "agi_max_header_bytes": "AGI_MAX_HEADER_BYTES",
     "sip_bind": "SIP_BIND",
+    "sip_block_failures": "SIP_BLOCK_FAILURES",
+    "sip_block_window_s": "SIP_BLOCK_WINDOW_S",
+    "sip_block_s": "SIP_BLOCK_S",
+    "sip_never_block": "SIP_NEVER_BLOCK",
     "http_host": "HTTP_HOST",
     "http_port": "HTTP_PORT",
     "asterisk_root": "ASTERISK_ROOT",
@@ -214,6 +226,10 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None =
     settings = _with_secrets(Settings(**values))  # type: ignore[arg-type]
     if settings.clock:
         fixed_clock(settings.clock)  # fail at start-up, not on the first call
+    try:
+        parse_networks(settings.sip_never_block)
+    except ValueError as exc:
+        raise ConfigError(f"SIP_NEVER_BLOCK: {exc}") from None
     if settings.log_format not in ("json", "console"):
         raise ConfigError(f"LOG_FORMAT must be json or console, not {settings.log_format!r}")
     return settings

@@ -36,6 +36,8 @@ from middleware.pbx_events import AmiEvent
 from middleware.provision.service import provision
 from middleware.recordings.adapter import RecordingIndexer
 from middleware.routing.adapter import Announcer, CallbackDialer, OverflowService, QueueState
+from middleware.security.adapter import SipGuard
+from middleware.security.auth_failures import FAILURE_EVENTS, Policy, parse_networks
 from middleware.store import tenants as tenant_store
 from middleware.store.database import open_pool
 
@@ -85,6 +87,8 @@ class Service:
         self.callbacks = CallbackDialer(self.pool, self.ami)
         self.announcer = Announcer(self.pool, self.ami, queue_state, time.time)
         self.dialer = DialerService(self.pool, self.ami, self.events)
+        policy = Policy(s.sip_block_failures, s.sip_block_window_s, s.sip_block_s, parse_networks(s.sip_never_block))
+        self.sip_guard = SipGuard(self.pool, policy, self._reprovision, lambda: datetime.now(UTC))
         routes = route_table([("ivr", self.ivr.handle), ("agent", self.agents.handle_feature),
                               ("disposition", self.dialer.handle_disposition),
                               ("callback", self.ivr.handle_callback), ("announce", self.announcer.handle_agi),
@@ -103,6 +107,7 @@ class Service:
             self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callback-dialer"))
             self._tasks.append(asyncio.create_task(self.announcer.run(s.announce_interval), name="queue-announcer"))
             self._tasks.append(asyncio.create_task(self.dialer.run(s.dialer_interval), name="dialer"))
+            self._tasks.append(asyncio.create_task(self.sip_guard.run(), name="sip-block-sweep"))
         if "api" in self.only:
             # In-flight requests get 2 s at shutdown (aiohttp's default waits a minute).
             api = Api(self.pool, lambda: datetime.now(UTC), s.recordings_root,
@@ -150,6 +155,8 @@ class Service:
             await self.agents.on_queue_event(event)
         if event.name in QUEUE_EVENTS:
             await self._publish_queue_event(event)
+        if event.name in FAILURE_EVENTS:
+            await self.sip_guard.on_event(event)
 
     async def _publish_queue_event(self, event: AmiEvent) -> None:
         """Callers joining, leaving unanswered and being answered, as live events of the queue's tenant."""
@@ -175,6 +182,10 @@ class Service:
             await self.agents.reconcile(datetime.now(UTC))
         except (AmiUnavailable, psycopg.OperationalError, PoolTimeout) as exc:
             log.warning("service.reconcile_after_outage_failed", detail=str(exc)[:200])
+
+    async def _reprovision(self) -> None:
+        if self.settings.generated_dir.parent.is_dir():
+            await provision(self.pool, self.settings.generated_dir, self.ami)
 
     async def resync(self) -> None:
         """After every AMI (re)login: rewrite generated config, then make queue members match the DB."""
@@ -257,6 +268,10 @@ class Service:
                     Sample("callcenter_ami_events_total", "counter", "AMI events received", self.ami.events_received),
                     Sample("callcenter_ami_event_lag_seconds", "gauge",
                            "Asterisk's timestamp of the last event to its handling here", self.event_lag_s)]
+        out += [Sample("callcenter_sip_auth_failures_total", "counter", "failed SIP authentications seen",
+                       self.sip_guard.failures_seen),
+                Sample("callcenter_sip_blocks_total", "counter", "addresses blocked for failing SIP authentication",
+                       self.sip_guard.blocks)]
         if self.events is not None:
             out.append(Sample("callcenter_events_published_total", "counter", "live events published",
                               self.events.published))

@@ -21,6 +21,7 @@ from middleware.cli import (
     queue,
     recordings,
     report,
+    security,
     serve,
     stack,
     supervise,
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     nouns = parser.add_subparsers(dest="noun", metavar="COMMAND", parser_class=Parser)
     nouns.required = True
     for module in (serve, db, asterisk, stack, tenant, team, queue, agent, phone, did, ivr, customer, calls,
-                   supervise, report, recordings, cdr, campaign, token, demo):
+                   supervise, report, recordings, cdr, campaign, token, security, demo):
         module.register(nouns)
     return parser
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -22,14 +23,16 @@ from middleware.provision.render import (
     render_queues,
     render_voicemail,
 )
+from middleware.security.auth_failures import render_acl
 from middleware.store import agents as agent_store
-from middleware.store import flows, tenants
+from middleware.store import flows, sip_blocks, tenants
 
 log = structlog.get_logger(__name__)
 
 # Generated file -> the CLI command that makes Asterisk read it again.
 RELOADS: dict[str, str] = {
     "pjsip.conf": "module reload res_pjsip.so",
+    "pjsip_acl.conf": "module reload res_pjsip.so",
     "queues.conf": "module reload app_queue.so",
     # "module reload" skips queuerules.conf when the top file is unchanged (ours only #includes);
     # the CLI command forces it.
@@ -81,10 +84,12 @@ async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClie
         dids = await tenants.list_dids(conn)
         flow_rows = await flows.list_flows(conn)
         agents = await agent_store.agent_names(conn)
+        blocked = await sip_blocks.active(conn, datetime.now(UTC))
     boxes = [(row.tenant_code, box) for row in flow_rows for box in mailboxes(parse_flow(row.definition))]
     generated_dir.mkdir(parents=True, exist_ok=True)
     texts = {
         "pjsip.conf": render_pjsip(phones),
+        "pjsip_acl.conf": render_acl(blocked),
         "queues.conf": render_queues(queues),
         "queuerules.conf": render_queue_rules(queues),
         "extensions.conf": render_extensions(dids, phones, queues),

@@ -18,6 +18,7 @@ LINKED_TO_GENERATED: tuple[str, ...] = ("queuerules.conf",)
 # What each generated file holds before anything is provisioned: enough for Asterisk to load cleanly.
 GENERATED_DEFAULTS: dict[str, str] = {
     "pjsip.conf": "",
+    "pjsip_acl.conf": "",
     "queues.conf": "",
     "queuerules.conf": "",
     "agents.conf": "",

@@ -1,0 +1,1 @@
+"""SIP security: addresses that keep failing authentication are blocked for a while."""
