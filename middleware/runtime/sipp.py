@@ -244,7 +244,8 @@ class Sipp:
             tmp.write_bytes(text)
             os.replace(tmp, dest)
 
-    async def start(self, name: str, scenario_text_or_file: str, args: list[str]) -> SippRun:
+    async def start(self, name: str, scenario_text_or_file: str, args: list[str], *,
+                    local_ip: str = "127.0.0.1") -> SippRun:
         self._prepare()
         self._seq += 1
         tag = f"{name}-{self._seq}"
@@ -256,8 +257,8 @@ class Sipp:
         log_in_root = f"{WORK_IN_ROOT}/{tag}.log"
         (self.work / f"{tag}.log").unlink(missing_ok=True)
         stderr_path = self.work / f"{tag}.err"
-        cmd = ["chroot", str(self.root), "sipp", self.asterisk, "-sf", scenario, "-i", "127.0.0.1",
-               "-mi", "127.0.0.1", "-trace_logs", "-log_file", log_in_root, "-nostdin",
+        cmd = ["chroot", str(self.root), "sipp", self.asterisk, "-sf", scenario, "-i", local_ip,
+               "-mi", local_ip, "-trace_logs", "-log_file", log_in_root, "-nostdin",
                "-trace_err", "-error_file", f"{WORK_IN_ROOT}/{tag}.errors", *args]
         with open(stderr_path, "wb") as err:
             process = await asyncio.create_subprocess_exec(
@@ -336,6 +337,22 @@ class Sipp:
                                 ["-p", str(port), "-mp", str(port + 2000), "-s", code, "-au", endpoint,
                                  "-ap", secret, "-set", "phone", endpoint, "-m", "1",
                                  "-recv_timeout", str(max(15000, int(stay_ms) + 5000))])
+
+    async def unauthenticated_call(self, number: str, port: int, *, local_ip: str,
+                                   from_user: str = "anonymous") -> SippRun:
+        """An INVITE to ``number`` without credentials from ``local_ip`` (any 127.x works on loopback);
+        its log holds ``FINAL <code> <call-id>``: how the PBX answered."""
+        scenario = (SCENARIOS / "anonymous_call.xml").read_text().replace("{from_user}", from_user)
+        return await self.start("unauthenticated", scenario,
+                                ["-p", str(port), "-mp", str(port + 2000), "-s", number, "-m", "1",
+                                 "-recv_timeout", "20000"], local_ip=local_ip)
+
+    async def register_once(self, endpoint: str, secret: str, port: int, *, local_ip: str) -> SippRun:
+        """One REGISTER with digest auth from ``local_ip``: exit 0 when the PBX accepted it."""
+        return await self.start(f"register-{endpoint}", "register.xml",
+                                ["-p", str(port), "-s", endpoint, "-au", endpoint, "-ap", secret,
+                                 "-set", "uas_port", str(port), "-set", "expires", "60", "-m", "1",
+                                 "-recv_timeout", "4000"], local_ip=local_ip)
 
     async def customer(self, port: int, *, talk_ms: int = 3000, calls: int = 10) -> SippRun:
         """A customer's phone behind the carrier (the carrier-sim trunk sends calls to 127.0.0.1:5080)."""

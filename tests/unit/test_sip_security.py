@@ -48,7 +48,7 @@ def test_remote_address_of_a_security_event(raw: str, ip: str | None) -> None:
 
 
 def test_policy_and_networks_are_checked() -> None:
-    with pytest.raises(ValueError, match="'10.0.0.300' is not an IP address or network"):
+    with pytest.raises(ValueError, match=r"'10\.0\.0\.300' is not an IP address or network"):
         parse_networks("10.0.0.0/8, 10.0.0.300")
     with pytest.raises(ValueError):
         Policy(max_failures=0)
