@@ -23,7 +23,7 @@ from middleware.agents.adapter import AgentService
 from middleware.agi.server import FastAgiServer, route_table
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.api.app import Wiring, build_app
-from middleware.api.metrics import Sample
+from middleware.api.metrics import Sample, summary
 from middleware.api.resources import Api
 from middleware.cdr.adapter import CdrService
 from middleware.cdr.journal import Journal
@@ -260,7 +260,10 @@ class Service:
                     Sample("callcenter_agi_sessions_total", "counter", "FastAGI sessions served",
                            self.agi.sessions_served),
                     Sample("callcenter_agi_requests_rejected_total", "counter",
-                           "FastAGI connections refused (truncated, oversized, garbage)", self.agi.requests_rejected)]
+                           "FastAGI connections refused (truncated, oversized, garbage)", self.agi.requests_rejected),
+                    *summary("callcenter_agi_turnaround_seconds",
+                             "from a FastAGI request or reply to our next command (recent commands)",
+                             list(self.agi.turnarounds))]
         if "ami" in self.only and self.ami is not None:
             out += [Sample("callcenter_ami_connected", "gauge", "1 while logged in to AMI", int(self.ami.connected)),
                     Sample("callcenter_ami_reconnects_total", "counter", "AMI logins after the first",

@@ -9,6 +9,7 @@ fallback path instead of leaving the caller in silence.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 
 import structlog
@@ -73,6 +74,7 @@ class FastAgiServer:
         self._reap_every = min(0.5, header_timeout / 4, command_timeout / 4)
         self.sessions_served = 0
         self.requests_rejected = 0
+        self.turnarounds: deque[float] = deque(maxlen=20_000)  # seconds, the most recent commands
 
     @property
     def active_sessions(self) -> int:
@@ -141,7 +143,7 @@ class FastAgiServer:
             log.warning("agi.request_rejected", peer=str(peer), reason=reason)
             return
         watch.deadline = None
-        session = AgiSession(request, reader, writer, self._command_timeout, watch)
+        session = AgiSession(request, reader, writer, self._command_timeout, watch, self.turnarounds.append)
         linkedid = request.query.get("linkedid") or request.uniqueid
         with structlog.contextvars.bound_contextvars(linkedid=linkedid, channel=request.channel,
                                                      agi_script=request.script):

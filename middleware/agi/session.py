@@ -7,6 +7,7 @@ reply; a 511 reply (dead channel) or EOF raises AgiHangup so handlers stop clean
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import structlog
 
@@ -60,8 +61,12 @@ class Watch:
 
 class AgiSession:
     def __init__(self, request: AgiRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 command_timeout: float, watch: Watch | None = None) -> None:
+                 command_timeout: float, watch: Watch | None = None,
+                 turnaround: Callable[[float], None] | None = None) -> None:
         self.request = request
+        # Our turnaround: from the request (or Asterisk's last reply) to our next command.
+        self._turnaround = turnaround
+        self._ready_at = asyncio.get_running_loop().time()
         self._reader = reader
         self._writer = writer
         self._command_timeout = command_timeout
@@ -119,6 +124,9 @@ class AgiSession:
         return reply
 
     async def _exchange(self, payload: bytes) -> list[str]:
+        loop = asyncio.get_running_loop()
+        if self._turnaround is not None:
+            self._turnaround(loop.time() - self._ready_at)
         self._writer.write(payload)
         transport = self._writer.transport
         if transport is None or transport.get_write_buffer_size() > 65536:
@@ -132,6 +140,7 @@ class AgiSession:
             if not lines and not line:
                 continue
             lines.append(line)
+        self._ready_at = loop.time()
         return lines
 
     # The commands our routes use, with the reply turned into a plain value.

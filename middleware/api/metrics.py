@@ -13,7 +13,7 @@ _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 @dataclass(frozen=True)
 class Sample:
     name: str
-    kind: Literal["counter", "gauge"]
+    kind: Literal["counter", "gauge", "summary"]
     help: str
     value: float
     labels: dict[str, str] = field(default_factory=dict)
@@ -31,17 +31,35 @@ def _number(value: float) -> str:
     return repr(float(value)) if not float(value).is_integer() else str(int(value))
 
 
+def quantile(values: list[float], q: float) -> float:
+    """The q-quantile of ``values`` (nearest rank); NaN when there are none."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def summary(name: str, help_text: str, values: list[float], qs: tuple[float, ...] = (0.5, 0.9, 0.99)
+            ) -> list[Sample]:
+    """A Prometheus summary of recent values: quantiles, _sum and _count."""
+    out = [Sample(name, "summary", help_text, quantile(values, q), {"quantile": f"{q:g}"}) for q in qs]
+    return [*out, Sample(f"{name}_sum", "summary", help_text, math.fsum(values)),
+            Sample(f"{name}_count", "summary", help_text, len(values))]
+
+
 def exposition(samples: list[Sample]) -> str:
-    """HELP and TYPE once per metric name, then its samples; names are checked, label values escaped."""
+    """HELP and TYPE once per metric family, then its samples; names are checked, label values escaped.
+    A summary's ``_sum`` and ``_count`` samples belong to the family named without the suffix."""
     out: list[str] = []
     described: set[str] = set()
     for s in samples:
         if not _NAME.match(s.name):
             raise ValueError(f"not a Prometheus metric name: {s.name!r}")
-        if s.name not in described:
-            described.add(s.name)
-            out.append(f"# HELP {s.name} {s.help}")
-            out.append(f"# TYPE {s.name} {s.kind}")
+        family = s.name.removesuffix("_sum").removesuffix("_count") if s.kind == "summary" else s.name
+        if family not in described:
+            described.add(family)
+            out.append(f"# HELP {family} {s.help}")
+            out.append(f"# TYPE {family} {s.kind}")
         labels = ",".join(f'{k}="{_label_value(v)}"' for k, v in sorted(s.labels.items()))
         out.append(f"{s.name}{{{labels}}} {_number(s.value)}" if labels else f"{s.name} {_number(s.value)}")
     return "\n".join(out) + "\n"

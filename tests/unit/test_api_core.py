@@ -9,7 +9,7 @@ import pytest
 
 from middleware.api import auth
 from middleware.api.app import document, visible
-from middleware.api.metrics import Sample, exposition
+from middleware.api.metrics import Sample, exposition, quantile, summary
 from middleware.api.resources import OPERATIONS
 from middleware.api.spec import BadRequest, Param, parse_body, parse_params
 
@@ -129,3 +129,9 @@ def test_prometheus_text_format() -> None:
                     'cc_events_total{node="a\\"b\\\\c"} 10\ncc_events_total{node="z"} 2\n')
     with pytest.raises(ValueError):
         exposition([Sample("bad-name", "gauge", "x", 1)])
+    latency = exposition(summary("cc_turnaround_seconds", "turnaround", [0.001 * i for i in range(1, 101)]))
+    assert latency == ("# HELP cc_turnaround_seconds turnaround\n# TYPE cc_turnaround_seconds summary\n"
+                       'cc_turnaround_seconds{quantile="0.5"} 0.05\ncc_turnaround_seconds{quantile="0.9"} 0.09\n'
+                       'cc_turnaround_seconds{quantile="0.99"} 0.099\ncc_turnaround_seconds_sum 5.05\n'
+                       "cc_turnaround_seconds_count 100\n")
+    assert quantile([], 0.5) != quantile([], 0.5)  # NaN when nothing was measured
