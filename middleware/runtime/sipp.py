@@ -305,7 +305,8 @@ class Sipp:
 
     async def call(self, did: str, *, caller: str, port: int, digits: str = "", dtmf_after_ms: int = 1500,
                    presses: Presses | None = None, hold_ms: int = 5000, calls: int = 1,
-                   rate_per_s: float = 1.0, talk: bool = False) -> SippRun:
+                   rate_per_s: float = 1.0, talk: bool = False, limit: int | None = None,
+                   extra_args: Sequence[str] = ()) -> SippRun:
         """Place calls to a DID; press ``digits`` after ``dtmf_after_ms``, or follow ``presses``;
         with ``talk`` the caller sends audio (a tone) all through the hold, as a voice would."""
         if presses is None:
@@ -326,7 +327,8 @@ class Sipp:
         scenario = render_caller(presses=presses, caller=caller, hold_ms=hold_ms, pcap_paths=paths, voice_path=voice)
         return await self.start(f"caller-{did}", scenario,
                                 ["-p", str(port), "-mp", str(port + 2000), "-s", did, "-m", str(calls),
-                                 "-r", str(rate_per_s), "-l", str(calls), "-recv_timeout", "60000"])
+                                 "-r", str(rate_per_s), "-l", str(limit or calls), "-recv_timeout", "60000",
+                                 *extra_args])
 
     async def feature_code(self, endpoint: str, secret: str, code: str, port: int, *,
                            stay_ms: int = 6000) -> SippRun:

@@ -1,0 +1,283 @@
+"""Load: SIPp callers at fixed rates through IVR -> queue -> agent on this machine, with and without the
+middleware.
+
+Each step sends ``rate`` calls per second for ``--seconds`` to the demo DID; every caller waits for the
+menu, presses 2 (RFC 2833), is queued to acme-support (round robin over ``--agents`` SIPp agent
+phones, all answered by one SIPp UAS) and talks ``--talk-ms``. A call counts as completed when SIPp
+saw it through and its call record shows the IVR's digit and an agent; anything else is a failure.
+The middleware runs as `callcenter serve` in its own process, restarted for each step, so its CPU time
+per call and its FastAGI turnaround p99 (request or Asterisk's reply -> our next command, from
+/metrics) belong to that step alone.
+
+Baseline, same run: the same steps with the middleware stopped, where the dialplan's fallback sends
+every caller straight to the DID's queue. Printed: per step completed / failed, middleware CPU ms per
+call, AGI p99, and the highest rate with zero failures for both, with their ratio.
+
+    .venv/bin/python bench/load.py [--rates 1,2,4,6] [--seconds 60] [--agents 40] [--talk-ms 4000]
+
+Run it alone on the machine (it needs the ports and both cores the integration tests use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp
+
+from middleware.agents.adapter import AgentService
+from middleware.agents.state import AgentEvent
+from middleware.ami.client import AmiClient
+from middleware.config import Settings, load_settings
+from middleware.runtime import asterisk, postgres, rootfs
+from middleware.runtime.demo import DEMO_CLOCK
+from middleware.runtime.demo_tenant import DID, seed
+from middleware.runtime.sipp import WORK_IN_ROOT, Sipp
+from middleware.runtime.sounds import prompt_checker
+from middleware.store import agents as agent_store
+from middleware.store import database, tenants
+from middleware.store.database import open_pool
+
+UAS_PORT = 7100
+CALLER_PORT = 9100
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Step:
+    rate: float
+    middleware: bool
+    offered: int = 0
+    sipp_failed: int = 0
+    completed: int = 0
+    cpu_ms_per_call: float | None = None
+    agi_p99_ms: float | None = None
+
+    @property
+    def failed(self) -> int:
+        return self.offered - self.completed
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+class Middleware:
+    def __init__(self, settings: Settings, log: Path) -> None:
+        self.settings = settings
+        self.env = {**os.environ, "DATABASE_URL": settings.database_url, "CALLCENTER_CLOCK": DEMO_CLOCK,
+                    "CDR_JOURNAL": str(log.with_suffix(".journal")), "LOG_LEVEL": "warning"}
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "middleware", "serve"], env=self.env,  # noqa: ASYNC220
+                                         stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            report = await self.health()
+            if report and report.get("ami", {}).get("ok"):
+                await asyncio.sleep(2)  # the resync after the AMI login puts the members back
+                return
+            await asyncio.sleep(0.3)
+        raise RuntimeError("the middleware did not come up:\n" + self.log.read_text()[-2000:])
+
+    async def health(self) -> dict | None:  # type: ignore[type-arg]
+        url = f"http://{self.settings.http_host}:{self.settings.http_port}/healthz"
+        try:
+            async with aiohttp.ClientSession() as http, http.get(url, timeout=aiohttp.ClientTimeout(total=2)) as r:
+                return await r.json()
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+
+    async def agi_p99_ms(self) -> float | None:
+        url = f"http://{self.settings.http_host}:{self.settings.http_port}/metrics"
+        async with aiohttp.ClientSession() as http, http.get(url) as r:
+            text = await r.text()
+        for line in text.splitlines():
+            if line.startswith('callcenter_agi_turnaround_seconds{quantile="0.99"}'):
+                value = float(line.split()[-1])
+                return None if value != value else value * 1000
+        return None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+        self.proc = None
+
+
+async def prepare(settings: Settings, agents: int) -> list[tuple[str, str, str]]:
+    """The demo tenant plus ``agents`` load agents in acme-support (round robin, 1 s wrap-up)."""
+    pool = await open_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        await seed(pool, prompt_exists=prompt_checker(settings.asterisk_root))
+        out = []
+        async with pool.connection() as conn:
+            tenant_id = await tenants.tenant_id(conn, "acme")
+            assert tenant_id is not None
+            await conn.execute("UPDATE queues SET strategy = 'rrmemory', wrapup_s = 1, ring_timeout_s = 15 "
+                               "WHERE name = 'acme-support'")
+            await conn.execute("DELETE FROM queue_members WHERE queue_id = (SELECT id FROM queues "
+                               "WHERE name = 'acme-support')")
+            for i in range(agents):
+                code, endpoint, secret = f"{3001 + i}", f"load-{3001 + i}", f"load-pw-{3001 + i}"
+                agent_id = await agent_store.upsert_agent(conn, tenant_id, code, f"Load agent {i + 1}")
+                await agent_store.upsert_phone(conn, tenant_id, endpoint, secret, agent_id, f"Load {i + 1}")
+                await agent_store.add_membership(conn, "acme-support", code, penalty=1)
+                out.append((code, endpoint, secret))
+        return out
+    finally:
+        await pool.close()
+
+
+async def login(settings: Settings, codes: list[str]) -> None:
+    ami = AmiClient(host=settings.ami_host, port=settings.ami_port, username=settings.ami_user,
+                    secret=settings.ami_secret, action_timeout=settings.ami_action_timeout)
+    pool = await open_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        await ami.start(wait=10)
+        service = AgentService(pool, ami)
+        for code in codes:
+            await service.apply(code, AgentEvent.LOGIN)
+    finally:
+        await ami.close()
+        await pool.close()
+
+
+def sipp_counts(stat_file: Path) -> tuple[int, int]:
+    """(successful, failed) calls from SIPp's statistics file (its last line)."""
+    with open(stat_file, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+    last = rows[-1]
+    return int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
+
+
+async def completed_records(settings: Settings, since: float, middleware: bool) -> int:
+    pool = await open_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT count(*) FROM calls WHERE complete AND started_at >= to_timestamp(%s)
+                      AND agent_code IS NOT NULL AND disposition = 'answered'
+                      AND (%s AND ivr_digits = '2' AND NOT ivr_fallback OR NOT %s)""",
+                (since, middleware, middleware))
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+    finally:
+        await pool.close()
+
+
+async def run_step(settings: Settings, sipp: Sipp, mw: Middleware, step: Step, seconds: int, talk_ms: int) -> None:
+    calls = max(1, int(step.rate * seconds))
+    stat_name = f"load-{uuid.uuid4().hex[:8]}.csv"
+    cpu0 = 0.0
+    if step.middleware:
+        await mw.start()
+        assert mw.proc is not None
+        cpu0 = cpu_seconds(mw.proc.pid)
+    since = time.time()
+    run = await sipp.call(DID, digits="2", caller="12125551000", port=CALLER_PORT, dtmf_after_ms=3000,
+                          hold_ms=talk_ms, calls=calls, rate_per_s=step.rate, limit=calls,
+                          extra_args=["-trace_stat", "-stf", f"{WORK_IN_ROOT}/{stat_name}", "-fd", "1"])
+    await run.wait(seconds + 180)
+    ok, failed = sipp_counts(sipp.work / stat_name)
+    step.offered, step.sipp_failed = calls, failed
+    await asyncio.sleep(3)  # the last records are written after the last hang-ups
+    if step.middleware:
+        assert mw.proc is not None
+        cpu = cpu_seconds(mw.proc.pid) - cpu0
+        step.agi_p99_ms = await mw.agi_p99_ms()
+        mw.stop()
+    step.completed = min(ok, await completed_records(settings, since, step.middleware)) if step.middleware \
+        else ok
+    if step.middleware:
+        step.cpu_ms_per_call = 1000 * cpu / max(1, step.completed)
+
+
+def best(steps: list[Step]) -> float:
+    zero = [s.rate for s in steps if s.failed == 0]
+    return max(zero, default=0.0)
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    base = load_settings()
+    postgres.ensure_server(base.database_url)
+    rootfs.build(base.asterisk_root)
+    url = database.with_database(base.database_url, f"cc_load_{uuid.uuid4().hex[:8]}")
+    database.ensure_database(url)
+    database.upgrade(url)
+    settings = base.with_overrides(database_url=url)
+    started = False
+    if not asterisk.status(settings).running:
+        asterisk.start(settings)
+        started = True
+    sipp = Sipp(settings.asterisk_root)
+    mw = Middleware(settings, Path(tempfile.mkdtemp(prefix="cc-load-")) / "serve.log")
+    steps: list[Step] = []
+    try:
+        agents = await prepare(settings, args.agents)
+        await mw.start()  # provisions the phones and queues
+        uas = await sipp.start("load-uas", "agent_answer.xml",
+                               ["-p", str(UAS_PORT), "-mp", str(UAS_PORT + 2000), "-s", "agent", "-m", "10000000",
+                                "-timeout", "7200s"])
+        for i, (_, endpoint, secret) in enumerate(agents):
+            reg = await sipp.start(f"register-{endpoint}", "register.xml",
+                                   ["-p", str(UAS_PORT + 10 + i), "-s", endpoint, "-au", endpoint, "-ap", secret,
+                                    "-set", "uas_port", str(UAS_PORT), "-set", "expires", "7200", "-m", "1",
+                                    "-recv_timeout", "5000"])
+            if await reg.wait(20) != 0:
+                raise RuntimeError(f"{endpoint} could not register: {reg.errors()[-300:]}")
+        await login(settings, [code for code, _, _ in agents])
+        mw.stop()
+        print(f"{args.agents} agents registered on one SIPp UAS, logged in to acme-support (round robin); "
+              f"{args.seconds} s per step, talk {args.talk_ms} ms after the IVR", flush=True)
+        for middleware in (True, False):
+            for rate in [float(r) for r in args.rates.split(",")]:
+                step = Step(rate, middleware)
+                await run_step(settings, sipp, mw, step, args.seconds, args.talk_ms)
+                steps.append(step)
+                cpu = f"{step.cpu_ms_per_call:.1f}" if step.cpu_ms_per_call is not None else "-"
+                p99 = f"{step.agi_p99_ms:.2f}" if step.agi_p99_ms is not None else "-"
+                print(f"{'middleware' if middleware else 'baseline  '} {rate:5.1f} calls/s: offered {step.offered:5d}"
+                      f"  completed {step.completed:5d}  failed {step.failed:4d} (sipp {step.sipp_failed})"
+                      f"  cpu/call {cpu:>6} ms  AGI p99 {p99:>6} ms", flush=True)
+        await uas.stop()
+    finally:
+        mw.stop()
+        await sipp.stop_all()
+        if started:
+            asterisk.stop(settings)
+        database.drop_database(url)
+    ours = best([s for s in steps if s.middleware])
+    plain = best([s for s in steps if not s.middleware])
+    ratio = ours / plain if plain else float("nan")
+    print(f"highest rate with zero failed calls: IVR + middleware {ours:g}/s, plain queue (baseline) {plain:g}/s, "
+          f"ratio {ratio:.2f}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="1,2,4,6")
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--agents", type=int, default=40)
+    parser.add_argument("--talk-ms", type=int, default=4000)
+    return asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
