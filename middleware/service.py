@@ -111,7 +111,8 @@ class Service:
         if "api" in self.only:
             # In-flight requests get 2 s at shutdown (aiohttp's default waits a minute).
             api = Api(self.pool, lambda: datetime.now(UTC), s.recordings_root,
-                      live_queues=self.live_queues if "ami" in self.only else None)
+                      live_queues=self.live_queues if "ami" in self.only else None,
+                      agents=self.agents if "ami" in self.only else None)
             wiring = Wiring(api=api, health=self.health, metrics=self.metrics, events=self.events)
             self._runner = web.AppRunner(build_app(wiring), access_log=None, shutdown_timeout=2.0)
             await self._runner.setup()

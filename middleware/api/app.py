@@ -27,9 +27,11 @@ from middleware.api.resources import CLIENT_ERRORS, OPERATIONS, Api
 from middleware.api.spec import (
     ERROR,
     BadRequest,
+    Conflict,
     NotFound,
     Operation,
     Request,
+    Unavailable,
     openapi,
     parse_body,
     parse_params,
@@ -86,6 +88,10 @@ async def errors_as_json(request: web.Request, handler: Callable[[web.Request], 
         return error(400, str(exc))
     except NotFound as exc:
         return error(404, str(exc))
+    except Conflict as exc:
+        return error(409, str(exc))
+    except Unavailable as exc:
+        return error(503, str(exc), **{"Retry-After": "5"})
     except CLIENT_ERRORS as exc:
         return error(400, f"refused by the database: {str(exc).splitlines()[0][:200]}")
     except (psycopg.OperationalError, PoolTimeout) as exc:

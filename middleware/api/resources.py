@@ -10,12 +10,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
+from middleware.agents.adapter import AgentError
+from middleware.agents.state import AgentEvent, AgentState
+from middleware.ami.client import AmiActionFailed, AmiUnavailable
 from middleware.api.auth import Principal
 from middleware.api.spec import (
     BOOL,
@@ -24,11 +27,13 @@ from middleware.api.spec import (
     STR,
     TIME,
     BadRequest,
+    Conflict,
     Json,
     NotFound,
     Operation,
     Param,
     Request,
+    Unavailable,
     array,
     nullable,
     obj,
@@ -48,14 +53,19 @@ NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 AGENT_STATES = ("logged_out", "available", "ringing", "on_call", "wrap_up", "paused")
 
 
+class AgentActions(Protocol):
+    async def apply(self, code: str, event: AgentEvent, reason: str = "") -> AgentState: ...
+
+
 @dataclass
 class Api:
-    """What the handlers need: the pool, the clock, where recordings live, and live queue figures
-    from Asterisk (None when this node has no AMI connection)."""
+    """What the handlers need: the pool, the clock, where recordings live, and (on a node with an AMI
+    connection; None elsewhere) live queue figures and agent actions."""
     pool: AsyncConnectionPool
     clock: Callable[[], datetime]
     recordings_root: Path
     live_queues: LiveQueues | None = None
+    agents: AgentActions | None = None
 
 
 def _scope(principal: Principal) -> int | None:
@@ -82,6 +92,25 @@ async def list_agents(api: Api, req: Request) -> Any:
 async def get_agent(api: Api, req: Request) -> Any:
     async with api.pool.connection() as conn:
         return _found(await views.agent(conn, _scope(req.principal), req.path["code"]), "agent")
+
+
+def _agent_action(event: AgentEvent) -> Callable[[Api, Request], Awaitable[Any]]:
+    async def act(api: Api, req: Request) -> Any:
+        code = req.path["code"]
+        async with api.pool.connection() as conn:
+            _found(await views.agent(conn, _scope(req.principal), code), "agent")
+        if api.agents is None:
+            raise Unavailable("this node has no AMI connection (serve it with the ami part)")
+        try:
+            await api.agents.apply(code, event, (req.body.get("reason") or "")[:80])
+        except AgentError as exc:
+            raise Conflict(str(exc)) from None
+        except (AmiUnavailable, AmiActionFailed) as exc:
+            raise Unavailable(f"Asterisk did not take it: {exc}") from None
+        async with api.pool.connection() as conn:
+            return await views.agent(conn, _scope(req.principal), code)
+    act.__name__ = f"{event.value}_agent"
+    return act
 
 
 async def get_me(api: Api, req: Request) -> Any:
@@ -345,6 +374,11 @@ OPERATIONS: list[Operation] = [
               array(AGENT), query=(Param("state", enum=AGENT_STATES),)),
     Operation("GET", f"{V1}/agents/{{code}}", get_agent, "One agent", "supervisor", "agents", AGENT,
               path_params=(CODE_PATH,)),
+    *[Operation("POST", f"{V1}/agents/{{code}}/{event.value}", _agent_action(event),
+                f"{event.value.title()} an agent (as the agent's own feature code would)", "supervisor", "agents",
+                AGENT, path_params=(CODE_PATH,), errors=(409, 503),
+                body=(Param("reason", max_length=80, description="shown in the agent's state history"),))
+      for event in (AgentEvent.PAUSE, AgentEvent.UNPAUSE, AgentEvent.LOGOUT)],
     Operation("GET", f"{V1}/phones", list_phones, "SIP phones (without secrets)", "supervisor", "phones",
               array(PHONE)),
     Operation("GET", f"{V1}/queues", list_queues, "Queues and their members", "supervisor", "queues", array(QUEUE)),

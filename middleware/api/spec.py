@@ -30,6 +30,14 @@ class NotFound(LookupError):
     """The named object does not exist for this caller (another tenant's is reported the same way)."""
 
 
+class Conflict(Exception):
+    """The object exists but is in a state that does not allow this (409)."""
+
+
+class Unavailable(Exception):
+    """A part this needs (Asterisk over AMI) is not reachable from this node right now (503)."""
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
@@ -148,6 +156,7 @@ class Operation:
     body: tuple[Param, ...] | None = None
     media: str = "application/json"
     success: int = 200
+    errors: tuple[int, ...] = ()  # documented beyond 400/401/403/404 (and 413/415 with a body)
 
     @property
     def operation_id(self) -> str:
@@ -214,14 +223,15 @@ def array(items: Json) -> Json:
 
 ERROR = obj(error=STR)
 _ERRORS = {400: "invalid request", 401: "missing or unknown token", 403: "role or tenant not allowed",
-           404: "no such object", 413: "body too large", 415: "body is not JSON"}
+           404: "no such object", 409: "not in a state that allows this", 413: "body too large",
+           415: "body is not JSON", 503: "Asterisk or the database cannot be reached from this node"}
 
 
 def openapi(operations: list[Operation], *, title: str, version: str, extra_paths: Json) -> Json:
     """The OpenAPI 3.1 document of ``operations`` (plus unauthenticated ``extra_paths``)."""
     paths: dict[str, Json] = {}
     for op in operations:
-        errors = [400, 401, 403, 404] + ([413, 415] if op.body is not None else [])
+        errors = [400, 401, 403, 404, *op.errors] + ([413, 415] if op.body is not None else [])
         responses: Json = {str(op.success): {"description": "ok", "content": {op.media: {"schema": op.response}}}}
         for code in errors:
             responses[str(code)] = {"description": _ERRORS[code],

@@ -273,3 +273,13 @@ async def wait_for_relay(events: EventStream, url: str) -> None:
         pytest.fail("the relay never started listening")
     finally:
         events.unsubscribe(queue)
+
+
+async def test_agent_actions_are_scoped_and_need_asterisk(api: Client, seeded: Seeded) -> None:
+    path = f"/api/v1/agents/{seeded.acme.agent}/pause"
+    assert (await api.call("POST", path, seeded.globex.supervisor, json={"reason": "lunch"}))[0] == 404
+    assert (await api.call("POST", path, seeded.acme.agent_token))[0] == 403
+    status, body, headers = await api.call("POST", path, seeded.acme.supervisor, json={"reason": "lunch"})
+    assert status == 503 and "AMI" in body["error"] and headers["Retry-After"] == "5"  # this node has no AMI
+    status, body, _ = await api.call("POST", path, seeded.acme.supervisor, json={"reason": 5})
+    assert status == 400 and "reason: expected a string" in body["error"]

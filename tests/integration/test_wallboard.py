@@ -16,6 +16,7 @@ import pytest
 from aiohttp import ClientSession
 
 from middleware.api import auth
+from middleware.runtime import asterisk
 from middleware.runtime.demo_tenant import AGENTS, DID
 from middleware.store import tokens
 from tests.integration.conftest import call_record, wait_until
@@ -97,3 +98,26 @@ async def test_a_call_shows_live_on_the_event_stream_and_the_wallboard(agent_on_
     SCREENSHOT.unlink(missing_ok=True)
     shot = await headless(browser, page, f"--screenshot={SCREENSHOT}")
     assert SCREENSHOT.is_file() and SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", shot.stderr[-2000:]
+
+
+async def test_a_supervisor_pauses_and_logs_out_an_agent_over_the_api(agent_on_duty, settings) -> None:
+    service, _phone = await agent_on_duty(CAROL, 7350)
+    token = auth.new_token(secrets.token_bytes(32))
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT id FROM tenants WHERE code = 'acme'")
+        row = await cur.fetchone()
+        assert row is not None
+        await tokens.create(conn, digest=auth.token_digest(token), role="supervisor", tenant_id=row[0], agent=None,
+                            name="floor")
+    base = f"http://{settings.http_host}:{settings.http_port}/api/v1/agents/{CAROL.code}"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with ClientSession() as http:
+        async with http.post(f"{base}/pause", json={"reason": "coaching"}, headers=headers) as r:
+            assert r.status == 200 and (await r.json())["state"] == "paused"
+        members = asterisk.rx(settings, "queue show acme-support")
+        assert any(CAROL.endpoint in line and "paused" in line.lower() for line in members.splitlines()), members
+        async with http.post(f"{base}/pause", headers=headers) as r:
+            assert r.status == 409 and "paused" in (await r.json())["error"]
+        async with http.post(f"{base}/logout", headers=headers) as r:
+            assert r.status == 200 and (await r.json())["state"] == "logged_out"
+    assert f"PJSIP/{CAROL.endpoint}" not in asterisk.rx(settings, "queue show acme-support")
