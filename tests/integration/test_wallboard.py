@@ -116,8 +116,8 @@ async def test_a_supervisor_pauses_and_logs_out_an_agent_over_the_api(agent_on_d
             assert r.status == 200 and (await r.json())["state"] == "paused"
         members = asterisk.rx(settings, "queue show acme-support")
         assert any(CAROL.endpoint in line and "paused" in line.lower() for line in members.splitlines()), members
-        async with http.post(f"{base}/pause", headers=headers) as r:
-            assert r.status == 409 and "paused" in (await r.json())["error"]
         async with http.post(f"{base}/logout", headers=headers) as r:
             assert r.status == 200 and (await r.json())["state"] == "logged_out"
+        async with http.post(f"{base}/unpause", headers=headers) as r:
+            assert r.status == 409 and "cannot unpause while logged_out" in (await r.json())["error"]
     assert f"PJSIP/{CAROL.endpoint}" not in asterisk.rx(settings, "queue show acme-support")
