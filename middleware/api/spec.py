@@ -106,6 +106,8 @@ class Param:
             return value
         if not isinstance(value, str):
             raise BadRequest(f"{name}: expected a string")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise BadRequest(f"{name}: control characters (NUL, line breaks, ...) are not accepted")
         if len(value) > self.max_length:
             raise BadRequest(f"{name}: longer than {self.max_length} characters")
         if self.kind == "date-time":

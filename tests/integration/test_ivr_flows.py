@@ -62,6 +62,8 @@ async def test_account_number_finds_the_customer_and_pops_on_the_agent_leg(ivr, 
     assert invite["X-CC-Reason"] == "billing" and invite["X-CC-Language"] == "en"
     # On the event stream: the screen pop for the agent who connected.
     pop = await asyncio.wait_for(events.get(), 5)
+    while pop["kind"] != "screen_pop":  # call_arrived, call_queued, agent states come first
+        pop = await asyncio.wait_for(events.get(), 5)
     assert pop["kind"] == "screen_pop" and pop["agent"] == CAROL.code and pop["linkedid"] == call["linkedid"]
     assert pop["customer"]["name"] == "Evan Ellis" and pop["account"] == EVAN_ACCOUNT and pop["skills"] == ["billing"]
 

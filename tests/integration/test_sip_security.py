@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 from middleware.runtime.demo_tenant import AGENTS
 from middleware.runtime.sipp import SippRun
@@ -47,6 +48,10 @@ async def test_unauthenticated_calls_to_outside_numbers_never_reach_a_trunk(agen
     assert trunk.numbers("INVITE") == [], "a call reached the trunk"
 
 
+async def _denies(acl: Path, address: str) -> bool:
+    return f"deny = {address}/32" in acl.read_text()
+
+
 async def test_repeated_failed_authentications_block_the_address_until_lifted(agent_on_duty, sipp, settings
                                                                               ) -> None:
     service, _phone = await agent_on_duty(CAROL, 7500)
@@ -60,7 +65,7 @@ async def test_repeated_failed_authentications_block_the_address_until_lifted(ag
         async with service.pool.connection() as conn:
             return await sip_blocks.active(conn, datetime.now(UTC))
     assert await wait_until(blocked, 10, "the attacker's block") == [ATTACKER]
-    assert f"deny = {ATTACKER}/32" in acl.read_text()
+    await wait_until(lambda: _denies(acl, ATTACKER), 10, "the ACL written and reloaded")
     # Blocked: even the right password from there is refused now; Carol's own address still works.
     run = await sipp.register_once(CAROL.endpoint, CAROL.secret, 7530, local_ip=ATTACKER)
     assert await run.wait(20) != 0

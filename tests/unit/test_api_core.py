@@ -84,7 +84,7 @@ def test_query_values_are_typed_and_checked() -> None:
                      ({"since": "soon"}, "ISO 8601"), ({"state": "asleep"}, "one of available, paused"),
                      ({"caller": "12a"}, "does not match"), ({"min_s": "nan"}, "expected a number"),
                      ({"min_s": "-1"}, "between 0"), ({"live": "yes"}, "true or false"),
-                     ({"other": "1"}, "unknown query parameter")]:
+                     ({"other": "1"}, "unknown query parameter"), ({"caller": "1\x002"}, "control characters")]:
         with pytest.raises(BadRequest, match=why):
             parse_params(params, raw, "query")
     with pytest.raises(BadRequest, match="missing path parameter code"):
