@@ -28,7 +28,7 @@ import random
 import sys
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,8 +215,15 @@ def main() -> int:
     # the big cells first, so the pool is not left waiting on one at the end
     jobs.sort(key=lambda j: -j[1] / (j[2] * j[3]))
     started = time.perf_counter()
+    results: dict[tuple[str, int, float, float], Result] = {}
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        results = {(r.policy, r.agents, r.live_rate, r.talk_s): r for r in pool.map(_run, jobs)}
+        for done in as_completed([pool.submit(_run, job) for job in jobs]):
+            r = done.result()
+            results[(r.policy, r.agents, r.live_rate, r.talk_s)] = r
+            # progress on stderr (the table comes at the end): a long run cut short still tells something
+            print(f"[{time.perf_counter() - started:5.0f} s] {r.policy:>11} {r.agents:>3} agents "
+                  f"{r.live_rate:.0%} live {r.talk_s:.0f} s: occupancy {r.occupancy:.1%}, 30-day {r.abandon_30d:.2%}, "
+                  f"worst window {r.worst_window:.2%}, worst day {r.worst_day:.2%}", file=sys.stderr, flush=True)
     print(f"{args.days} days of 8 h, seed {args.seed}; abandonment target {TARGET:.0%} "
           f"(answered human, no agent within {CONNECT_WITHIN_S:.0f} s)\n")
     print(f"{'agents':>6} {'live':>5} {'talk':>5}  " + "  ".join(f"{p:>27}" for p in policies))
