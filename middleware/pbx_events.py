@@ -53,3 +53,11 @@ def parse_message_block(block: str) -> dict[str, str]:
         if sep and key.strip():
             headers[key.strip()] = value.strip()
     return headers
+
+
+def endpoint_of_channel(channel: str) -> str:
+    """``PJSIP/acme-1001-0000002a`` -> ``acme-1001`` (the suffix after the last dash is the sequence)."""
+    tech, _, rest = channel.partition("/")
+    if tech.upper() != "PJSIP" or "-" not in rest:
+        return ""
+    return rest.rsplit("-", 1)[0]

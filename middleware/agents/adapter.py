@@ -22,7 +22,7 @@ from middleware.agi.session import AgiSession
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient
 from middleware.event_stream import EventStream
-from middleware.pbx_events import AmiEvent
+from middleware.pbx_events import AmiEvent, endpoint_of_channel
 from middleware.store import agents as agent_store
 from middleware.store.agents import AgentRow
 
@@ -258,7 +258,7 @@ class AgentService:
         if mode not in SESSION_MODES:
             await session.set_variable(cc.CC_AGI_ERROR, f"unknown session mode {mode!r}")
             return
-        endpoint = actions.endpoint_of_channel(session.request.channel)
+        endpoint = endpoint_of_channel(session.request.channel)
         async with self._pool.connection() as conn:
             agent = await agent_store.agent_by_endpoint(conn, endpoint)
         if agent is None:

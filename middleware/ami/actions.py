@@ -44,14 +44,6 @@ def pjsip_interface(endpoint: str) -> str:
     return f"PJSIP/{endpoint}"
 
 
-def endpoint_of_channel(channel: str) -> str:
-    """``PJSIP/acme-1001-0000002a`` -> ``acme-1001`` (the suffix after the last dash is the sequence)."""
-    tech, _, rest = channel.partition("/")
-    if tech.upper() != "PJSIP" or "-" not in rest:
-        return ""
-    return rest.rsplit("-", 1)[0]
-
-
 def whisper(caller_uniqueid: str, caller_channel: str) -> dict[str, str]:
     """Whisper an announcement into a waiting caller's channel: a Local channel spies on the caller
     (q quiet, w whisper, E end with the caller) while its other half runs [queue-announce]."""

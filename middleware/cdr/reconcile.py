@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from middleware.ami.actions import endpoint_of_channel
 from middleware.cdr.assembly import CallRecord
+from middleware.pbx_events import endpoint_of_channel
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,11 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 
 from middleware.agi.session import AgiSession
-from middleware.ami.actions import endpoint_of_channel
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.dialer import compliance, pacing
 from middleware.dialer.attempts import Attempt, attempt_of, channel_id
 from middleware.event_stream import EventStream
-from middleware.pbx_events import AmiEvent
+from middleware.pbx_events import AmiEvent, endpoint_of_channel
 from middleware.routing.adapter import every
 from middleware.store import agents as agent_store
 from middleware.store import campaigns as store

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from middleware.ami.actions import endpoint_of_channel as endpoint_of
 from middleware.cdr.reconcile import RawCdr, rebuild
+from middleware.pbx_events import endpoint_of_channel as endpoint_of
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 L = "1795375420.4"
