@@ -165,40 +165,33 @@ class Operation:
         return self.handler.__name__
 
 
-def parse_params(params: tuple[Param, ...], raw: Mapping[str, str], where: str) -> dict[str, Any]:
-    """Query or path parameters: unknown names refused, defaults filled in, each value checked."""
-    known = {p.name for p in params}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise BadRequest(f"unknown {where} parameter(s): {', '.join(unknown)[:200]}")
+def _fill(params: tuple[Param, ...], given: Mapping[str, Any], convert: Callable[[Param, Any], Any],
+          unknown: str, missing: str) -> dict[str, Any]:
+    """Only known names, the required ones present, each value converted; defaults for the rest."""
+    extra = sorted(set(given) - {p.name for p in params})
+    if extra:
+        raise BadRequest(f"{unknown}: {', '.join(extra)[:200]}")
     out: dict[str, Any] = {}
     for p in params:
-        if p.name in raw:
-            out[p.name] = p.parse(raw[p.name])
+        if p.name in given:
+            out[p.name] = convert(p, given[p.name])
         elif p.required:
-            raise BadRequest(f"missing {where} parameter {p.name}")
+            raise BadRequest(f"{missing} {p.name}")
         else:
             out[p.name] = p.default
     return out
+
+
+def parse_params(params: tuple[Param, ...], raw: Mapping[str, str], where: str) -> dict[str, Any]:
+    """Query or path parameters (always text), parsed to their types."""
+    return _fill(params, raw, Param.parse, f"unknown {where} parameter(s)", f"missing {where} parameter")
 
 
 def parse_body(params: tuple[Param, ...], body: Any) -> dict[str, Any]:
-    """A JSON body: an object with only the known fields, the required ones present, each checked."""
+    """A JSON body: an object whose fields are checked against their parameters."""
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
-    known = {p.name for p in params}
-    unknown = sorted(set(body) - known)
-    if unknown:
-        raise BadRequest(f"unknown field(s): {', '.join(unknown)[:200]}")
-    out: dict[str, Any] = {}
-    for p in params:
-        if p.name in body:
-            out[p.name] = p.check(body[p.name])
-        elif p.required:
-            raise BadRequest(f"missing field {p.name}")
-        else:
-            out[p.name] = p.default
-    return out
+    return _fill(params, body, Param.check, "unknown field(s)", "missing field")
 
 
 # JSON Schema shorthands for responses ------------------------------------------------------------

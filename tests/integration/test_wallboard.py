@@ -34,6 +34,18 @@ def chromium() -> str:
     return found
 
 
+async def supervisor_token(service: Any) -> str:
+    """A new supervisor token of the demo tenant."""
+    token = auth.new_token(secrets.token_bytes(32))
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT id FROM tenants WHERE code = 'acme'")
+        row = await cur.fetchone()
+        assert row is not None
+        await tokens.create(conn, digest=auth.token_digest(token), role="supervisor", tenant_id=row[0], agent=None,
+                            name="test")
+    return token
+
+
 async def headless(browser: str, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
            "--window-size=1280,900", "--virtual-time-budget=4000", *args, url]
@@ -42,13 +54,7 @@ async def headless(browser: str, url: str, *args: str) -> subprocess.CompletedPr
 
 async def test_a_call_shows_live_on_the_event_stream_and_the_wallboard(agent_on_duty, sipp, settings) -> None:
     service, _phone = await agent_on_duty(CAROL, 7300, clock=BUSINESS_HOURS)
-    token = auth.new_token(secrets.token_bytes(32))
-    async with service.pool.connection() as conn:
-        cur = await conn.execute("SELECT id FROM tenants WHERE code = 'acme'")
-        row = await cur.fetchone()
-        assert row is not None
-        await tokens.create(conn, digest=auth.token_digest(token), role="supervisor", tenant_id=row[0], agent=None,
-                            name="wallboard test")
+    token = await supervisor_token(service)
     base = f"http://{settings.http_host}:{settings.http_port}"
     seen: list[dict[str, Any]] = []
     async with ClientSession() as http, http.ws_connect(f"{base.replace('http', 'ws')}/api/v1/events",
@@ -102,13 +108,7 @@ async def test_a_call_shows_live_on_the_event_stream_and_the_wallboard(agent_on_
 
 async def test_a_supervisor_pauses_and_logs_out_an_agent_over_the_api(agent_on_duty, settings) -> None:
     service, _phone = await agent_on_duty(CAROL, 7350)
-    token = auth.new_token(secrets.token_bytes(32))
-    async with service.pool.connection() as conn:
-        cur = await conn.execute("SELECT id FROM tenants WHERE code = 'acme'")
-        row = await cur.fetchone()
-        assert row is not None
-        await tokens.create(conn, digest=auth.token_digest(token), role="supervisor", tenant_id=row[0], agent=None,
-                            name="floor")
+    token = await supervisor_token(service)
     base = f"http://{settings.http_host}:{settings.http_port}/api/v1/agents/{CAROL.code}"
     headers = {"Authorization": f"Bearer {token}"}
     async with ClientSession() as http:
