@@ -40,6 +40,7 @@ from middleware.security.adapter import SipGuard
 from middleware.security.auth_failures import FAILURE_EVENTS, Policy, parse_networks
 from middleware.store import tenants as tenant_store
 from middleware.store.database import open_pool
+from middleware.supervisor import Supervisor
 
 log = structlog.get_logger(__name__)
 PARTS: tuple[str, ...] = ("agi", "ami", "api")
@@ -67,7 +68,7 @@ class Service:
         self._queue_tenants: dict[str, str | None] = {}
         self.event_lag_s = 0.0
         self._closed = False
-        self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor()
 
     async def start(self) -> None:
         s = self.settings
@@ -100,14 +101,15 @@ class Service:
             await self.agi.start()
         if "ami" in self.only:
             await self.ami.start()
-            self._tasks.append(asyncio.create_task(self.cdr.run_expiry(), name="cdr-expiry"))
-            self._tasks.append(asyncio.create_task(self.agents.run_wrap_up_clock(lambda: datetime.now(UTC)),
-                                                   name="agent-wrap-up-clock"))
-            self._tasks.append(asyncio.create_task(self.overflow.run(s.overflow_interval), name="queue-overflow"))
-            self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callback-dialer"))
-            self._tasks.append(asyncio.create_task(self.announcer.run(s.announce_interval), name="queue-announcer"))
-            self._tasks.append(asyncio.create_task(self.dialer.run(s.dialer_interval), name="dialer"))
-            self._tasks.append(asyncio.create_task(self.sip_guard.run(), name="sip-block-sweep"))
+            cdr, agents, overflow, callbacks = self.cdr, self.agents, self.overflow, self.callbacks
+            announcer, dialer, sip_guard = self.announcer, self.dialer, self.sip_guard
+            self.supervisor.start("cdr-expiry", cdr.run_expiry)
+            self.supervisor.start("agent-wrap-up-clock", lambda: agents.run_wrap_up_clock(lambda: datetime.now(UTC)))
+            self.supervisor.start("queue-overflow", lambda: overflow.run(s.overflow_interval))
+            self.supervisor.start("callback-dialer", callbacks.run)
+            self.supervisor.start("queue-announcer", lambda: announcer.run(s.announce_interval))
+            self.supervisor.start("dialer", lambda: dialer.run(s.dialer_interval))
+            self.supervisor.start("sip-block-sweep", sip_guard.run)
         if "api" in self.only:
             # In-flight requests get 2 s at shutdown (aiohttp's default waits a minute).
             api = Api(self.pool, lambda: datetime.now(UTC), s.recordings_root,
@@ -117,7 +119,8 @@ class Service:
             self._runner = web.AppRunner(build_app(wiring), access_log=None, shutdown_timeout=2.0)
             await self._runner.setup()
             await web.TCPSite(self._runner, s.http_host, s.http_port).start()
-            self._tasks.append(asyncio.create_task(self.events.relay(s.database_url), name="event-relay"))
+            events = self.events
+            self.supervisor.start("event-relay", lambda: events.relay(s.database_url))
             log.info("api.listening", host=s.http_host, port=s.http_port)
         log.info("service.started", parts=sorted(self.only))
 
@@ -276,6 +279,9 @@ class Service:
                        self.sip_guard.failures_seen),
                 Sample("callcenter_sip_blocks_total", "counter", "addresses blocked for failing SIP authentication",
                        self.sip_guard.blocks)]
+        out += [Sample("callcenter_task_restarts_total", "counter",
+                       "background tasks restarted after they died", count, {"task": name})
+                for name, count in sorted(self.supervisor.restarts.items())]
         if self.events is not None:
             out.append(Sample("callcenter_events_published_total", "counter", "live events published",
                               self.events.published))
@@ -286,9 +292,7 @@ class Service:
         if self._closed:
             return
         self._closed = True
-        for task in self._tasks:
-            task.cancel()
-        steps: list[tuple[str, Any]] = [("background tasks", asyncio.gather(*self._tasks, return_exceptions=True))]
+        steps: list[tuple[str, Any]] = [("background tasks", self.supervisor.close())]
         if self._runner is not None:
             steps.append(("http", self._runner.cleanup()))
         if getattr(self, "recordings", None) is not None:

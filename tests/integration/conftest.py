@@ -75,7 +75,7 @@ def settings(pbx: Settings, db_url: str) -> Settings:
 
 
 @pytest.fixture
-async def make_service(settings: Settings, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
+async def make_service(settings: Settings, tmp_path: Path, expected_deaths: set[str]) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
     services: list[Service] = []
 
     async def make(**overrides: Any) -> Service:
@@ -94,6 +94,16 @@ async def make_service(settings: Settings, tmp_path: Path) -> AsyncIterator[Call
             await asyncio.wait_for(service.close(), 30)
         except TimeoutError:
             pytest.fail("the service did not stop within 30 s; stuck tasks:\n" + "\n".join(task_chains()))
+    died = [f"{d.task}: {d.error}" for service in services for d in service.supervisor.deaths
+            if d.task not in expected_deaths]
+    if died:
+        pytest.fail("background tasks died during the test:\n" + "\n".join(died))
+
+
+@pytest.fixture
+def expected_deaths() -> set[str]:
+    """Names of background tasks a test kills on purpose (it adds them); any other death fails it."""
+    return set()
 
 
 def task_chains() -> list[str]:
