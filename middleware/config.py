@@ -66,6 +66,8 @@ class Settings:
     run_dir: Path = PROJECT_ROOT / ".cache" / "run"
     # Where call records PostgreSQL could not take wait, fsync'd, until it answers (default in run_dir).
     cdr_journal: Path | None = None
+    # A call still open after this long lost its end (Asterisk restarted under it): written incomplete.
+    cdr_max_call_age_s: float = 4 * 3600.0
     # Where the PBX's recordings appear on this host (default: inside the chroot rootfs).
     recordings_dir: Path | None = None
     log_level: str = "info"
@@ -124,6 +126,7 @@ _ENV_NAMES: dict[str, str] = {
     "dialplan_dir": "DIALPLAN_DIR",
     "run_dir": "CALLCENTER_RUN_DIR",
     "cdr_journal": "CDR_JOURNAL",
+    "cdr_max_call_age_s": "CDR_MAX_CALL_AGE_S",
     "recordings_dir": "RECORDINGS_DIR",
     "log_level": "LOG_LEVEL",
     "log_format": "LOG_FORMAT",

@@ -31,6 +31,7 @@ from middleware.config import Settings, clock_of
 from middleware.dialer.adapter import DialerService
 from middleware.dialer.attempts import CHANNEL_PREFIX as DIAL_PREFIX
 from middleware.event_stream import EventStream
+from middleware.health import DatabaseMonitor
 from middleware.ivr.adapter import IvrService
 from middleware.pbx_events import AmiEvent
 from middleware.provision.service import provision
@@ -61,6 +62,7 @@ class Service:
         self.agi: FastAgiServer | None = None
         self.agents: AgentService | None = None
         self.cdr: CdrService | None = None
+        self.db: DatabaseMonitor | None = None
         self.ivr: IvrService | None = None
         self.events: EventStream | None = None
         self._runner: web.AppRunner | None = None
@@ -73,10 +75,15 @@ class Service:
     async def start(self) -> None:
         s = self.settings
         self.pool = await open_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
-        self.cdr = CdrService(self.pool, journal=Journal(s.journal_path))
+        self.db = DatabaseMonitor(self.pool)
+        self.cdr = CdrService(self.pool, self.db, journal=Journal(s.journal_path),
+                              max_call_age_s=s.cdr_max_call_age_s)
         self.recordings = RecordingIndexer(self.pool, s.recordings_root)
         self.cdr.on_saved.append(self.recordings.on_saved)
-        self.cdr.on_recovered.append(self._database_back)
+        self.db.on_recovered.append(self._database_back)
+        self.supervisor.start("database-monitor", self.db.run)
+        if self.cdr.backlog:  # left by a previous run that stopped during an outage
+            await self.cdr.replay()
         self.events = EventStream(self.pool)
         self.ami = AmiClient(host=s.ami_host, port=s.ami_port, username=s.ami_user, secret=s.ami_secret,
                              action_timeout=s.ami_action_timeout, on_event=self._on_ami_event,
@@ -130,13 +137,14 @@ class Service:
         if stamp:
             with contextlib.suppress(ValueError):
                 self.event_lag_s = max(0.0, time.time() - float(stamp))
+        assert self.db is not None
         await self.cdr.on_event(event)  # first: the journal keeps it even while PostgreSQL is away
-        if self.cdr.db_down:
+        if self.db.down:
             return  # agent states are reconciled from Asterisk once the database is back
         try:
             await self._track(event)
         except (psycopg.OperationalError, PoolTimeout) as exc:
-            self.cdr.mark_down()
+            self.db.mark_down(exc)
             log.error("service.database_unreachable", ami_event=event.name, detail=str(exc)[:200])
 
     async def _track(self, event: AmiEvent) -> None:
@@ -203,16 +211,12 @@ class Service:
         self.resyncs += 1
 
     async def health(self) -> dict[str, Any]:
-        db_ok, db_detail = False, ""
-        try:
-            async with self.pool.connection(timeout=2) as conn:
-                await conn.execute("SELECT 1")
-            db_ok = True
-        except (psycopg.Error, OSError, TimeoutError) as exc:
-            db_detail = str(exc)[:200]
-        except Exception as exc:  # pool timeout and friends
-            db_detail = type(exc).__name__
-        report: dict[str, Any] = {"database": {"ok": db_ok, "detail": db_detail}}
+        """From state, never from a query: cheap for anyone to ask, and no server text leaks out."""
+        db = self.db
+        assert db is not None
+        report: dict[str, Any] = {"database": {"ok": not db.down, "error": db.last_error if db.down else "",
+                                               "down_since": db.down_since.isoformat() if db.down_since else None,
+                                               "outages": db.outages}}
         if "ami" in self.only and self.ami is not None:
             report["ami"] = {"ok": self.ami.connected, "events": self.ami.events_received,
                              "logins": self.ami.logins}
@@ -220,10 +224,13 @@ class Service:
             report["agi"] = {"ok": True, "port": self.agi.port, "sessions": self.agi.sessions_served,
                              "rejected": self.agi.requests_rejected}
         if self.cdr is not None:
-            report["cdr"] = {"ok": True, "written": self.cdr.records_written,
-                             "pending": len(self.cdr.pending), "in_progress": len(self.cdr.assembler.calls),
+            # Degraded when records wait in memory: the journal cannot be written (disk full, EACCES).
+            report["cdr"] = {"ok": self.cdr.journal_ok and not self.cdr.unjournaled,
+                             "written": self.cdr.records_written, "in_progress": len(self.cdr.assembler.calls),
                              "journal_backlog": self.cdr.journal.backlog() if self.cdr.journal else 0,
-                             "replayed": self.cdr.replayed}
+                             "in_memory": len(self.cdr.unjournaled), "lost": self.cdr.records_lost,
+                             "journal_writable": self.cdr.journal_ok, "replayed": self.cdr.replayed}
+        report["tasks"] = {"ok": True, "restarts": dict(self.supervisor.restarts)}
         return report
 
     async def live_queues(self) -> dict[str, dict[str, Any]] | None:
@@ -254,10 +261,14 @@ class Service:
                     Sample("callcenter_call_records_written_total", "counter", "call records stored",
                            self.cdr.records_written),
                     Sample("callcenter_journal_backlog", "gauge",
-                           "events journalled while PostgreSQL was away, not yet replayed",
+                           "call records journalled while PostgreSQL was away, not yet replayed",
                            self.cdr.journal.backlog() if self.cdr.journal else 0),
+                    Sample("callcenter_records_in_memory", "gauge",
+                           "call records neither PostgreSQL nor the journal could take yet", len(self.cdr.unjournaled)),
+                    Sample("callcenter_records_lost_total", "counter",
+                           "call records dropped from a full in-memory backlog", self.cdr.records_lost),
                     Sample("callcenter_database_down", "gauge", "1 while PostgreSQL does not answer",
-                           int(self.cdr.db_down))]
+                           int(self.db is not None and self.db.down))]
         if "agi" in self.only and self.agi is not None:
             out += [Sample("callcenter_agi_sessions_active", "gauge", "FastAGI sessions in progress",
                            self.agi.active_sessions),

@@ -1,8 +1,10 @@
 """Feed AMI events to the assembler and store finished call records.
 
 A record PostgreSQL cannot take (unreachable, restarting) goes to the journal (an fsync'd local
-file, see journal.py) and is replayed, in order, before anything newer once the database answers.
-Without a journal (tests of the assembler alone) such records wait in memory.
+file, see journal.py) and is replayed, in order, before anything newer once the database answers
+(the database monitor's recovery hook). A record the journal cannot take either (disk full, no
+permission) waits in memory, bounded and counted, and goes to whichever comes back first: the disk
+(the next expiry tick journals it) or the database (the replay stores it).
 """
 
 from __future__ import annotations
@@ -17,97 +19,148 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from middleware.cdr.assembly import CallRecord, CdrAssembler
 from middleware.cdr.journal import Journal
+from middleware.health import DatabaseMonitor
 from middleware.pbx_events import AmiEvent
 from middleware.store import calls
 
 log = structlog.get_logger(__name__)
+REPLAY_BATCH = 1000  # records per transaction when the journal is replayed
 
 
 class CdrService:
-    PROBE_TIMEOUT_S = 5.0
-    def __init__(self, pool: AsyncConnectionPool, assembler: CdrAssembler | None = None,
-                 journal: Journal | None = None) -> None:
+    WRITE_TIMEOUT_S = 5.0
+
+    def __init__(self, pool: AsyncConnectionPool, db: DatabaseMonitor, assembler: CdrAssembler | None = None,
+                 journal: Journal | None = None, *, max_call_age_s: float = 4 * 3600.0,
+                 max_unjournaled: int = 100_000) -> None:
         self._pool = pool
+        self.db = db
         self.assembler = assembler or CdrAssembler()
         self.journal = journal
-        self.pending: list[CallRecord] = []
+        self.max_call_age_s = max_call_age_s
+        self.max_unjournaled = max_unjournaled
+        self.unjournaled: list[CallRecord] = []  # neither the database nor the journal took them yet
+        self.records_lost = 0  # dropped from a full in-memory backlog (oldest first)
+        self.journal_ok = True
         self.records_written = 0
         self.replayed = 0
         self._lock = asyncio.Lock()  # one database write at a time, in order
         self.on_saved: list[Callable[[list[CallRecord]], Awaitable[None]]] = []  # e.g. recordings index
-        self._down = False  # after a failure, journal at once until the expiry tick's probe gets through
-        self.on_recovered: list[Callable[[], Awaitable[None]]] = []  # e.g. reconcile agent states
+        db.on_recovered.insert(0, self.replay)  # before anything else: records in order, oldest first
 
     @property
     def db_down(self) -> bool:
-        """PostgreSQL failed us and no write has succeeded since."""
-        return self._down
+        return self.db.down
 
-    def mark_down(self) -> None:
-        """Another part found PostgreSQL unreachable: journal at once until a probe gets through."""
-        self._down = True
+    @property
+    def backlog(self) -> int:
+        """Records not yet stored: in the journal and in memory."""
+        return (self.journal.backlog() if self.journal else 0) + len(self.unjournaled)
 
     async def on_event(self, event: AmiEvent) -> None:
-        # Most events finish no call: nothing to write, no journal to look at. And never waits on a
-        # database known to be down: the AMI consumer must keep up with Asterisk.
+        # Most events finish no call: nothing to write. And never waits on a database known to be
+        # down: the AMI consumer must keep up with Asterisk.
         finished = self.assembler.feed(event)
         if finished:
-            await self._write(finished, probe=False)
+            await self._write(finished)
 
     async def expire(self, now: datetime) -> None:
-        """Close calls whose end Asterisk announced but whose last Hangup never arrived; while the
-        database is down, this tick is what probes it (and replays the journal once it answers)."""
-        await self._write(self.assembler.expire(now), probe=True)
+        """Close calls whose end Asterisk announced but whose last Hangup never arrived, and calls
+        open longer than ``max_call_age_s`` (an Asterisk restart loses their end: written incomplete,
+        for ``cdr reconcile`` to repair); journal what waits in memory if the disk takes it again; replay what
+        is still waiting once the database answers."""
+        if self.unjournaled and self.db.down:
+            self._keep([])
+        elif self.backlog and not self.db.down:  # a replay that was cut short, or a journal left at start
+            await self.replay()
+        await self._write(self.assembler.expire(now, max_age_s=self.max_call_age_s))
 
     async def run_expiry(self, interval_s: float = 2.0) -> None:
         while True:
             await asyncio.sleep(interval_s)
             await self.expire(datetime.now(UTC))
 
-    def _journal_waiting(self) -> bool:
-        if self.journal is None:
-            return False
-        try:
-            return self.journal.path.stat().st_size > 0
-        except FileNotFoundError:
-            return False
+    def _keep(self, records: list[CallRecord]) -> None:
+        """Keep records the database did not take: in the journal if it can be written, else in memory."""
+        if self.journal is not None:
+            try:
+                self.journal.append(self.unjournaled + records)
+            except OSError as exc:
+                if self.journal_ok:
+                    log.error("cdr.journal_unwritable", path=str(self.journal.path), detail=str(exc)[:200])
+                self.journal_ok = False
+            else:
+                if not self.journal_ok:
+                    log.info("cdr.journal_writable_again", journaled=len(self.unjournaled) + len(records))
+                self.journal_ok = True
+                if records or self.unjournaled:
+                    log.error("cdr.journaled", records=len(records) + len(self.unjournaled),
+                              backlog=self.journal.backlog())
+                self.unjournaled = []
+                return
+        self.unjournaled.extend(records)
+        overflow = len(self.unjournaled) - self.max_unjournaled
+        if overflow > 0:
+            del self.unjournaled[:overflow]
+            self.records_lost += overflow
+            log.critical("cdr.records_lost", lost=overflow, total_lost=self.records_lost)
+        if records:
+            log.error("cdr.kept_in_memory", records=len(records), in_memory=len(self.unjournaled))
 
-    async def _write(self, finished: list[CallRecord], probe: bool = True) -> None:
-        if self._down and not probe and self.journal is not None:
-            if finished:  # no lock, no await: a replay in progress keeps whatever is appended now
-                self.journal.append(finished)
-                log.error("cdr.journaled", records=len(finished))  # (no backlog count: it reads the file)
+    async def _write(self, finished: list[CallRecord]) -> None:
+        if not finished:
+            return
+        if self.db.down:
+            self._keep(finished)  # no lock, no await: a replay in progress keeps whatever comes now
             return
         async with self._lock:
-            journaled = self.journal.read() if self._journal_waiting() and self.journal else []
-            if not finished and not self.pending and not journaled:
+            if self.db.down:
+                self._keep(finished)
                 return
-            batch = journaled + self.pending + finished
             try:
-                async with self._pool.connection(timeout=self.PROBE_TIMEOUT_S) as conn:
-                    await calls.save_records(conn, batch)
+                async with self._pool.connection(timeout=self.WRITE_TIMEOUT_S) as conn:
+                    await calls.save_records(conn, finished)
             except (psycopg.OperationalError, PoolTimeout) as exc:
-                self._down = True
-                if self.journal is not None:
-                    self.journal.append(finished)  # the older ones are in it already
-                    log.error("cdr.write_failed_journaled", journaled=self.journal.backlog(), detail=str(exc)[:200])
-                else:
-                    self.pending = self.pending + finished
-                    log.error("cdr.write_failed", pending=len(self.pending), detail=str(exc)[:200])
+                self.db.mark_down(exc)
+                self._keep(finished)
                 return
-            was_down, self._down = self._down, False
-            if journaled and self.journal is not None:
-                self.journal.drop_first(len(journaled))
-                self.replayed += len(journaled)
-                log.info("cdr.journal_replayed", records=len(journaled))
-            self.pending = []
+        await self._saved(finished)
+
+    async def replay(self) -> None:
+        """PostgreSQL is back: store the journal and the in-memory backlog, oldest first, then drop them."""
+        async with self._lock:
+            replay = None
+            if self.journal is not None and self.journal.backlog():
+                try:
+                    replay = self.journal.read()
+                except OSError as exc:  # left for the next outage's replay; memory goes on now
+                    log.error("cdr.journal_unreadable", path=str(self.journal.path), detail=str(exc)[:200])
+            waiting = len(self.unjournaled)
+            batch = (replay.records if replay else []) + self.unjournaled[:waiting]
+            try:
+                for start in range(0, len(batch), REPLAY_BATCH):
+                    async with self._pool.connection(timeout=self.WRITE_TIMEOUT_S) as conn:
+                        await calls.save_records(conn, batch[start:start + REPLAY_BATCH])
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                self.db.mark_down(exc)
+                log.error("cdr.replay_interrupted", detail=type(exc).__name__)
+                return
+            if replay is not None and self.journal is not None:
+                try:
+                    self.journal.drop(replay)
+                except OSError as exc:  # stored already: a later replay of the same lines changes nothing
+                    log.error("cdr.journal_not_trimmed", detail=str(exc)[:200])
+            del self.unjournaled[:waiting]
+            self.replayed += len(batch)
+        if batch:
+            log.info("cdr.journal_replayed", records=len(batch))
+            await self._saved(batch)
+
+    async def _saved(self, batch: list[CallRecord]) -> None:
         self.records_written += len(batch)
         for hook in self.on_saved:
             await hook(batch)
-        if was_down:
-            log.info("cdr.database_back")
-            for recovered in self.on_recovered:
-                await recovered()
         for record in batch:
             log.info("cdr.call_recorded", linkedid=record.linkedid, disposition=record.disposition,
-                     queue=record.queue, agent=record.agent_code, wait_s=record.wait_s, talk_s=record.talk_s)
+                     queue=record.queue, agent=record.agent_code, wait_s=record.wait_s, talk_s=record.talk_s,
+                     complete=record.complete)

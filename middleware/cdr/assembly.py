@@ -62,6 +62,7 @@ class CallInProgress:
     callback_requested: bool = False  # left the queue pressing 1, to be called back
     transfers: list[dict[str, object]] = field(default_factory=list)
     on_hold: dict[str, str] = field(default_factory=dict)  # channel uniqueid -> key of its open hold leg
+    seen_start: bool = False  # the Newchannel of the call's first channel (uniqueid == linkedid) was seen
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ class CallRecord:
     legs: tuple[dict[str, object], ...]
     ivr_fallback: bool = False
     transfers: tuple[dict[str, object], ...] = ()
+    # False when the record cannot be the whole call: its first channel was never seen (the middleware
+    # started mid-call) or its end never came (an Asterisk restart); `cdr reconcile` repairs it.
+    complete: bool = True
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -118,7 +122,8 @@ def disposition_of(call: CallInProgress) -> str:
     return "unanswered"
 
 
-def finish(call: CallInProgress, ended_at: datetime) -> CallRecord:
+def finish(call: CallInProgress, ended_at: datetime, ended: bool = True) -> CallRecord:
+    """The record of a call; ``ended`` False when it is closed without Asterisk having ended it."""
     if call.connected_at is not None:
         wait = _seconds(call.connected_at, call.queue_entered_at)
     else:
@@ -151,6 +156,7 @@ def finish(call: CallInProgress, ended_at: datetime) -> CallRecord:
         legs=tuple(leg.as_json() for leg in sorted(call.legs.values(), key=lambda leg: leg.started_at)),
         ivr_fallback=call.ivr_fallback,
         transfers=tuple(call.transfers),
+        complete=ended and call.seen_start,
     )
 
 
@@ -163,6 +169,7 @@ def _on_newchannel(call: CallInProgress, ev: AmiEvent) -> None:
     call.legs[ev.uniqueid] = Leg(ev.uniqueid, ev.get("channel"), "caller" if is_caller else "other", ev.at)
     call.open_legs.add(ev.uniqueid)
     if is_caller:
+        call.seen_start = True
         call.started_at = min(call.started_at, ev.at)
         call.caller_number = ev.get("calleridnum")
         call.caller_name = ev.get("calleridname")
@@ -342,12 +349,18 @@ class CdrAssembler:
             return self._close(linkedid, ev.at)
         return []
 
-    def expire(self, now: datetime, grace_s: float = 5.0) -> list[CallRecord]:
-        """Close calls Asterisk said ended (LINKEDID_END) more than grace_s ago whose last Hangup never came."""
-        stale = [c for c in self.calls.values()
+    def expire(self, now: datetime, grace_s: float = 5.0, max_age_s: float | None = None) -> list[CallRecord]:
+        """Close calls Asterisk said ended (LINKEDID_END) more than grace_s ago whose last Hangup never
+        came, and calls older than ``max_age_s`` whose end will never come (Asterisk restarted under
+        them): those are written with what is known, marked incomplete."""
+        ended = [c for c in self.calls.values()
                  if c.linkedid_ended_at is not None and (now - c.linkedid_ended_at).total_seconds() > grace_s]
-        return [r for c in stale for r in self._close(c.linkedid, c.linkedid_ended_at or now)]
+        out = [r for c in ended for r in self._close(c.linkedid, c.linkedid_ended_at or now)]
+        if max_age_s is not None:
+            lost = [c for c in self.calls.values() if (now - c.started_at).total_seconds() > max_age_s]
+            out += [r for c in lost for r in self._close(c.linkedid, now, ended=False)]
+        return out
 
-    def _close(self, linkedid: str, at: datetime) -> list[CallRecord]:
+    def _close(self, linkedid: str, at: datetime, ended: bool = True) -> list[CallRecord]:
         call = self.calls.pop(linkedid, None)
-        return [] if call is None else [finish(call, at)]
+        return [] if call is None else [finish(call, at, ended)]

@@ -1,4 +1,5 @@
-"""`callcenter cdr reconcile`: call records for calls the middleware missed, from Asterisk's own rows."""
+"""`callcenter cdr reconcile`: call records for calls the middleware missed, from Asterisk's own rows;
+`callcenter cdr journal`: what waits in the outage journal and what was quarantined from it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from psycopg import AsyncConnection
 
+from middleware.cdr.journal import Journal
 from middleware.cdr.reconcile import rebuild
-from middleware.cli.common import parse_day, with_connection
+from middleware.cli.common import add_json_flag, emit_json, parse_day, print_table, with_connection
 from middleware.config import Settings
 from middleware.store import agents as agent_store
 from middleware.store import calls
@@ -22,6 +24,24 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     r.add_argument("--since", help="YYYY-MM-DD (UTC; default: 7 days ago)")
     r.add_argument("--dry-run", action="store_true", help="count what is missing; write nothing")
     r.set_defaults(func=cmd_reconcile)
+    j = verbs.add_parser("journal", help="records waiting in the outage journal and lines quarantined from it")
+    add_json_flag(j)
+    j.set_defaults(func=cmd_journal)
+
+
+def cmd_journal(args: argparse.Namespace, settings: Settings) -> int:
+    journal = Journal(settings.journal_path)
+    kept = journal.quarantined()
+    if args.json:
+        emit_json({"journal": str(journal.path), "backlog": journal.backlog(),
+                   "quarantine": str(journal.quarantine_path), "quarantined": kept})
+        return 0
+    print(f"{journal.backlog()} record(s) waiting in {journal.path}")
+    print(f"{len(kept)} line(s) quarantined in {journal.quarantine_path}")
+    if kept:
+        print_table([{**k, "text": str(k.get("text", ""))[:60]} for k in kept],
+                    ["quarantined_at", "line", "reason", "text"])
+    return 0
 
 
 def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:

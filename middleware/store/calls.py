@@ -44,7 +44,7 @@ VALUES (%(linkedid)s, (SELECT tenant_id FROM dids WHERE number = %(did)s), %(did
         %(caller_name)s, %(started_at)s, %(answered_at)s, %(queue)s, %(queue_entered_at)s, %(agent_code)s,
         %(agent_channel)s, %(connected_at)s, %(ended_at)s, %(wait_s)s, %(talk_s)s, %(duration_s)s,
         %(ring_attempts)s, %(disposition)s, %(hangup_cause)s, %(ended_by)s, %(legs)s, %(ivr_fallback)s,
-        %(transfers)s, true)
+        %(transfers)s, %(complete)s)
 ON CONFLICT (linkedid) DO UPDATE SET
     tenant_id = COALESCE(calls.tenant_id, EXCLUDED.tenant_id),
     did = COALESCE(NULLIF(EXCLUDED.did, ''), calls.did),
@@ -58,7 +58,7 @@ ON CONFLICT (linkedid) DO UPDATE SET
     duration_s = EXCLUDED.duration_s, ring_attempts = EXCLUDED.ring_attempts,
     disposition = EXCLUDED.disposition, hangup_cause = EXCLUDED.hangup_cause,
     ended_by = EXCLUDED.ended_by, legs = EXCLUDED.legs, ivr_fallback = EXCLUDED.ivr_fallback,
-    transfers = EXCLUDED.transfers, complete = true,
+    transfers = EXCLUDED.transfers, complete = EXCLUDED.complete,
     updated_at = now()
 """
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 from alembic import command
 from alembic.config import Config
-from psycopg import sql
+from psycopg import AsyncConnection, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
@@ -92,3 +92,8 @@ async def open_pool(url: str, *, min_size: int, max_size: int, timeout: float = 
                                kwargs={"autocommit": True}, timeout=timeout)
     await pool.open(wait=False)
     return pool
+
+
+async def ping(conn: AsyncConnection) -> None:
+    """The cheapest statement that proves the server answers on this connection."""
+    await conn.execute("SELECT 1")

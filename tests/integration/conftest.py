@@ -75,7 +75,8 @@ def settings(pbx: Settings, db_url: str) -> Settings:
 
 
 @pytest.fixture
-async def make_service(settings: Settings, tmp_path: Path, expected_deaths: set[str]) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
+async def make_service(settings: Settings, tmp_path: Path,
+                       expected_deaths: set[str]) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
     services: list[Service] = []
 
     async def make(**overrides: Any) -> Service:

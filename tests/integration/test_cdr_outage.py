@@ -14,11 +14,16 @@ from typing import Any
 import psycopg
 
 from middleware.agents.state import AgentEvent
+from middleware.cdr.adapter import CdrService
+from middleware.cdr.journal import Journal, record_to_line
+from middleware.health import DatabaseMonitor
 from middleware.provision.service import provision
 from middleware.runtime.demo_tenant import AGENTS, seed
 from middleware.store import agents as agent_store
 from middleware.store import tenants
+from middleware.store.database import open_pool
 from tests.integration.conftest import TEST_DID, TEST_QUEUE, wait_until
+from tests.unit.test_cdr_journal import record
 
 CALLERS = [f"1212555{8000 + i}" for i in range(6)]
 
@@ -58,7 +63,7 @@ async def test_postgres_restart_mid_traffic_loses_no_call_record(make_service, s
             assert await run.wait(90) == 0, run.errors()
         journal = service.cdr.journal
         await wait_until(lambda: _journaled(journal, len(CALLERS)), 30, "every record journaled")
-        journaled = journal.read()
+        journaled = journal.read().records
         assert sorted(r.caller_number for r in journaled) == sorted(CALLERS)
 
         await asyncio.to_thread(server.start)
@@ -119,3 +124,25 @@ async def test_calls_while_the_middleware_is_down_are_rebuilt_from_asterisks_own
 async def _raw_rows(db_url: str, caller: str) -> int:
     with psycopg.connect(db_url) as conn:
         return conn.execute("SELECT count(*) FROM cdr WHERE src = %s", (caller,)).fetchone()[0]
+
+
+async def test_a_torn_line_then_1000_records_replay_as_1000_stored(db_url, tmp_path) -> None:
+    """A crash mid-append leaves a fragment; the 1,000 records journaled after the restart all reach
+    PostgreSQL, and the fragment is kept in the quarantine, not deleted."""
+    path = tmp_path / "cdr-journal.jsonl"
+    path.write_text(record_to_line(record("torn.0"))[:57])
+    journal = Journal(path)  # the restarted middleware
+    journal.append([record(f"j.{i}") for i in range(1000)])
+    pool = await open_pool(db_url, min_size=1, max_size=2)
+    try:
+        cdr = CdrService(pool, DatabaseMonitor(pool), journal=journal)
+        await cdr.replay()
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT count(*), count(*) FILTER (WHERE complete) FROM calls "
+                                     "WHERE linkedid LIKE 'j.%%'")
+            assert await cur.fetchone() == (1000, 1000)
+    finally:
+        await pool.close()
+    assert cdr.replayed == 1000 and journal.backlog() == 0 and journal.read().records == []
+    [kept] = journal.quarantined()
+    assert kept["text"] == record_to_line(record("torn.0"))[:57] and kept["line"] == 1

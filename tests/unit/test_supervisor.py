@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import structlog
 
 from middleware.routing.adapter import every
 from middleware.supervisor import Backoff, Supervisor
@@ -27,32 +28,37 @@ async def test_a_loop_that_raises_an_unexpected_error_keeps_ticking() -> None:
             raise KeyError("a lead without a number")
 
     supervisor = Supervisor(FAST)
-    supervisor.start("dialer", lambda: every(0.01, tick, "dialer.tick_failed"))
-    for _ in range(200):
-        if len(ticks) >= 5:
-            break
-        await asyncio.sleep(0.01)
-    await supervisor.close()
+    with structlog.testing.capture_logs() as logs:
+        supervisor.start("dialer", lambda: every(0.01, tick, "dialer.tick_failed"))
+        for _ in range(200):
+            if len(ticks) >= 5:
+                break
+            await asyncio.sleep(0.01)
+        await supervisor.close()
     assert len(ticks) >= 5
+    died = [e for e in logs if e["event"] == "task.died"]
+    assert [(e["log_level"], e["task"]) for e in died] == [("error", "dialer")]
     assert supervisor.restarts == {"dialer": 1}
     assert [(d.task, d.error) for d in supervisor.deaths] == [("dialer", "KeyError: 'a lead without a number'")]
 
 
 async def test_a_task_that_returns_is_restarted_and_close_cancels_everything() -> None:
     runs = 0
-    forever = asyncio.Event()
+    forever, thrice = asyncio.Event(), asyncio.Event()
 
     async def short() -> None:
         nonlocal runs
         runs += 1
+        if runs == 3:
+            thrice.set()
 
     supervisor = Supervisor(FAST)
-    supervisor.start("short", short)
-    supervisor.start("long", forever.wait)
-    while runs < 3:
-        await asyncio.sleep(0.01)
-    assert supervisor.names == ["long", "short"]
-    await asyncio.wait_for(supervisor.close(), 1)
+    with structlog.testing.capture_logs():
+        supervisor.start("short", short)
+        supervisor.start("long", forever.wait)
+        await asyncio.wait_for(thrice.wait(), 1)
+        assert supervisor.names == ["long", "short"]
+        await asyncio.wait_for(supervisor.close(), 1)
     assert supervisor.restarts["short"] >= 2 and supervisor.restarts["long"] == 0
     assert not [t for t in asyncio.all_tasks() if t.get_name() in ("short", "long")]
 
