@@ -30,6 +30,7 @@ from middleware.cdr.journal import Journal
 from middleware.config import Settings, clock_of
 from middleware.dialer.adapter import DialerService
 from middleware.dialer.attempts import CHANNEL_PREFIX as DIAL_PREFIX
+from middleware.dialing.service import DialingGate
 from middleware.event_stream import EventStream
 from middleware.health import DatabaseMonitor
 from middleware.ivr.adapter import IvrService
@@ -90,9 +91,10 @@ class Service:
                              on_login=self.resync, watchdog_interval=s.ami_watchdog_interval)
         self.agents = AgentService(self.pool, self.ami, self.events)
         queue_state = QueueState(self.pool, self.ami)
-        self.ivr = IvrService(self.pool, clock_of(s), self.events, queue_state)
+        self.gate = DialingGate()
+        self.ivr = IvrService(self.pool, clock_of(s), self.events, queue_state, self.gate)
         self.overflow = OverflowService(self.pool, self.ami, queue_state)
-        self.callbacks = CallbackDialer(self.pool, self.ami)
+        self.callbacks = CallbackDialer(self.pool, self.ami, self.gate)
         self.announcer = Announcer(self.pool, self.ami, queue_state, time.time)
         self.dialer = DialerService(self.pool, self.ami, self.events)
         policy = Policy(s.sip_block_failures, s.sip_block_window_s, s.sip_block_s, parse_networks(s.sip_never_block))
@@ -188,12 +190,18 @@ class Service:
         await self.events.publish(QUEUE_EVENTS[event.name], payload, at=event.at)
 
     async def _database_back(self) -> None:
-        """PostgreSQL answers again: agent states missed meanwhile are taken from Asterisk."""
+        """PostgreSQL answers again: what was skipped meanwhile is taken from Asterisk: agent states, and
+        dial attempts and callbacks whose calls ended during the outage."""
         assert self.agents is not None
-        try:
-            await self.agents.reconcile(datetime.now(UTC))
-        except (AmiUnavailable, psycopg.OperationalError, PoolTimeout) as exc:
-            log.warning("service.reconcile_after_outage_failed", detail=str(exc)[:200])
+        if "ami" not in self.only:
+            return
+        for name, settle in (("agent states", lambda: self.agents.reconcile(datetime.now(UTC))),  # type: ignore[union-attr]
+                             ("dial attempts", self.dialer.settle_after_outage),
+                             ("callbacks", self.callbacks.settle_after_outage)):
+            try:
+                await settle()
+            except (AmiUnavailable, psycopg.OperationalError, PoolTimeout) as exc:
+                log.warning("service.settle_after_outage_failed", part=name, detail=str(exc)[:200])
 
     async def _reprovision(self) -> None:
         if self.settings.generated_dir.parent.is_dir():
@@ -290,6 +298,10 @@ class Service:
                        self.sip_guard.failures_seen),
                 Sample("callcenter_sip_blocks_total", "counter", "addresses blocked for failing SIP authentication",
                        self.sip_guard.blocks)]
+        out += [Sample("callcenter_dial_refusals_total", "counter",
+                       "numbers the dialing policy refused, by purpose and reason", count,
+                       {"purpose": purpose, "reason": reason})
+                for (purpose, reason), count in sorted(self.gate.refusals.items())]
         out += [Sample("callcenter_task_restarts_total", "counter",
                        "background tasks restarted after they died", count, {"task": name})
                 for name, count in sorted(self.supervisor.restarts.items())]

@@ -44,6 +44,7 @@ from middleware.store import campaigns as campaign_store
 from middleware.store import recordings as recording_store
 from middleware.store import reports as report_store
 from middleware.store import tenant_views as views
+from middleware.store import tenants as tenant_store
 
 AUDIO_TYPES = {"wav": "audio/wav", "gsm": "audio/x-gsm", "ogg": "audio/ogg"}
 LiveQueues = Callable[[], Awaitable[dict[str, dict[str, Any]] | None]]
@@ -210,14 +211,15 @@ async def add_lead(api: Api, req: Request) -> Any:
         row = await views.campaign(conn, _scope(req.principal), req.path["code"])
         if campaign is None or row is None:
             raise NotFound("no such campaign")
+        policy = await tenant_store.dialing_policy(conn, campaign.tenant_id)
+        assert policy is not None
         try:
-            lead = make_lead(0, body["number"], body["timezone"] or "", body["name"] or "", {},
-                             body["region"] or "US")
-        except ValueError as exc:
+            lead = make_lead(0, body["number"], body["timezone"] or "", body["name"] or "", {}, policy,
+                             body["region"] or None)
+        except ValueError as exc:  # NumberRefused too: the tenant's dialing policy says no
             raise BadRequest(str(exc)) from None
         added = await campaign_store.import_leads(conn, campaign.id, [lead])
-        leads = await views.leads(conn, _scope(req.principal), req.path["code"], None, 1_000_000)
-    stored = next(le for le in leads if le["number"] == lead.number)
+        stored = await views.lead(conn, _scope(req.principal), req.path["code"], lead.number)
     return {"added": bool(added), "lead": stored}
 
 

@@ -18,8 +18,9 @@ from middleware.dialer import compliance
 from middleware.dialer.adapter import DISPOSITIONS, apply_disposition
 from middleware.dialer.leads import LeadError, Problem, parse_leads, parse_numbers
 from middleware.dialer.pacing import MODES
+from middleware.dialing.policy import DialingPolicy
 from middleware.store import campaigns as store
-from middleware.store import flows
+from middleware.store import flows, tenants
 
 MACHINE_ACTIONS = ("hangup", "message", "agent")
 PRIORITIES = tuple(store.WEIGHT_OF_PRIORITY)
@@ -78,7 +79,8 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     i = verbs.add_parser("import", help="import a CSV (number, optional timezone, name, any other columns)")
     i.add_argument("file", type=Path)
     i.add_argument("--campaign", required=True)
-    i.add_argument("--region", default="US", help="country of numbers written without +CC (default US)")
+    i.add_argument("--region", help="country of numbers written without +CC (default: the tenant's own); "
+                   "the tenant's dialing policy decides which numbers may be called")
     i.add_argument("--no-progress", action="store_true")
     i.set_defaults(func=cmd_import)
     ll = verbs.add_parser("list", help="leads of a campaign")
@@ -263,8 +265,21 @@ def _report_problems(problems: list[Problem], path: Path) -> None:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    region = args.region.upper() if args.region else None
+    if region is not None and not (len(region) == 2 and region.isalpha()):
+        raise CliError(f"--region {args.region!r} is not a two-letter country code")
+    text = _read(args.file)
+
+    async def policy_of(conn: AsyncConnection) -> DialingPolicy:
+        campaign = await store.get_campaign(conn, args.campaign)
+        if campaign is None:
+            raise CliError(f"no campaign {args.campaign!r}")
+        policy = await tenants.dialing_policy(conn, campaign.tenant_id)
+        assert policy is not None
+        return policy
+
     try:
-        leads, problems = parse_leads(_read(args.file), args.region)
+        leads, problems = parse_leads(text, with_connection(settings, policy_of), region)
     except LeadError as exc:
         raise CliError(f"{args.file}: {exc}") from exc
     _report_problems(problems, args.file)

@@ -20,6 +20,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 
 from middleware.agi.session import AgiSession
+from middleware.ami import queries
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.dialer import compliance, pacing
 from middleware.dialer.attempts import Attempt, attempt_of, channel_id
@@ -104,10 +105,13 @@ class DialerService:
         self.last_decision: dict[str, pacing.Decision] = {}
         self._tenant_of: dict[str, str] = {}  # campaign code -> tenant code, for the events
         self._stats_at: dict[str, datetime] = {}
+        self._settle_pending = False
 
     # -- pacing --
 
     async def tick(self) -> int:
+        if self._settle_pending:
+            await self.settle_after_outage()
         async with self._pool.connection() as conn:
             running = await store.list_campaigns(conn, "running")
         if not running:
@@ -192,14 +196,18 @@ class DialerService:
                                                    "number": lead.number, "name": lead.name, "data": lead.data,
                                                    "dial_in_s": preview_s})
             await asyncio.sleep(preview_s)
-        # Checked again at the last moment: a number put on a list, or a window that closed, since the claim.
+        # Checked again at the last moment: a number put on a list, a window that closed, or the campaign
+        # stopped or paused (during a preview's wait) since the claim.
         async with self._pool.connection() as conn:
             blocked = await store.dnc_hits(conn, campaign.tenant_id, campaign.id, lead.number)
             record = await _record_calls(conn, campaign.tenant_id)
+            current = await store.get_campaign(conn, campaign.code)
         now = self._clock()
-        if blocked or not compliance.in_window(now, lead.timezone, campaign.window_start, campaign.window_end):
+        running = current is not None and current.status == "running"
+        if blocked or not running or not compliance.in_window(now, lead.timezone, campaign.window_start,
+                                                              campaign.window_end):
             log.warning("dialer.blocked_at_dial_time", attempt=attempt.id, number=lead.number,
-                        dnc=",".join(blocked), in_window=not blocked)
+                        dnc=",".join(blocked), campaign_running=running)
             await self._finish(attempt, outcome_override="blocked")
             return
         variables = {"CC_ATTEMPT": attempt.id, "CC_CAMPAIGN": campaign.code, "CC_NUMBER": lead.number,
@@ -348,12 +356,32 @@ class DialerService:
         was one)."""
         async with self._pool.connection() as conn, conn.transaction():
             orphans = await store.orphaned_attempts(conn, self.node, self._clock() - timedelta(hours=6))
-            for attempt_id, lead_id in orphans:
-                await conn.execute("UPDATE dial_attempts SET status = 'done', outcome = 'lost', ended_at = now() "
-                                   "WHERE id = %s", (attempt_id,))
-                await conn.execute("UPDATE leads SET status = 'ready', next_at = now() + interval '72 hours' "
-                                   "WHERE id = %s AND status = 'dialing'", (lead_id,))
+            await self._settle_lost(conn, orphans)
         return len(orphans)
+
+    async def settle_after_outage(self) -> int:
+        """PostgreSQL is back: the hang-ups of attempts that ended meanwhile were never stored. Each attempt
+        still 'dialing' whose channel Asterisk no longer has is settled as lost (retried after 72 h, as a
+        possibly abandoned call must be); the ones still up get their events as usual."""
+        self._settle_pending = True  # until it has been done (Asterisk may be away too)
+        live = {c.linkedid for c in await queries.active_channels(self._ami)}
+        async with self._pool.connection() as conn, conn.transaction():
+            in_flight = await store.orphaned_attempts(conn, self.node, self._clock() - timedelta(hours=6))
+            gone = [(a, lead) for a, lead in in_flight if channel_id(a) not in live]
+            await self._settle_lost(conn, gone)
+        for attempt_id, _lead in gone:
+            self.attempts.pop(attempt_id, None)  # its events were skipped: what it knows is out of date
+        self._settle_pending = False
+        if gone:
+            log.warning("dialer.attempts_settled_after_outage", attempts=len(gone))
+        return len(gone)
+
+    async def _settle_lost(self, conn: Any, attempts: list[tuple[int, int]]) -> None:
+        for attempt_id, lead_id in attempts:
+            await conn.execute("UPDATE dial_attempts SET status = 'done', outcome = 'lost', ended_at = now() "
+                               "WHERE id = %s", (attempt_id,))
+            await conn.execute("UPDATE leads SET status = 'ready', next_at = now() + interval '72 hours' "
+                               "WHERE id = %s AND status = 'dialing'", (lead_id,))
 
     async def run(self, interval_s: float = 1.0) -> None:
         try:

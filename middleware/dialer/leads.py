@@ -2,6 +2,8 @@
 
 Pure: text in, valid rows and per-line problems out. A row with any problem is reported with its line
 number and skipped whole; a number seen twice is kept once (the first line) and the repeats reported.
+A lead's number must pass the tenant's dialing policy (countries, number types; the number's own time
+zone wins over a contradicting ``timezone`` column); a do-not-call number need only be a number.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from dataclasses import dataclass, field
 import phonenumbers
 from phonenumbers import timezone as phone_zones
 
+from middleware.dialing.policy import DialingPolicy, judge
+
 NUMBER_COLUMNS = ("number", "phone", "phone_number", "telephone")
+DEFAULT_POLICY = DialingPolicy()
 MAX_NAME = 200
 MAX_DATA_BYTES = 4000
 
@@ -75,10 +80,14 @@ def check_zone(name: str) -> str:
 
 
 def make_lead(line: int, raw_number: str, timezone: str, name: str, data: dict[str, str],
-              default_region: str = "US") -> Lead:
-    """One lead from its fields (a CSV row or an API body); ValueError says what is wrong."""
-    number = normalise(raw_number, default_region)
-    zone = check_zone(timezone.strip()) if timezone.strip() else zone_of(number)
+              policy: DialingPolicy = DEFAULT_POLICY, region: str | None = None) -> Lead:
+    """One lead from its fields (a CSV row or an API body); ValueError (NumberRefused for a number the
+    policy refuses) says what is wrong."""
+    destination = judge(raw_number, policy, timezone=timezone, region=region)
+    number = destination.e164
+    if destination.timezone is None:
+        raise ValueError(f"{number} could be in several time zones: give a timezone column")
+    zone = destination.timezone
     name = name.strip()
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise ValueError("the name holds control characters (a line break?)")
@@ -101,9 +110,11 @@ def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
         yield reader.line_num, row
 
 
-def parse_leads(text: str, default_region: str = "US") -> tuple[list[Lead], list[Problem]]:
+def parse_leads(text: str, policy: DialingPolicy = DEFAULT_POLICY,
+                region: str | None = None) -> tuple[list[Lead], list[Problem]]:
     """Leads from CSV with a header: a number column, optional ``timezone`` and ``name``; every other
-    column is kept as the lead's data (shown to the agent)."""
+    column is kept as the lead's data (shown to the agent). National numbers are read in ``region``
+    (default: the policy's own country)."""
     leads: list[Lead] = []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
@@ -117,7 +128,7 @@ def parse_leads(text: str, default_region: str = "US") -> tuple[list[Lead], list
                     if k not in NUMBER_COLUMNS and k not in ("timezone", "name") and (v or "").strip()}
             try:
                 lead = make_lead(line, raw or "", row.get("timezone") or "", row.get("name") or "", data,
-                                 default_region)
+                                 policy, region)
             except ValueError as exc:
                 problems.append(Problem(line, str(exc)))
                 continue

@@ -18,10 +18,21 @@ from psycopg_pool import AsyncConnectionPool
 
 from middleware import constants as cc
 from middleware.agi.session import AgiHangup, AgiSession
+from middleware.dialing.policy import DialingPolicy, NumberRefused, judge
+from middleware.dialing.service import DialingGate
 from middleware.event_stream import EventStream
 from middleware.ivr import engine
 from middleware.ivr.facts import IvrFacts, channel_variables, facts_of, screen_pop
-from middleware.ivr.flow import Flow, InvalidFlow, Problem, PromptExists, parse_flow, queues, trunks
+from middleware.ivr.flow import (
+    Flow,
+    InvalidFlow,
+    Problem,
+    PromptExists,
+    parse_flow,
+    queues,
+    transfer_numbers,
+    trunks,
+)
 from middleware.ivr.library import read_document
 from middleware.pbx_events import AmiEvent
 from middleware.routing.adapter import QueueState
@@ -35,11 +46,12 @@ Clock = Callable[[], datetime]
 
 class IvrService:
     def __init__(self, pool: AsyncConnectionPool, clock: Clock, events: EventStream,
-                 queue_state: QueueState | None = None) -> None:
+                 queue_state: QueueState | None = None, gate: DialingGate | None = None) -> None:
         self._pool = pool
         self._clock = clock
         self._events = events
         self._queue_state = queue_state
+        self._gate = gate or DialingGate()
         self._flows: dict[tuple[str, str], tuple[datetime, Flow]] = {}
 
     async def _flow(self, tenant: str, name: str) -> Flow:
@@ -95,7 +107,7 @@ class IvrService:
                 await session.set_variable(f"__{name}", value)  # "__": every leg inherits it
             if isinstance(action, engine.ToQueue):
                 await self._announce_wait(session, linkedid, action.queue)
-            await self._finish(session, action)
+            await self._finish(session, action, did_row.tenant_id)
             log.info("ivr.routed", flow=flow.name, outcome=outcome, digits=state.digits,
                      path=">".join(s.node for s in state.path))
         except engine.FlowLoop as exc:
@@ -131,19 +143,33 @@ class IvrService:
             return engine.Done()
         if isinstance(action, engine.RequestCallback):
             async with self._pool.connection() as conn:
-                callback_id = await customers.add_callback(conn, tenant_id, linkedid, action.number, action.queue)
-            log.info("ivr.callback_requested", queue=action.queue, number=action.number, callback=callback_id)
+                try:
+                    destination = await self._gate.check_callback(conn, tenant_id, action.number, self._clock())
+                except NumberRefused:
+                    destination = None
+                else:
+                    callback_id = await customers.add_callback(conn, tenant_id, linkedid, destination.e164,
+                                                               action.queue)
+            if destination is None:
+                for prompt in CALLBACK_REFUSED_PROMPTS:  # the caller hears why, rather than wait for nothing
+                    await session.stream_file(prompt)
+                return engine.Done()
+            log.info("ivr.callback_requested", queue=action.queue, number=destination.e164, callback=callback_id)
             for prompt in action.prompts:
                 await session.stream_file(prompt)
             return engine.Done()
         raise engine.UnexpectedInput(f"no adapter for {type(action).__name__}")
 
-    async def _finish(self, session: AgiSession, action: engine.Action) -> None:
+    async def _finish(self, session: AgiSession, action: engine.Action, tenant_id: int) -> None:
         if isinstance(action, engine.ToQueue):
             await self._route(session, cc.ROUTE_QUEUE, await self._queue_variables(action.queue, action.priority))
         elif isinstance(action, engine.ToVoicemail):
             await self._route(session, cc.ROUTE_VOICEMAIL, {cc.CC_MAILBOX: action.mailbox})
         elif isinstance(action, engine.ToTransfer):
+            if action.number is not None:  # to a trunk: the tenant's dialing policy decides
+                async with self._pool.connection() as conn:
+                    destination = await self._gate.check(conn, tenant_id, action.number, "transfer")
+                action = engine.ToTransfer(None, destination.e164, action.trunk)
             await self._route(session, cc.ROUTE_TRANSFER, {cc.CC_TRANSFER_DIAL: transfer_dial(action)})
         else:
             assert isinstance(action, engine.Hangup)
@@ -194,21 +220,37 @@ class IvrService:
                                    facts=facts)
 
     async def handle_callback(self, session: AgiSession) -> None:
-        """The ``callback`` route: a caller in a queue pressed 1 to be called back instead of waiting."""
+        """The ``callback`` route: a caller in a queue pressed 1 to be called back instead of waiting.
+        Stored (CC_CALLBACK_ID set, the dialplan hangs up) only for a number the tenant's dialing policy
+        lets it call back, within its rate limits; otherwise the caller hears why and goes back into
+        the queue at the place they held (CC_CALLBACK_REFUSED, CC_REQUEUE_POSITION)."""
         queue = session.request.query.get("queue", "")
         linkedid = session.request.query.get("linkedid") or session.request.uniqueid
         number = session.request.caller_id
+        joined = joined_at_of(session.request.query.get("joined", ""))
         async with self._pool.connection() as conn:
             row = await tenants.get_queue(conn, queue)
             tenant_id = await tenants.tenant_id(conn, row.tenant_code) if row else None
-            if tenant_id is None or not number.strip("+").isdigit():
+            destination = None
+            if tenant_id is not None:
+                try:
+                    destination = await self._gate.check_callback(conn, tenant_id, number, self._clock())
+                except NumberRefused:
+                    pass
+            if tenant_id is None or destination is None:
                 log.warning("ivr.callback_refused", queue=queue, number=number)
-                await session.set_variable(cc.CC_AGI_ERROR, "no callback possible")
+                position = await self._queue_state.place_of(queue, joined) if self._queue_state and joined else None
+                await session.set_variable(cc.CC_CALLBACK_REFUSED, "1")
+                if position is not None:
+                    await session.set_variable(cc.CC_REQUEUE_POSITION, str(position))
+                for prompt in CALLBACK_REFUSED_PROMPTS:
+                    await session.stream_file(prompt)
                 return
             did = re.sub(r"[^+0-9]", "", session.request.query.get("did", ""))[:20]
-            callback_id = await customers.add_callback(conn, tenant_id, linkedid, number, queue,
-                                                       joined_at_of(session.request.query.get("joined", "")), did=did)
-        log.info("ivr.callback_requested", queue=queue, number=number, callback=callback_id)
+            callback_id = await customers.add_callback(conn, tenant_id, linkedid, destination.e164, queue,
+                                                       joined, did=did)
+        await session.set_variable(cc.CC_CALLBACK_ID, str(callback_id))
+        log.info("ivr.callback_requested", queue=queue, number=destination.e164, callback=callback_id)
         await session.stream_file("queue-thankyou")
 
     async def handle_csat(self, session: AgiSession) -> None:
@@ -245,6 +287,10 @@ class IvrService:
 
 
 DTMF = "0123456789*#"
+# "I'm sorry, that feature is not available on this line": played when the dialing policy or the rate
+# limits refuse to call a caller back on the number they called from.
+CALLBACK_REFUSED_PROMPTS = ("im-sorry", "feature-not-avail-line")
+
 
 
 def survey_score(digits: str) -> int | None:
@@ -298,6 +344,12 @@ async def load(pool: AsyncConnectionPool, tenant: str, text: str,
         for trunk in trunks(flow):
             if trunk not in allowed:
                 problems.append(Problem("nodes", f"trunk {trunk!r} is not allowed for tenant {tenant}"))
+        policy = await tenants.dialing_policy(conn, tenant_id)
+        for node, number in transfer_numbers(flow):
+            try:
+                judge(number, policy or DialingPolicy())
+            except NumberRefused as exc:
+                problems.append(Problem(f"nodes.{node}.number", f"tenant {tenant}'s dialing policy refuses it: {exc}"))
         if problems:
             raise InvalidFlow(problems)
         version = await flows.save_flow(conn, tenant_id, flow.name, flow.description, document, text)

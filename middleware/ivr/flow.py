@@ -502,3 +502,8 @@ def queues(flow: Flow) -> list[str]:
 
 def trunks(flow: Flow) -> list[str]:
     return sorted({n.trunk for n in flow.nodes.values() if isinstance(n, TransferNode) and n.trunk})
+
+
+def transfer_numbers(flow: Flow) -> list[tuple[str, str]]:
+    """(node, number) of every transfer to an outside number."""
+    return sorted((name, n.number) for name, n in flow.nodes.items() if isinstance(n, TransferNode) and n.number)

@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from middleware.agi.session import AgiSession
-from middleware.ami import actions
+from middleware.ami import actions, queries
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
+from middleware.dialing.policy import NumberRefused
+from middleware.dialing.service import DialingGate
 from middleware.routing import announce
 from middleware.routing.choose import place_in_queue
 from middleware.routing.overflow import OverflowAction, decide
@@ -51,6 +54,18 @@ class QueueState:
             return None
         waiting = sum(1 for m in messages if m.get("event") == "QueueEntry")
         return await self.snapshot_at(queue, waiting + 1)
+
+    async def place_of(self, queue: str, joined_at: datetime) -> int | None:
+        """The place a caller who first joined ``queue`` at ``joined_at`` holds among those waiting now
+        (behind the earlier ones); None when Asterisk cannot be asked."""
+        try:
+            messages = await self._ami.action({"Action": "QueueStatus", "Queue": queue}, as_list=True)
+        except (AmiUnavailable, AmiActionFailed) as exc:
+            log.warning("routing.no_queue_status", queue=queue, detail=str(exc))
+            return None
+        now = time.time()
+        joined = [now - float(m.get("wait", "0") or 0) for m in messages if m.get("event") == "QueueEntry"]
+        return place_in_queue(joined_at.timestamp(), joined)
 
     async def snapshot_at(self, queue: str, position: int) -> QueueSnapshot:
         """The state a caller at ``position`` in ``queue`` meets."""
@@ -220,20 +235,26 @@ class CallbackDialer:
     at the place the caller left (ahead of everyone who joined after them), routed by the queue's
     strategy and skills; when an agent answers, the dialplan ([callback-out]) dials the customer
     through the tenant's trunk, so the agent is on the line first. Unanswered customers are retried
-    (``MAX_ATTEMPTS``, ``RETRY_AFTER_S`` apart)."""
+    (``MAX_ATTEMPTS``, ``RETRY_AFTER_S`` apart). The number is judged again by the tenant's dialing
+    policy just before it is dialled (the policy may have changed since the request)."""
 
     MAX_ATTEMPTS = 3
     RETRY_AFTER_S = 60.0
 
-    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, gate: DialingGate | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._pool = pool
         self._ami = ami
+        self._gate = gate or DialingGate()
         self._clock = clock
         self._dialing: set[int] = set()
         self._not_before: dict[int, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._settle_pending = False
 
     async def tick(self) -> int:
+        if self._settle_pending:
+            await self.settle_after_outage()
         async with self._pool.connection() as conn:
             pending = [c for c in await customers.pending_callbacks(conn)
                        if c.id not in self._dialing and self._not_before.get(c.id, 0.0) <= self._clock()]
@@ -242,16 +263,21 @@ class CallbackDialer:
             async with self._pool.connection() as conn:
                 trunks = await flows.allowed_trunks(conn, cb.tenant_id)
                 queue = await tenants.get_queue(conn, cb.queue)
-            if not trunks or queue is None:
-                log.error("callback.impossible", callback=cb.id, queue=cb.queue,
-                          detail="the queue is gone" if queue is None else "tenant has no allowed trunk")
+                try:
+                    destination = await self._gate.check(conn, cb.tenant_id, cb.number, "callback")
+                except NumberRefused as exc:
+                    destination, refusal = None, str(exc)
+            if not trunks or queue is None or destination is None:
+                detail = ("the queue is gone" if queue is None else "tenant has no allowed trunk" if not trunks
+                          else f"the dialing policy refuses it: {refusal}")
+                log.error("callback.impossible", callback=cb.id, queue=cb.queue, detail=detail)
                 async with self._pool.connection() as conn:
                     await customers.set_callback_status(conn, cb.id, "failed")
                 continue
             position = await self._place_in(cb)
             self._dialing.add(cb.id)
-            task = asyncio.create_task(self._place(cb, sorted(trunks)[0], position, queue.max_wait_s),
-                                       name=f"callback-{cb.id}")
+            task = asyncio.create_task(self._place(cb, destination.e164, queue.tenant_code, sorted(trunks)[0],
+                                                   position, queue.max_wait_s), name=f"callback-{cb.id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1
@@ -264,12 +290,24 @@ class CallbackDialer:
         joined = [now - float(m.get("wait", "0") or 0) for m in messages if m.get("event") == "QueueEntry"]
         return place_in_queue(cb.joined_at.timestamp(), joined)
 
-    async def _place(self, cb: customers.CallbackRow, trunk: str, position: int, max_wait_s: int) -> None:
-        log.info("callback.queued", callback=cb.id, queue=cb.queue, position=position, number=cb.number)
+    async def _place(self, cb: customers.CallbackRow, number: str, tenant: str, trunk: str, position: int,
+                     max_wait_s: int) -> None:
+        try:
+            await self._originate(cb, number, tenant, trunk, position, max_wait_s)
+        except Exception:  # its own task: nothing else would see it, and the callback must not stay 'dialing'
+            log.exception("callback.place_failed", callback=cb.id)
+            self._dialing.discard(cb.id)
+            self._settle_pending = True  # its status is set right on the next tick
+
+    async def _originate(self, cb: customers.CallbackRow, number: str, tenant: str, trunk: str, position: int,
+                         max_wait_s: int) -> None:
+        log.info("callback.queued", callback=cb.id, queue=cb.queue, position=position, number=number)
         async with self._pool.connection() as conn:
             await customers.set_callback_status(conn, cb.id, "dialing", attempt=True)
-        variables = ",".join([f"CC_CALLBACK_ID={cb.id}", f"CC_CALLBACK_NUMBER={cb.number}",
-                              f"CC_CALLBACK_TRUNK={trunk}", f"CC_QUEUE={cb.queue}",
+        # "__": both halves of the Local channel and the customer's leg keep the tenant (transfer
+        # context, recording directory).
+        variables = ",".join([f"CC_CALLBACK_ID={cb.id}", f"CC_CALLBACK_NUMBER={number}",
+                              f"CC_CALLBACK_TRUNK={trunk}", f"CC_QUEUE={cb.queue}", f"__CC_TENANT={tenant}",
                               f"CC_CALLBACK_POSITION={position}", f"CC_CALLBACK_CID={cb.did}"])
         ok = False
         try:
@@ -278,7 +316,7 @@ class CallbackDialer:
             messages = await self._ami.action(
                 {"Action": "Originate", "Channel": f"Local/{cb.id}@callback-queue/n", "Context": "callback-out",
                  "Exten": "s", "Priority": "1", "Async": "true", "Timeout": str((max_wait_s + 30) * 1000),
-                 "CallerID": f"Callback <{cb.number}>", "Variable": variables}, timeout=max_wait_s + 60)
+                 "CallerID": f"Callback <{number}>", "Variable": variables}, timeout=max_wait_s + 60)
             ok = not any(m.get("event") == "OriginateResponse" and m.get("response") == "Failure" for m in messages)
         except (AmiUnavailable, AmiActionFailed) as exc:
             log.warning("callback.originate_failed", callback=cb.id, detail=str(exc))
@@ -288,6 +326,24 @@ class CallbackDialer:
     async def on_done(self, callback_id: int, dial_status: str) -> None:
         """UserEvent CCCallbackDone from [callback-done]: the callback call is over."""
         await self._finish(callback_id, talked=dial_status == "ANSWER")
+
+    async def settle_after_outage(self) -> int:
+        """Callbacks left 'dialing' whose call Asterisk no longer has (their end came while PostgreSQL was
+        away, or their task died): retried or failed by the usual rule. AmiUnavailable leaves it for the
+        next tick."""
+        self._settle_pending = True
+        live = [c.channel for c in await queries.active_channels(self._ami)]
+        async with self._pool.connection() as conn:
+            dialing = await customers.callbacks_in_status(conn, "dialing")
+        placing = {t.get_name() for t in self._tasks if not t.done()}  # Originate sent, channel maybe not yet up
+        stale = [i for i in dialing if f"callback-{i}" not in placing
+                 and not any(ch.startswith(f"Local/{i}@callback-queue") for ch in live)]
+        for callback_id in stale:
+            await self._finish(callback_id, talked=False)
+        self._settle_pending = False
+        if stale:
+            log.warning("callback.settled_after_outage", callbacks=len(stale))
+        return len(stale)
 
     async def _finish(self, callback_id: int, talked: bool) -> None:
         self._dialing.discard(callback_id)

@@ -19,9 +19,10 @@ from middleware.agents.state import AgentEvent
 from middleware.config import Settings
 from middleware.dialer import compliance
 from middleware.dialer.leads import parse_leads
+from middleware.dialing.policy import DialingPolicy
 from middleware.provision.service import provision
 from middleware.runtime import asterisk
-from middleware.runtime.demo_tenant import AGENTS, DID, TENANT, seed, zone_where_hour_is
+from middleware.runtime.demo_tenant import AGENTS, DID, TENANT, WORLD_COUNTRIES, numbers_where_hour_is, seed
 from middleware.runtime.sipp import AgentPhone, Sipp, SippRun
 from middleware.runtime.sounds import prompt_checker
 from middleware.service import Service
@@ -90,7 +91,7 @@ async def _outbound(service: Service, sipp: Sipp, say: Callable[[str], None]) ->
     """A predictive campaign to 30 customers with the same three agents (ring-mode phones): people,
     machines, no answers and busy lines; returns the campaign's status when every lead is done."""
     now = datetime.now(UTC)
-    zone = zone_where_hour_is(range(9, 20), now)
+    zone, numbers = numbers_where_hour_is(range(9, 20), now, 300, CAMPAIGN_LEADS)
     async with service.pool.connection() as conn, conn.transaction():
         tenant_id = await tenants.tenant_id(conn, TENANT)
         assert tenant_id is not None
@@ -105,7 +106,8 @@ async def _outbound(service: Service, sipp: Sipp, say: Callable[[str], None]) ->
                       "mode": "predictive", "retry_rules": rules, "max_attempts": 2, "ring_timeout_s": 15,
                       "safe_harbor_prompt": "please-try-call-later", "max_lines": 12})
         leads, _ = parse_leads("number,timezone,name\n" + "".join(
-            f"+1212555{300 + i:04d},{zone},Demo lead {i}\n" for i in range(CAMPAIGN_LEADS)))
+            f"{number},{zone},Demo lead {i}\n" for i, number in enumerate(numbers)), DialingPolicy(
+                "US", countries=WORLD_COUNTRIES))
         await campaigns.import_leads(conn, campaign_id, leads)
     await provision(service.pool, service.settings.generated_dir, service.ami, force_reload=True)
     assert service.agents is not None

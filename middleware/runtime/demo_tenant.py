@@ -10,6 +10,7 @@ from datetime import datetime
 from psycopg_pool import AsyncConnectionPool
 
 from middleware.config import PROJECT_ROOT
+from middleware.dialing.policy import DialingPolicy
 from middleware.ivr import adapter as ivr_adapter
 from middleware.ivr.flow import PromptExists
 from middleware.store import agents as agent_store
@@ -54,6 +55,7 @@ async def seed(pool: AsyncConnectionPool, agents: tuple[DemoAgent, ...] = AGENTS
     """Create (or refresh) the demo tenant; safe to run twice. ``flow_text`` replaces acme-main."""
     async with pool.connection() as conn, conn.transaction():
         tenant_id = await tenants.upsert_tenant(conn, TENANT, "Acme Corp (demo)", TIMEZONE)
+        await tenants.set_dialing_policy(conn, tenant_id, DialingPolicy("US", countries=WORLD_COUNTRIES))
         for name, strategy in QUEUES.items():
             await tenants.upsert_queue(conn, tenant_id, name, strategy=strategy, ring_timeout_s=15, wrapup_s=2)
         for a in agents:
@@ -66,6 +68,28 @@ async def seed(pool: AsyncConnectionPool, agents: tuple[DemoAgent, ...] = AGENTS
     flow, _ = await ivr_adapter.load(pool, TENANT, flow_text or FLOW_FILE.read_text(), prompt_exists)
     async with pool.connection() as conn:
         await tenants.upsert_did(conn, tenant_id, DID, "acme-support", flow.name)
+
+
+# Simulated customers around the world: one number plan per time zone (valid numbers, each in exactly
+# one zone), no more than 3 hours apart, so that any hour range of 4 hours or more holds one of them
+# whatever the time here. The demo tenant may call these countries; campaigns pick the plan whose
+# local hour fits the calling window (or, in tests, one where it is night).
+WORLD: tuple[tuple[str, str], ...] = (
+    ("+1808555{:04d}", "Pacific/Honolulu"), ("+1213555{:04d}", "America/Los_Angeles"),
+    ("+1212555{:04d}", "America/New_York"), ("+5511555{:05d}", "America/Sao_Paulo"),
+    ("+44207946{:04d}", "Europe/London"), ("+2721555{:04d}", "Africa/Johannesburg"),
+    ("+7495555{:04d}", "Europe/Moscow"), ("+97142555{:03d}", "Asia/Dubai"), ("+6622555{:03d}", "Asia/Bangkok"),
+    ("+8135555{:04d}", "Asia/Tokyo"), ("+6128555{:04d}", "Australia/Sydney"), ("+6495555{:03d}", "Pacific/Auckland"),
+)
+WORLD_COUNTRIES = frozenset({"US", "BR", "GB", "ZA", "RU", "AE", "TH", "JP", "AU", "NZ"})
+
+
+def numbers_where_hour_is(hours: range, now: datetime, first: int, count: int) -> tuple[str, list[str]]:
+    """A zone of WORLD whose local hour is now within ``hours``, and ``count`` of its numbers."""
+    for template, zone in WORLD:
+        if now.astimezone(zoneinfo.ZoneInfo(zone)).hour in hours:
+            return zone, [template.format(k) for k in range(first, first + count)]
+    raise ValueError(f"no simulated customers where the hour is in {hours}")
 
 
 def zone_where_hour_is(hours: range, now: datetime) -> str:

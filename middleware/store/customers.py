@@ -60,6 +60,19 @@ async def list_customers(conn: AsyncConnection, tenant_code: str) -> list[dict[s
         return await cur.fetchall()
 
 
+async def recent_callback_requests(conn: AsyncConnection, tenant_id: int, number: str,
+                                   now: datetime) -> tuple[int, int]:
+    """Callbacks requested for ``number`` in the last 24 h, and by all of the tenant's callers in the last hour."""
+    cur = await conn.execute(
+        """SELECT count(*) FILTER (WHERE number = %(number)s AND requested_at > %(now)s - interval '24 hours'),
+                  count(*) FILTER (WHERE requested_at > %(now)s - interval '1 hour')
+             FROM callbacks WHERE tenant_id = %(tenant)s AND requested_at > %(now)s - interval '24 hours'""",
+        {"number": number, "now": now, "tenant": tenant_id})
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 async def add_callback(conn: AsyncConnection, tenant_id: int, linkedid: str, number: str, queue: str,
                        queue_joined_at: datetime | None = None, did: str = "") -> int:
     cur = await conn.execute(
@@ -102,3 +115,8 @@ async def callback_status(conn: AsyncConnection, callback_id: int) -> tuple[str,
     cur = await conn.execute("SELECT status, attempts FROM callbacks WHERE id = %s", (callback_id,))
     row = await cur.fetchone()
     return None if row is None else (row[0], row[1])
+
+
+async def callbacks_in_status(conn: AsyncConnection, status: str) -> list[int]:
+    cur = await conn.execute("SELECT id FROM callbacks WHERE status = %s ORDER BY id", (status,))
+    return [int(r[0]) for r in await cur.fetchall()]

@@ -122,6 +122,15 @@ async def leads(conn: AsyncConnection, tenant_id: int | None, campaign_code: str
                        {"tenant": tenant_id, "campaign": campaign_code, "status": status, "limit": limit})
 
 
+async def lead(conn: AsyncConnection, tenant_id: int | None, campaign_code: str, number: str) -> Row | None:
+    rows = await _rows(conn, """
+        SELECT l.id, l.number, l.name, l.timezone, l.status, l.attempts, l.next_at, l.last_outcome, l.disposition
+          FROM leads l JOIN campaigns c ON c.id = l.campaign_id
+         WHERE (%(tenant)s::bigint IS NULL OR c.tenant_id = %(tenant)s) AND c.code = %(campaign)s
+           AND l.number = %(number)s""", {"tenant": tenant_id, "campaign": campaign_code, "number": number})
+    return rows[0] if rows else None
+
+
 _CALL_SCOPE = """(%(tenant)s::bigint IS NULL OR c.tenant_id = %(tenant)s
                   OR (c.tenant_id IS NULL AND c.queue IN (SELECT name FROM queues WHERE tenant_id = %(tenant)s)))"""
 _CALL_COLUMNS = """c.linkedid, COALESCE(t.code, tq.code) AS tenant, c.direction, c.caller_number, c.did, c.queue,

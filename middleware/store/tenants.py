@@ -1,4 +1,4 @@
-"""Tenants, their DIDs and queues."""
+"""Tenants (with their dialing policy), their DIDs and queues."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
+
+from middleware.dialing.policy import DialingPolicy
 
 
 @dataclass(frozen=True)
@@ -127,3 +129,22 @@ async def tenant_id(conn: AsyncConnection, code: str) -> int | None:
 async def tenant_queues(conn: AsyncConnection, tenant_id: int) -> set[str]:
     cur = await conn.execute("SELECT name FROM queues WHERE tenant_id = %s", (tenant_id,))
     return {r[0] for r in await cur.fetchall()}
+
+
+_POLICY_COLUMNS = "country, dial_countries, dial_number_types, callbacks_per_number_day, callbacks_per_hour"
+
+
+async def dialing_policy(conn: AsyncConnection, tenant_id: int) -> DialingPolicy | None:
+    cur = await conn.execute(f"SELECT {_POLICY_COLUMNS} FROM tenants WHERE id = %s", (tenant_id,))
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return DialingPolicy(home_country=row[0], countries=frozenset(row[1]), number_types=frozenset(row[2]),
+                         callbacks_per_number_day=row[3], callbacks_per_hour=row[4])
+
+
+async def set_dialing_policy(conn: AsyncConnection, tenant_id: int, policy: DialingPolicy) -> None:
+    await conn.execute(
+        f"UPDATE tenants SET ({_POLICY_COLUMNS}) = (%s, %s, %s, %s, %s) WHERE id = %s",
+        (policy.home_country, sorted(policy.countries), sorted(policy.number_types),
+         policy.callbacks_per_number_day, policy.callbacks_per_hour, tenant_id))

@@ -13,29 +13,30 @@ from typing import Any
 
 from middleware.provision.service import provision
 from middleware.runtime import asterisk
-from middleware.runtime.demo_tenant import AGENTS, seed, zone_where_hour_is
+from middleware.runtime.demo_tenant import AGENTS, numbers_where_hour_is, seed
 from middleware.store import flows, tenants
 from tests.integration.conftest import cli, wait_until
 
 
-def _zone(hours: range) -> str:
-    return zone_where_hour_is(hours, datetime.now(UTC))
-
-
 def _leads(tmp: Path) -> tuple[Path, set[str], set[str]]:
-    """200 leads: +1212555 0100-0199 and +1646555 0100-0199. Numbers ending in 9 are never to be
-    dialled: half are on do-not-call lists, half live where it is night now. Plus three bad rows."""
-    open_zone, night_zone = _zone(range(10, 19)), _zone(range(0, 6))
+    """200 leads where the calling window is open now (real numbers of a zone where it is 10-19 h).
+    Numbers ending in 9 are never to be dialled: half are on do-not-call lists, half are replaced by
+    numbers of a zone where it is night now. Plus three bad rows."""
+    now = datetime.now(UTC)
+    open_zone, numbers = numbers_where_hour_is(range(10, 19), now, 100, 200)
+    night_zone, night_numbers = numbers_where_hour_is(range(0, 6), now, 100, 200)
     rows = ["number,timezone,name,plan"]
     dnc, night = set(), set()
-    numbers = [f"+1{area}555{k:04d}" for area in (212, 646) for k in range(100, 200)]
     for i, n in enumerate(numbers):
         zone = open_zone
         if n.endswith("9"):
-            (dnc if i % 20 < 10 else night).add(n)
-            zone = night_zone if n in night else open_zone
+            if i % 20 < 10:
+                dnc.add(n)
+            else:
+                n, zone = night_numbers[i], night_zone
+                night.add(n)
         rows.append(f"{n},{zone},Lead {i},gold")
-    rows += ["not-a-number,UTC,Bad,x", "+12125550100,UTC,Duplicate,x", "+12125550101,Mars/Olympus,Bad zone,x"]
+    rows += ["not-a-number,UTC,Bad,x", f"{numbers[0]},{open_zone},Duplicate,x", f"{numbers[1]},Mars/Olympus,Bad zone,x"]
     path = tmp / "leads.csv"
     path.write_text("\n".join(rows) + "\n")
     return path, dnc, night
@@ -56,7 +57,8 @@ async def test_predictive_campaign_of_200_leads(make_service, sipp, settings, tm
     imported = await cli(settings, "leads", "import", str(path), "--campaign", "spring")
     assert imported.returncode == 3, imported.stderr  # some rows were skipped
     assert "200 leads added" in imported.stdout, imported.stdout
-    for line in ("leads.csv:202: 'not-a-number' is not a phone number", "leads.csv:203: +12125550100 repeats line 2",
+    first = path.read_text().splitlines()[1].split(",")[0]
+    for line in ("leads.csv:202: 'not-a-number' is not a phone number", f"leads.csv:203: {first} repeats line 2",
                  "leads.csv:204: unknown time zone 'Mars/Olympus'"):
         assert line in imported.stderr, imported.stderr
     dnc_sorted = sorted(dnc)

@@ -10,6 +10,7 @@ from middleware.dialer import compliance as c
 from middleware.dialer.adapter import agents_now, calls_now, channel_text, learned_from
 from middleware.dialer.attempts import Attempt, attempt_of, channel_id, unanswered_outcome
 from middleware.dialer.leads import LeadError, normalise, parse_leads, parse_numbers, zone_of
+from middleware.dialing.policy import DialingPolicy
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
@@ -22,7 +23,7 @@ def test_leads_are_normalised_to_e164_with_their_zone_and_bad_rows_reported_by_l
             "212-555-0100,Again,\n"
             "+1 800 555 0100,Tollfree,\n"
             "+1 646 555 0101,Extra,x,y\n")
-    leads, problems = parse_leads(text)
+    leads, problems = parse_leads(text, DialingPolicy(countries=frozenset({"GB"})))  # a tenant that calls the UK
     assert [(le.line, le.number, le.timezone, le.name) for le in leads] == [
         (2, "+12125550100", "America/New_York", "Ann"), (3, "+442079460018", "Europe/London", "Bob")]
     assert leads[0].data == {"plan": "gold"}

@@ -1,0 +1,1 @@
+"""Outbound dialing policy: which numbers a tenant's calls may reach, and when."""
