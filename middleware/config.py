@@ -51,9 +51,14 @@ class Settings:
     agi_command_timeout: float = 30.0
     agi_header_timeout: float = 5.0
     agi_max_header_bytes: int = 16384
+    agi_max_sessions: int = 1000  # concurrent FastAGI sessions; more are refused (the dialplan falls back)
+    # Who may connect to FastAGI besides loopback and the Asterisk host (AMI_HOST): addresses or networks.
+    agi_allow: str = ""
     sip_bind: str = "127.0.0.1:5060"
     # Failed SIP authentications: this many within the window block the address for block_s.
     sip_block_failures: int = 5
+    # Unknown-account failures alone (forgeable single UDP packets) block only at this many.
+    sip_block_unknown_failures: int = 30
     sip_block_window_s: float = 60.0
     sip_block_s: float = 900.0
     # Addresses never blocked (carriers, this host), comma-separated addresses or networks.
@@ -114,8 +119,11 @@ _ENV_NAMES: dict[str, str] = {
     "agi_command_timeout": "AGI_COMMAND_TIMEOUT",
     "agi_header_timeout": "AGI_HEADER_TIMEOUT",
     "agi_max_header_bytes": "AGI_MAX_HEADER_BYTES",
+    "agi_max_sessions": "AGI_MAX_SESSIONS",
+    "agi_allow": "AGI_ALLOW",
     "sip_bind": "SIP_BIND",
     "sip_block_failures": "SIP_BLOCK_FAILURES",
+    "sip_block_unknown_failures": "SIP_BLOCK_UNKNOWN_FAILURES",
     "sip_block_window_s": "SIP_BLOCK_WINDOW_S",
     "sip_block_s": "SIP_BLOCK_S",
     "sip_never_block": "SIP_NEVER_BLOCK",
@@ -229,10 +237,11 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None =
     settings = _with_secrets(Settings(**values))  # type: ignore[arg-type]
     if settings.clock:
         fixed_clock(settings.clock)  # fail at start-up, not on the first call
-    try:
-        parse_networks(settings.sip_never_block)
-    except ValueError as exc:
-        raise ConfigError(f"SIP_NEVER_BLOCK: {exc}") from None
+    for name, value in (("SIP_NEVER_BLOCK", settings.sip_never_block), ("AGI_ALLOW", settings.agi_allow)):
+        try:
+            parse_networks(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
     if settings.log_format not in ("json", "console"):
         raise ConfigError(f"LOG_FORMAT must be json or console, not {settings.log_format!r}")
     return settings

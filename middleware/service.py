@@ -20,7 +20,7 @@ from aiohttp import web
 from psycopg_pool import PoolTimeout
 
 from middleware.agents.adapter import AgentService
-from middleware.agi.server import FastAgiServer, route_table
+from middleware.agi.server import LOOPBACK, FastAgiServer, route_table
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.api.app import Wiring, build_app
 from middleware.api.metrics import Sample, summary
@@ -33,13 +33,13 @@ from middleware.dialer.attempts import CHANNEL_PREFIX as DIAL_PREFIX
 from middleware.dialing.service import DialingGate
 from middleware.event_stream import EventStream
 from middleware.health import DatabaseMonitor
-from middleware.ivr.adapter import IvrService
+from middleware.ivr.adapter import DatabaseUnavailable, IvrService
 from middleware.pbx_events import AmiEvent
 from middleware.provision.service import provision
 from middleware.recordings.adapter import RecordingIndexer
 from middleware.routing.adapter import Announcer, CallbackDialer, OverflowService, QueueState
 from middleware.security.adapter import SipGuard
-from middleware.security.auth_failures import FAILURE_EVENTS, Policy, parse_networks
+from middleware.security.auth_failures import FAILURE_EVENTS, Network, Policy, identify_networks, parse_networks
 from middleware.store import tenants as tenant_store
 from middleware.store.database import open_pool
 from middleware.supervisor import Supervisor
@@ -92,12 +92,13 @@ class Service:
         self.agents = AgentService(self.pool, self.ami, self.events)
         queue_state = QueueState(self.pool, self.ami)
         self.gate = DialingGate()
-        self.ivr = IvrService(self.pool, clock_of(s), self.events, queue_state, self.gate)
+        self.ivr = IvrService(self.pool, clock_of(s), self.events, queue_state, self.gate, self.db)
         self.overflow = OverflowService(self.pool, self.ami, queue_state)
         self.callbacks = CallbackDialer(self.pool, self.ami, self.gate)
         self.announcer = Announcer(self.pool, self.ami, queue_state, time.time)
         self.dialer = DialerService(self.pool, self.ami, self.events)
-        policy = Policy(s.sip_block_failures, s.sip_block_window_s, s.sip_block_s, parse_networks(s.sip_never_block))
+        policy = Policy(s.sip_block_failures, s.sip_block_window_s, s.sip_block_s,
+                        parse_networks(s.sip_never_block) + self._trunk_networks(), s.sip_block_unknown_failures)
         self.sip_guard = SipGuard(self.pool, policy, self._reprovision, lambda: datetime.now(UTC))
         routes = route_table([("ivr", self.ivr.handle), ("agent", self.agents.handle_feature),
                               ("disposition", self.dialer.handle_disposition),
@@ -105,7 +106,9 @@ class Service:
                               ("csat", self.ivr.handle_csat)])
         self.agi = FastAgiServer(routes, host=s.agi_host, port=s.agi_port,
                                  max_header_bytes=s.agi_max_header_bytes,
-                                 header_timeout=s.agi_header_timeout, command_timeout=s.agi_command_timeout)
+                                 header_timeout=s.agi_header_timeout, command_timeout=s.agi_command_timeout,
+                                 max_sessions=s.agi_max_sessions,
+                                 allow=LOOPBACK + parse_networks(s.agi_allow) + await _host_networks(s.ami_host))
         if "agi" in self.only:
             await self.agi.start()
         if "ami" in self.only:
@@ -145,6 +148,8 @@ class Service:
             return  # agent states are reconciled from Asterisk once the database is back
         try:
             await self._track(event)
+        except DatabaseUnavailable as exc:
+            log.error("service.database_unreachable", ami_event=event.name, detail=str(exc)[:200])
         except (psycopg.OperationalError, PoolTimeout) as exc:
             self.db.mark_down(exc)
             log.error("service.database_unreachable", ami_event=event.name, detail=str(exc)[:200])
@@ -202,6 +207,15 @@ class Service:
                 await settle()
             except (AmiUnavailable, psycopg.OperationalError, PoolTimeout) as exc:
                 log.warning("service.settle_after_outage_failed", part=name, detail=str(exc)[:200])
+
+    def _trunk_networks(self) -> tuple[Network, ...]:
+        """Carriers' networks (the trunks' identify matches): never blocked automatically."""
+        s = self.settings
+        found: tuple[Network, ...] = ()
+        for path in (s.asterisk_config_dir / "pjsip.conf", s.generated_dir / "pjsip.conf"):
+            with contextlib.suppress(OSError):
+                found += identify_networks(path.read_text())
+        return found
 
     async def _reprovision(self) -> None:
         if self.settings.generated_dir.parent.is_dir():
@@ -284,6 +298,12 @@ class Service:
                            self.agi.sessions_served),
                     Sample("callcenter_agi_requests_rejected_total", "counter",
                            "FastAGI connections refused (truncated, oversized, garbage)", self.agi.requests_rejected),
+                    Sample("callcenter_agi_sessions_refused_total", "counter",
+                           "FastAGI connections refused because AGI_MAX_SESSIONS were in progress",
+                           self.agi.sessions_refused),
+                    Sample("callcenter_agi_peers_refused_total", "counter",
+                           "FastAGI connections refused from addresses not allowed (AGI_ALLOW)",
+                           self.agi.peers_refused),
                     *summary("callcenter_agi_turnaround_seconds",
                              "from a FastAGI request or reply to our next command (recent commands)",
                              list(self.agi.turnarounds))]
@@ -334,6 +354,16 @@ class Service:
             except Exception:
                 log.exception("service.stop_failed", part=name)
         log.info("service.stopped")
+
+
+async def _host_networks(host: str) -> tuple[Network, ...]:
+    """The addresses of a host name (the Asterisk host, which FastAGI must accept), as /32 and /128."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError as exc:
+        log.warning("agi.asterisk_host_unresolved", host=host, detail=str(exc))
+        return ()
+    return parse_networks(",".join(sorted({str(info[4][0]) for info in infos})))
 
 
 async def run(settings: Settings, only: frozenset[str] = frozenset(PARTS),

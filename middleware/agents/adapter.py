@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from middleware import constants as cc
 from middleware.agents import tracking
 from middleware.agents.state import AgentEvent, AgentState, InvalidTransition, next_state
-from middleware.agents.supervision import SpyMode, chanspy_options
+from middleware.agents.supervision import SpyMode, chanspy_options, spy_target
 from middleware.agi.session import AgiSession
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient
@@ -202,7 +202,12 @@ class AgentService:
         agent = await self._agent(code)
         if agent.state is not AgentState.ON_CALL:
             raise AgentError(f"agent {code} is {agent.state.value}, not on a call")
-        variables = (f"CC_SPY_TARGET={actions.pjsip_interface(agent.endpoint or '')},"
+        async with self._pool.connection() as conn:
+            phones = {p.endpoint: p for p in await agent_store.list_phones(conn)}
+        supervisor = phones.get(supervisor_endpoint)
+        if supervisor is None or supervisor.tenant_code != agent.tenant_code:
+            raise AgentError(f"phone {supervisor_endpoint} is not one of tenant {agent.tenant_code}'s phones")
+        variables = (f"CC_SPY_TARGET={spy_target(agent.endpoint or '')},"
                      f"CC_SPY_OPTIONS={chanspy_options(mode)}")
         await self._ami.action(
             {"Action": "Originate", "Channel": actions.pjsip_interface(supervisor_endpoint), "Context": "supervise",

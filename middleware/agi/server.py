@@ -9,6 +9,7 @@ fallback path instead of leaving the caller in silence.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -21,6 +22,21 @@ log = structlog.get_logger(__name__)
 
 Handler = Callable[[AgiSession], Awaitable[None]]
 ERROR_VARIABLE = "CC_AGI_ERROR"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def peer_allowed(address: str | None, allow: tuple[Network, ...]) -> bool:
+    """Whether a connection from ``address`` may speak FastAGI (IPv4-mapped IPv6 counts as IPv4)."""
+    if address is None:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in allow)
 
 
 class DuplicateRoute(ValueError):
@@ -59,8 +75,15 @@ async def read_request(reader: asyncio.StreamReader, *, max_bytes: int) -> AgiRe
 
 class FastAgiServer:
     def __init__(self, routes: dict[str, Handler], *, host: str, port: int, max_header_bytes: int,
-                 header_timeout: float, command_timeout: float) -> None:
+                 header_timeout: float, command_timeout: float, max_sessions: int = 1000,
+                 allow: tuple[Network, ...] = LOOPBACK) -> None:
         self._routes = routes
+        # More sessions than Asterisk's calls could need is a flood: refused (the dialplan falls back)
+        # before they cost a task each; so is any peer outside the networks Asterisk runs on.
+        self._max_sessions = max_sessions
+        self._allow = allow
+        self.sessions_refused = 0   # over max_sessions
+        self.peers_refused = 0      # from an address not allowed
         self._host = host
         self._port = port
         self._max_header_bytes = max_header_bytes
@@ -117,6 +140,10 @@ class FastAgiServer:
             self._server = None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        refusal = self._refusal(writer.get_extra_info("peername"))
+        if refusal is not None:
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
@@ -132,6 +159,21 @@ class FastAgiServer:
             self._tasks.discard(task)
             self._watches.discard(watch)
             writer.close()  # not awaiting wait_closed(): a task and a timer per call for nothing
+
+    def _refusal(self, peer: object) -> str | None:
+        """Why a new connection is refused at once, or None to serve it."""
+        address = peer[0] if isinstance(peer, tuple) and peer else None
+        if not peer_allowed(address, self._allow):
+            self.peers_refused += 1
+            if self.peers_refused & (self.peers_refused - 1) == 0:  # 1st, 2nd, 4th, 8th, ...: no log flood
+                log.warning("agi.peer_refused", peer=str(address), refused=self.peers_refused)
+            return "peer"
+        if len(self._tasks) >= self._max_sessions:
+            self.sessions_refused += 1
+            if self.sessions_refused & (self.sessions_refused - 1) == 0:
+                log.warning("agi.sessions_full", max_sessions=self._max_sessions, refused=self.sessions_refused)
+            return "full"
+        return None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watch: Watch) -> None:
         peer = writer.get_extra_info("peername")

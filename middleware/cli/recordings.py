@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from psycopg import AsyncConnection
 
-from middleware.cli.common import CliError, add_json_flag, emit_json, parse_day, show_rows, with_connection
+from middleware.cli.common import (
+    CliError,
+    add_json_flag,
+    emit_json,
+    parse_day,
+    require_tenant,
+    show_rows,
+    with_connection,
+)
 from middleware.config import Settings
 from middleware.recordings.adapter import FORMATS
 from middleware.recordings.media import sha256_of
+from middleware.recordings.retention import confined
 from middleware.store import recordings
 
 LIST_COLUMNS = ("id", "tenant", "started_at", "duration_s", "agent_code", "queue", "caller_number", "disposition")
@@ -48,7 +58,9 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     add_json_flag(v)
     v.set_defaults(func=cmd_verify)
     pu = verbs.add_parser("purge", help="delete recordings past their tenant's retention")
-    pu.add_argument("--older-than", type=int, metavar="DAYS", help="instead of each tenant's retention")
+    pu.add_argument("--tenant", help="only this tenant's recordings")
+    pu.add_argument("--older-than", type=int, metavar="DAYS",
+                    help="instead of the tenant's retention (needs --tenant: never every tenant's at once)")
     pu.add_argument("--dry-run", action="store_true", help="list what would go; delete nothing")
     pu.set_defaults(func=cmd_purge)
 
@@ -151,23 +163,43 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     if args.older_than is not None and args.older_than < 1:
         raise CliError("--older-than must be at least 1 day")
+    if args.older_than is not None and not args.tenant:
+        raise CliError("--older-than overrides a tenant's retention: name the tenant with --tenant")
+    root = settings.recordings_root
 
     async def rows(conn: AsyncConnection) -> list[dict[str, Any]]:
-        return await recordings.expired(conn, datetime.now(UTC), args.older_than)
+        if args.tenant:
+            await require_tenant(conn, args.tenant)
+        return await recordings.expired(conn, datetime.now(UTC), args.older_than, args.tenant)
 
     due = with_connection(settings, rows)
     for row in due:
         verb = "would delete" if args.dry_run else "delete"
-        print(f"{verb} {row['id']} {row['tenant']} {row['started_at']:%Y-%m-%d} {row['path']} "
+        when = f"{row['started_at']:%Y-%m-%d}" if row["started_at"] else "(no start time)"
+        print(f"{verb} {row['id']} {row['tenant']} {when} {row['path']} "
               f"(retention {args.older_than or row['retention_days']} days)")
     if args.dry_run or not due:
         print(f"{len(due)} recording(s) past retention{' (dry run: nothing deleted)' if args.dry_run else ''}")
         return 0
+    deleted, refused = [], 0
     for row in due:
-        Path(row["path"]).unlink(missing_ok=True)
+        target = confined(row["path"], root, row["tenant"])
+        if target is None:  # the row points outside its tenant's folder: delete neither, say so
+            refused += 1
+            sys.stderr.write(f"recording {row['id']}: {row['path']} is not under {root / str(row['tenant'])}: "
+                             "kept (file and row)\n")
+            continue
+        try:
+            target.unlink(missing_ok=True)
+        except OSError as exc:
+            refused += 1
+            sys.stderr.write(f"recording {row['id']}: cannot delete {target}: {exc.strerror}: row kept\n")
+            continue
+        deleted.append(row["id"])
 
     async def drop(conn: AsyncConnection) -> int:
-        return await recordings.delete(conn, [row["id"] for row in due])
+        return await recordings.delete(conn, deleted)
 
-    print(f"{with_connection(settings, drop)} recording(s) deleted")
-    return 0
+    print(f"{with_connection(settings, drop) if deleted else 0} recording(s) deleted"
+          + (f", {refused} kept (see above)" if refused else ""))
+    return 1 if refused else 0

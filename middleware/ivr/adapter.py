@@ -8,19 +8,23 @@ Also publishes the screen pop when an agent connects (AMI AgentConnect)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
+import psycopg
 import structlog
-from psycopg_pool import AsyncConnectionPool
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from middleware import constants as cc
 from middleware.agi.session import AgiHangup, AgiSession
 from middleware.dialing.policy import DialingPolicy, NumberRefused, judge
 from middleware.dialing.service import DialingGate
 from middleware.event_stream import EventStream
+from middleware.health import DatabaseMonitor
 from middleware.ivr import engine
 from middleware.ivr.facts import IvrFacts, channel_variables, facts_of, screen_pop
 from middleware.ivr.flow import (
@@ -44,18 +48,41 @@ log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
 
 
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL is known to be down, or did not give a connection in time."""
+
+
 class IvrService:
+    # A caller must not wait in silence on a database that does not answer: past this, the dialplan's
+    # fallback queue takes the call.
+    DB_WAIT_S = 0.8
+
     def __init__(self, pool: AsyncConnectionPool, clock: Clock, events: EventStream,
-                 queue_state: QueueState | None = None, gate: DialingGate | None = None) -> None:
+                 queue_state: QueueState | None = None, gate: DialingGate | None = None,
+                 db: DatabaseMonitor | None = None) -> None:
         self._pool = pool
+        self._db = db
         self._clock = clock
         self._events = events
         self._queue_state = queue_state
         self._gate = gate or DialingGate()
         self._flows: dict[tuple[str, str], tuple[datetime, Flow]] = {}
 
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection within DB_WAIT_S; a failure marks the database down for everyone."""
+        if self._db is not None and self._db.down:
+            raise DatabaseUnavailable("PostgreSQL is down")
+        try:
+            async with self._pool.connection(timeout=self.DB_WAIT_S) as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            if self._db is not None and isinstance(exc, psycopg.OperationalError):  # (a busy pool is not down)
+                self._db.mark_down(exc)
+            raise DatabaseUnavailable(type(exc).__name__) from exc
+
     async def _flow(self, tenant: str, name: str) -> Flow:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             row = await flows.get_flow(conn, tenant, name)
         if row is None:
             raise InvalidFlow([])
@@ -67,10 +94,17 @@ class IvrService:
         return flow
 
     async def handle(self, session: AgiSession) -> None:
+        try:
+            await self._handle(session)
+        except DatabaseUnavailable as exc:  # the fallback queue answers at once
+            log.error("ivr.database_unavailable", detail=str(exc))
+            await session.set_variable(cc.CC_AGI_ERROR, "database unavailable")
+
+    async def _handle(self, session: AgiSession) -> None:
         request = session.request
         did = request.query.get("did") or (await session.get_variable(cc.CC_DID)) or ""
         linkedid = request.query.get("linkedid") or request.uniqueid
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             did_row = await tenants.find_did(conn, did)
         if did_row is None:
             log.warning("ivr.unknown_did", did=did)
@@ -132,7 +166,7 @@ class IvrService:
         if isinstance(action, engine.Ask):
             return await ask(session, action)
         if isinstance(action, engine.Lookup):
-            async with self._pool.connection() as conn:
+            async with self._connection() as conn:
                 if action.by == "caller_id":
                     customer = await customers.find_by_phone(conn, tenant_id, action.value)
                 else:
@@ -142,7 +176,7 @@ class IvrService:
             await session.set_variable("CHANNEL(language)", action.language)
             return engine.Done()
         if isinstance(action, engine.RequestCallback):
-            async with self._pool.connection() as conn:
+            async with self._connection() as conn:
                 try:
                     destination = await self._gate.check_callback(conn, tenant_id, action.number, self._clock())
                 except NumberRefused:
@@ -167,7 +201,7 @@ class IvrService:
             await self._route(session, cc.ROUTE_VOICEMAIL, {cc.CC_MAILBOX: action.mailbox})
         elif isinstance(action, engine.ToTransfer):
             if action.number is not None:  # to a trunk: the tenant's dialing policy decides
-                async with self._pool.connection() as conn:
+                async with self._connection() as conn:
                     destination = await self._gate.check(conn, tenant_id, action.number, "transfer")
                 action = engine.ToTransfer(None, destination.e164, action.trunk)
             await self._route(session, cc.ROUTE_TRANSFER, {cc.CC_TRANSFER_DIAL: transfer_dial(action)})
@@ -185,7 +219,7 @@ class IvrService:
         if snapshot is None:
             return
         estimate = estimate_wait(snapshot)
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await calls.record_estimate(conn, linkedid, None if math.isinf(estimate) else round(estimate, 3),
                                         snapshot.position)
         log.info("ivr.wait_estimate", queue=queue, position=snapshot.position, estimate_s=estimate)
@@ -201,7 +235,7 @@ class IvrService:
         variables = {cc.CC_QUEUE: queue}
         if priority is not None:
             variables["QUEUE_PRIO"] = str(priority)
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             row = await tenants.get_queue(conn, queue)
         if row is not None and row.widen_steps:
             first = initial_max_penalty([WidenStep(s, p) for s, p in row.widen_steps])
@@ -215,7 +249,7 @@ class IvrService:
         await session.set_variable(cc.CC_ROUTE, route)
 
     async def _store(self, linkedid: str, tenant_id: int, did: str, caller: str, facts: IvrFacts) -> None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await calls.record_ivr(conn, linkedid=linkedid, tenant_id=tenant_id, did=did, caller_number=caller,
                                    facts=facts)
 
@@ -228,7 +262,7 @@ class IvrService:
         linkedid = session.request.query.get("linkedid") or session.request.uniqueid
         number = session.request.caller_id
         joined = joined_at_of(session.request.query.get("joined", ""))
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             row = await tenants.get_queue(conn, queue)
             tenant_id = await tenants.tenant_id(conn, row.tenant_code) if row else None
             destination = None
@@ -269,14 +303,14 @@ class IvrService:
         if score is None:
             log.info("ivr.csat_no_answer", linkedid=linkedid)
             return
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await calls.record_csat(conn, linkedid, score)
         log.info("ivr.csat", linkedid=linkedid, score=score)
         await session.stream_file("auth-thankyou")
 
     async def on_agent_connect(self, event: AmiEvent) -> None:
         """Publish the screen pop for the agent who just got the call."""
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             call = await calls.get_call(conn, event.linkedid)
         if call is None:
             call = {"linkedid": event.linkedid}

@@ -25,6 +25,14 @@ def _safe(value: str, what: str) -> str:
     return value
 
 
+SIP_REALM = "callcenter"  # asterisk-config/pjsip.conf: default_realm and the agent-auth template's realm
+
+
+def sip_digest(username: str, password: str, realm: str = SIP_REALM) -> str:
+    """HA1 of RFC 2617 digest: what Asterisk needs to check a phone, without its password in the file."""
+    return hashlib.md5(f"{username}:{realm}:{password}".encode(), usedforsecurity=False).hexdigest()
+
+
 def render_pjsip(phones: Iterable[PhoneRow]) -> str:
     out = [HEADER]
     for p in phones:
@@ -37,7 +45,8 @@ def render_pjsip(phones: Iterable[PhoneRow]) -> str:
             f'callerid = "{name}" <{ep}>\n'
             f"disallow = all\nallow = {_safe(p.codecs, f'phone {ep} codecs')}\n"
             f"set_var = CC_TENANT={p.tenant_code}\n"
-            f"[{ep}](agent-auth)\nusername = {ep}\npassword = {_safe(p.secret, f'phone {ep} secret')}\n"
+            f"[{ep}](agent-auth)\nusername = {ep}\n"
+            f"password_digest = MD5:{sip_digest(ep, _safe(p.secret, f'phone {ep} secret'))}\n"
             f"[{ep}](agent-aor)\n")
     return "".join(out)
 

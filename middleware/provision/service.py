@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient
 from middleware.ivr.flow import mailboxes, parse_flow
+from middleware.provision.files import asterisk_gid, seal, write_private
 from middleware.provision.render import (
     render_agents,
     render_cdr_pgsql,
@@ -51,13 +52,13 @@ class ProvisionResult:
     changed: tuple[str, ...]
 
 
-def write_if_changed(path: Path, text: str) -> bool:
+def write_if_changed(path: Path, text: str, gid: int | None = None) -> bool:
+    """Write a generated file (0640 root:asterisk, see files.py) unless it already holds ``text``."""
     if path.exists() and path.read_text() == text:
+        seal(path, gid)  # a file of an earlier release may still be world-readable
         return False
     before = path.stat().st_mtime if path.exists() else 0.0
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_private(path, text, gid)
     # Asterisk compares whole-second mtimes: a rewrite within the second it last loaded must still look new.
     stamp = max(time.time(), before + 1.0)
     os.utime(path, (stamp, stamp))
@@ -97,7 +98,8 @@ async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClie
         "agents.conf": render_agents(agents),
         "cdr_pgsql.conf": render_cdr_pgsql(str(pool.conninfo)),
     }
-    changed = tuple(name for name, text in texts.items() if write_if_changed(generated_dir / name, text))
+    gid = asterisk_gid(generated_dir.parent.parent)  # <root>/etc/group of the Asterisk it serves
+    changed = tuple(name for name, text in texts.items() if write_if_changed(generated_dir / name, text, gid))
     if ami is not None:
         names = RELOADS if force_reload else [name for name in changed if name in RELOADS]
         commands = dict.fromkeys(RELOADS[name] for name in names)

@@ -27,10 +27,17 @@ PACKAGES: tuple[str, ...] = (
     # whose docker CLI has no compose plugin and no engine.
     "docker-compose",
 )
-# Run in the chroot after the packages: Debian ships Spanish prompts without the `es` language link.
+# Run in the chroot after the packages: Debian ships Spanish prompts without the `es` language link;
+# the modules that would give a stolen AMI secret a shell are deleted, so nothing can load them.
+DANGEROUS_MODULES: tuple[str, ...] = ("app_system.so", "func_shell.so", "func_env.so", "app_exec.so")
 POST_INSTALL: tuple[tuple[str, ...], ...] = (
     ("ln", "-sfn", "es_MX_f_Allison", "/usr/share/asterisk/sounds/es"),
+    ("sh", "-c", "rm -f " + " ".join(f"/usr/lib/*/asterisk/modules/{m}" for m in DANGEROUS_MODULES)),
 )
+# The rootfs's asterisk user, created before the package does it: Debian's adduser would take the
+# first free system uid of the rootfs, which on the host is another account's (postgres): ps, file
+# owners and signals would mix the two. These ids are meant to be free on the host (checked at build).
+ASTERISK_UID = ASTERISK_GID = 2600
 STAMP_NAME = ".callcenter-rootfs"
 SYSTEM_MOUNTS: tuple[str, ...] = ("proc", "sys", "dev")
 # The mirror snapshot's Release file can be past its Valid-Until date.
@@ -43,9 +50,24 @@ class RootfsError(RuntimeError):
     """The rootfs cannot be built or used."""
 
 
+def pre_install(uid: int = ASTERISK_UID, gid: int = ASTERISK_GID) -> tuple[tuple[str, ...], ...]:
+    return (("groupadd", "--system", "--gid", str(gid), "asterisk"),
+            ("useradd", "--system", "--uid", str(uid), "--gid", str(gid), "--home-dir", "/var/lib/asterisk",
+             "--no-create-home", "--shell", "/usr/sbin/nologin", "--comment", "Asterisk PBX daemon", "asterisk"))
+
+
+def host_ids_taken(passwd: str, group: str, uid: int, gid: int) -> list[str]:
+    """Host accounts that already hold ``uid`` or ``gid`` (from /etc/passwd and /etc/group text)."""
+    taken = [f"user {line.split(':')[0]}" for line in passwd.splitlines()
+             if len(line.split(":")) > 2 and line.split(":")[2] == str(uid)]
+    taken += [f"group {line.split(':')[0]}" for line in group.splitlines()
+              if len(line.split(":")) > 2 and line.split(":")[2] == str(gid)]
+    return taken
+
+
 def wanted_stamp(packages: tuple[str, ...] = PACKAGES) -> str:
     """The stamp a rootfs built for this package list carries."""
-    text = "\n".join([SUITE, VARIANT, *sorted(packages), *(" ".join(c) for c in POST_INSTALL)])
+    text = "\n".join([SUITE, VARIANT, *sorted(packages), *(" ".join(c) for c in (*pre_install(), *POST_INSTALL))])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -106,6 +128,11 @@ def build(root: Path, *, force: bool = False, packages: tuple[str, ...] = PACKAG
         raise RootfsError("building the Asterisk rootfs needs root (debootstrap, chroot, mount)")
     if shutil.which("debootstrap") is None:
         raise RootfsError("debootstrap is not installed: apt-get install -y debootstrap")
+    taken = host_ids_taken(Path("/etc/passwd").read_text(), Path("/etc/group").read_text(), ASTERISK_UID,
+                           ASTERISK_GID)
+    if taken:
+        raise RootfsError(f"uid/gid {ASTERISK_UID} for the rootfs's asterisk user is taken on this host by "
+                          f"{', '.join(taken)}")
     tmp = root.with_name(root.name + ".building")
     if tmp.exists():
         unmount_all(tmp)
@@ -116,6 +143,8 @@ def build(root: Path, *, force: bool = False, packages: tuple[str, ...] = PACKAG
     try:
         mount_system(tmp)
         env = ["env", "DEBIAN_FRONTEND=noninteractive"]
+        for command in pre_install():
+            _run(["chroot", str(tmp), *command])
         log("rootfs: apt-get update")
         _run(["chroot", str(tmp), *env, "apt-get", *APT_OPTS, "update", "-qq"])
         log(f"rootfs: apt-get install {' '.join(packages)}")

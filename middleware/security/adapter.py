@@ -42,7 +42,7 @@ class SipGuard:
         self.failures_seen += 1
         account = event.get("accountid")
         log.info("security.sip_auth_failed", address=address, account=account, reason=event.name)
-        block = self.counter.record(address, account, self._clock())
+        block = self.counter.record(address, account, self._clock(), unknown_account=event.name == "InvalidAccountID")
         if block is None:
             return
         async with self._pool.connection() as conn:

@@ -2,8 +2,12 @@
 
 Asterisk reports each failure as an AMI security event (InvalidAccountID: no such account;
 ChallengeResponseFailed / InvalidPassword: wrong password) with the peer's address. An address with
-``max_failures`` failures within ``window_s`` is blocked for ``block_s``; the addresses the operator
-trusts (carriers, the PBX's own host) are never blocked, whatever they do.
+``max_failures`` wrong passwords within ``window_s`` is blocked for ``block_s``. Unknown accounts are
+counted apart and block only at ``max_unknown_failures``: a wrong password needs a two-way exchange
+(the challenge's nonce), while a REGISTER for an unknown account is one UDP packet whose source anyone
+can forge, so an office's NAT address must not be locked out by a few spoofed packets; a scanner
+walking account names still passes the higher limit in seconds. The addresses the operator trusts
+(carriers' networks from the trunks' ``match`` lines, SIP_NEVER_BLOCK) are never blocked.
 """
 
 from __future__ import annotations
@@ -23,10 +27,27 @@ class Policy:
     window_s: float = 60.0
     block_s: float = 900.0
     never_block: tuple[Network, ...] = ()
+    max_unknown_failures: int = 30
 
     def __post_init__(self) -> None:
-        if self.max_failures < 1 or self.window_s <= 0 or self.block_s <= 0:
-            raise ValueError("max_failures, window_s and block_s must be positive")
+        if self.max_failures < 1 or self.window_s <= 0 or self.block_s <= 0 or self.max_unknown_failures < 1:
+            raise ValueError("max_failures, max_unknown_failures, window_s and block_s must be positive")
+
+
+def identify_networks(pjsip_text: str) -> tuple[Network, ...]:
+    """The networks of every ``match =`` line of a pjsip.conf (identify sections: the carriers);
+    host names are skipped (they cannot be compared with an address)."""
+    out = []
+    for line in pjsip_text.splitlines():
+        key, sep, value = line.split(";", 1)[0].partition("=")
+        if not sep or key.strip() != "match":
+            continue
+        for item in value.split(","):
+            try:
+                out.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                continue
+    return tuple(out)
 
 
 def parse_networks(text: str) -> tuple[Network, ...]:
@@ -66,31 +87,36 @@ class Block:
 class FailureCounter:
     """Recent failures per address (only the last window is kept, so memory stays bounded)."""
     policy: Policy
-    recent: dict[str, deque[datetime]] = field(default_factory=dict)
+    recent: dict[str, deque[datetime]] = field(default_factory=dict)  # wrong passwords
+    unknown: dict[str, deque[datetime]] = field(default_factory=dict)  # unknown accounts
 
     def trusted(self, address: str) -> bool:
         ip = ipaddress.ip_address(address)
         return any(ip in net for net in self.policy.never_block)
 
-    def record(self, address: str, account: str, at: datetime) -> Block | None:
-        """Count one failure; the block it triggers, if this one reaches the limit."""
+    def record(self, address: str, account: str, at: datetime, *, unknown_account: bool = False) -> Block | None:
+        """Count one failure; the block it triggers, if this one reaches its kind's limit."""
         if self.trusted(address):
             return None
-        window = self.recent.setdefault(address, deque())
+        windows, limit = ((self.unknown, self.policy.max_unknown_failures) if unknown_account
+                          else (self.recent, self.policy.max_failures))
+        window = windows.setdefault(address, deque())
         window.append(at)
         start = at - timedelta(seconds=self.policy.window_s)
         while window and window[0] <= start:
             window.popleft()
-        if len(window) < self.policy.max_failures:
+        if len(window) < limit:
             return None
         failures = len(window)
-        del self.recent[address]
+        self.recent.pop(address, None)
+        self.unknown.pop(address, None)
         return Block(address, failures, at + timedelta(seconds=self.policy.block_s), account)
 
     def forget_before(self, moment: datetime) -> None:
         """Drop addresses whose last failure is older than ``moment``."""
-        for address in [a for a, w in self.recent.items() if not w or w[-1] < moment]:
-            del self.recent[address]
+        for windows in (self.recent, self.unknown):
+            for address in [a for a, w in windows.items() if not w or w[-1] < moment]:
+                del windows[address]
 
 
 def render_acl(addresses: list[str]) -> str:

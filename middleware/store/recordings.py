@@ -74,16 +74,19 @@ async def all_rows(conn: AsyncConnection) -> list[dict[str, Any]]:
     return await search(conn, Search(limit=10_000_000))
 
 
-async def expired(conn: AsyncConnection, now: datetime, older_than_days: int | None) -> list[dict[str, Any]]:
-    """Recordings past their tenant's retention (or past ``older_than_days`` when given)."""
+async def expired(conn: AsyncConnection, now: datetime, older_than_days: int | None,
+                  tenant: str | None = None) -> list[dict[str, Any]]:
+    """Recordings past their tenant's retention (or, for one tenant, past ``older_than_days``). A row
+    without a start time ages from when it was indexed; a row without a tenant is never due."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             f"""SELECT {_COLUMNS}, COALESCE(t.recording_retention_days, 90) AS retention_days
-                  FROM recordings r LEFT JOIN tenants t ON t.id = r.tenant_id
-                 WHERE r.started_at < %(now)s - make_interval(days =>
+                  FROM recordings r JOIN tenants t ON t.id = r.tenant_id
+                 WHERE (%(tenant)s::text IS NULL OR t.code = %(tenant)s)
+                   AND COALESCE(r.started_at, r.created_at) < %(now)s - make_interval(days =>
                            COALESCE(%(days)s, t.recording_retention_days, 90))
-                 ORDER BY r.started_at""",
-            {"now": now, "days": older_than_days})
+                 ORDER BY COALESCE(r.started_at, r.created_at)""",
+            {"now": now, "days": older_than_days, "tenant": tenant})
         return await cur.fetchall()
 
 

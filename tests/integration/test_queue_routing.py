@@ -187,7 +187,7 @@ async def test_callback_keeps_the_place_and_calls_the_agent_first(desk, sipp, se
     assert await busy.wait(60) == 0
 
     done = await wait_until(lambda: _callback(service, "done"), 40, "the callback to be placed and finish")
-    assert done == ("12125554002", TEST_QUEUE, 1)
+    assert done == ("+12125554002", TEST_QUEUE, 1)  # stored as the dialing policy wrote it: E.164
     assert await later.wait(90) == 0, later.errors()
     answered = [line for line in customer.log_lines() if line.startswith("ANSWERED")]
     # The customer saw the number they had called as the caller ID.
@@ -203,6 +203,30 @@ async def test_callback_keeps_the_place_and_calls_the_agent_first(desk, sipp, se
     assert legs[0]["channel"].startswith("PJSIP/acme-1001-")  # the agent first
     assert legs[1]["channel"].startswith("PJSIP/carrier-sim-")  # then the customer
     await wait_until(lambda: _agent_state(service, "1001", "available"), 15, "Alice free after wrap-up")
+
+
+async def test_a_callback_to_a_satellite_number_is_refused_and_the_caller_keeps_their_place(desk, sipp) -> None:
+    """Toll fraud: a caller who spoofs a satellite number (+882...) and presses 1 must not make the
+    center call it. They hear why, stay in the queue at the place they held (ahead of a caller who
+    joined after them), and are answered; nothing is stored to be dialled."""
+    service, phones = await desk("ringall", members=("1001",))
+    async with service.pool.connection() as conn:
+        await flows.allow_trunk(conn, await tenants.tenant_id(conn, "acme"), "carrier-sim")
+    spoofed = "+88216123456"
+    busy = await sipp.call(TEST_DID, caller="12125554101", port=next(_ports), presses=[], hold_ms=30000)
+    await wait_until(lambda: _agent_state(service, "1001", "on_call"), 15, "Alice on the first call")
+    fraud = await sipp.call(TEST_DID, caller=spoofed, port=next(_ports), presses=[(16000, "1")], hold_ms=30000)
+    await asyncio.sleep(3)
+    later = await sipp.call(TEST_DID, caller="12125554103", port=next(_ports), presses=[], hold_ms=5000)
+    for run in (busy, fraud, later):
+        assert await run.wait(120) == 0, run.errors()
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) FROM callbacks")
+        assert (await cur.fetchone())[0] == 0
+    assert service.gate.refusals[("callback", "satellite")] == 1
+    assert [c["caller"] for c in phones["1001"].connected_calls()] == ["12125554101", spoofed, "12125554103"]
+    record = await wait_until(lambda: call_record(service, spoofed), 20, "the refused caller's record")
+    assert record["disposition"] == "answered" and record["agent_code"] == "1001"
 
 
 async def _callback(service: Any, status: str) -> tuple[str, str, int] | None:

@@ -77,3 +77,43 @@ async def test_an_answered_call_is_recorded_indexed_and_managed(alice_desk, sipp
     assert "would delete" in dry.stdout and path.is_file()
     assert (await cli(settings, "recordings", "purge")).returncode == 0
     assert not path.exists() and await _recording(db_url, call["linkedid"]) is None
+
+
+async def test_purge_stays_inside_each_tenants_folder_and_retention(settings, db_url, tmp_path) -> None:
+    """`purge --older-than` used to override every tenant's retention, and unlink trusted the row's path."""
+    root = tmp_path / "monitor"
+    (root / "acme").mkdir(parents=True)
+    (root / "globex").mkdir()
+    outside = tmp_path / "precious.txt"
+    outside.write_text("not a recording")
+    files = {name: root / tenant / f"{name}.wav" for name, tenant in
+             (("old", "acme"), ("undated", "acme"), ("young", "acme"), ("globex-old", "globex"))}
+    for path in files.values():
+        path.write_bytes(b"RIFF")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for code in ("acme", "globex"):
+            conn.execute("INSERT INTO tenants (code, name, recording_retention_days) VALUES (%s, %s, 30)",
+                         (code, code))
+        rows = [("old", "acme", str(files["old"]), "100 days"), ("undated", "acme", str(files["undated"]), None),
+                ("young", "acme", str(files["young"]), "10 days"),
+                ("globex-old", "globex", str(files["globex-old"]), "100 days"),
+                ("forged", "acme", str(root / "acme" / ".." / ".." / "precious.txt"), "100 days")]
+        for linkedid, tenant, path, age in rows:
+            conn.execute("INSERT INTO recordings (linkedid, tenant_id, path, format, started_at, created_at) "
+                         "VALUES (%s, (SELECT id FROM tenants WHERE code = %s), %s, 'wav', "
+                         "now() - %s::interval, now() - interval '40 days')", (linkedid, tenant, path, age))
+    env_settings = settings.with_overrides(recordings_dir=root)
+    refused = await cli(env_settings, "recordings", "purge", "--older-than", "5")
+    assert refused.returncode != 0 and "--tenant" in refused.stderr and files["young"].exists()
+
+    done = await cli(env_settings, "recordings", "purge")
+    assert done.returncode == 1 and "precious.txt" in done.stderr and "kept" in done.stderr
+    assert outside.read_text() == "not a recording"
+    assert not files["old"].exists() and not files["undated"].exists() and not files["globex-old"].exists()
+    assert files["young"].exists()
+    with psycopg.connect(db_url) as conn:
+        left = {r[0] for r in conn.execute("SELECT linkedid FROM recordings").fetchall()}
+    assert left == {"young", "forged"}  # the forged row stays with its file: nothing was deleted for it
+
+    one = await cli(env_settings, "recordings", "purge", "--tenant", "acme", "--older-than", "5")
+    assert one.returncode == 1 and not files["young"].exists()

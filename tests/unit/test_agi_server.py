@@ -8,8 +8,9 @@ import random
 
 import pytest
 
-from middleware.agi.server import DuplicateRoute, FastAgiServer, Handler, route_table
+from middleware.agi.server import LOOPBACK, DuplicateRoute, FastAgiServer, Handler, peer_allowed, route_table
 from middleware.agi.session import AgiHangup, AgiSession
+from middleware.security.auth_failures import parse_networks
 
 HEADER = (
     "agi_network: yes\nagi_network_script: {script}?did=5551000&linkedid=L1\n"
@@ -270,3 +271,48 @@ def test_duplicate_route_fails_at_start() -> None:
 
     with pytest.raises(DuplicateRoute):
         route_table([("ivr", h), ("/ivr", h)])
+
+
+async def test_sessions_past_the_cap_are_refused_at_once_and_counted() -> None:
+    """A flood of FastAGI connections used to get one task each, without limit."""
+    release = asyncio.Event()
+
+    async def ivr(session: AgiSession) -> None:
+        await release.wait()
+
+    server = FastAgiServer({"ivr": ivr}, host="127.0.0.1", port=0, max_header_bytes=16384, header_timeout=2.0,
+                           command_timeout=2.0, max_sessions=2)
+    await server.start()
+    try:
+        held = [await FakeAsterisk.connect(server.port) for _ in range(2)]
+        for _ in range(100):
+            if server.active_sessions == 2:
+                break
+            await asyncio.sleep(0.01)
+        extra, _w = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await closed_by_server(extra)
+        assert server.sessions_refused == 1 and server.active_sessions == 2
+        release.set()
+        for ast in held:
+            assert await asyncio.wait_for(ast.reader.read(), 5) == b""
+    finally:
+        await server.close()
+
+
+async def test_a_peer_outside_the_allowed_networks_is_refused() -> None:
+    server = FastAgiServer({}, host="127.0.0.1", port=0, max_header_bytes=16384, header_timeout=2.0,
+                           command_timeout=2.0, allow=parse_networks("10.0.0.0/8"))
+    await server.start()
+    try:
+        reader, _w = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await closed_by_server(reader)
+        assert server.peers_refused == 1 and server.sessions_served == 0 and server.requests_rejected == 0
+    finally:
+        await server.close()
+
+
+def test_peer_addresses_are_matched_by_network() -> None:
+    allow = LOOPBACK + parse_networks("192.0.2.10")
+    assert peer_allowed("127.0.0.1", allow) and peer_allowed("::1", allow) and peer_allowed("192.0.2.10", allow)
+    assert peer_allowed("::ffff:127.0.0.1", allow)  # IPv4-mapped
+    assert not peer_allowed("192.0.2.11", allow) and not peer_allowed(None, allow) and not peer_allowed("x", allow)

@@ -1,3 +1,5 @@
+import hashlib
+
 import pytest
 
 from middleware.provision.render import ProvisionError, render_extensions, render_pjsip, render_queues
@@ -10,7 +12,10 @@ PHONE = PhoneRow("acme-1001", "alice-pw-1001", "Alice Archer", "alaw,ulaw", "acm
 def test_phone_becomes_endpoint_auth_and_aor() -> None:
     text = render_pjsip([PHONE])
     assert "[acme-1001](agent-endpoint)" in text
-    assert "[acme-1001](agent-auth)\nusername = acme-1001\npassword = alice-pw-1001" in text
+    # HA1 = md5("acme-1001:callcenter:alice-pw-1001"): the file holds no password a reader could use.
+    ha1 = hashlib.md5(b"acme-1001:callcenter:alice-pw-1001").hexdigest()
+    assert f"[acme-1001](agent-auth)\nusername = acme-1001\npassword_digest = MD5:{ha1}\n" in text
+    assert "alice-pw-1001" not in text
     assert "[acme-1001](agent-aor)" in text
     assert 'callerid = "Alice Archer" <acme-1001>' in text
 

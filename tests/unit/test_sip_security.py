@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from middleware.security.auth_failures import FailureCounter, Policy, parse_networks, remote_address, render_acl
+from middleware.security.auth_failures import (
+    FailureCounter,
+    Policy,
+    identify_networks,
+    parse_networks,
+    remote_address,
+    render_acl,
+)
 
 T0 = datetime(2026, 11, 23, 10, tzinfo=UTC)
 
@@ -58,3 +65,22 @@ def test_acl_denies_each_blocked_address_once() -> None:
     assert "type = acl" not in render_acl([])
     text = render_acl(["203.0.113.9", "198.51.100.1", "203.0.113.9"])
     assert text.endswith("[callcenter-blocked]\ntype = acl\ndeny = 198.51.100.1/32\ndeny = 203.0.113.9/32\n")
+
+
+def test_unknown_accounts_alone_block_only_at_their_own_higher_limit() -> None:
+    """Spoofed one-packet REGISTERs for unknown accounts from an office's NAT address used to block it
+    at the wrong-password limit."""
+    counter = FailureCounter(Policy(max_failures=5, window_s=60, max_unknown_failures=30))
+    assert all(counter.record("198.51.100.7", f"u{i}", at(i), unknown_account=True) is None for i in range(29))
+    assert counter.record("198.51.100.7", "1001", at(29)) is None  # one wrong password: its own count
+    block = counter.record("198.51.100.7", "u29", at(30), unknown_account=True)
+    assert block is not None and block.failures == 30
+
+
+def test_a_trunks_identify_networks_are_read_from_pjsip_conf() -> None:
+    text = ("[carrier-sim](trunk-identify)\nendpoint = carrier-sim\nmatch = 127.0.0.1/32\n"
+            "[other]\ntype = identify\nmatch = 198.51.100.0/24, sip.carrier.example ; comment\n"
+            "[phone]\nusername = match\n")
+    assert identify_networks(text) == parse_networks("127.0.0.1/32, 198.51.100.0/24")
+    counter = FailureCounter(Policy(max_failures=1, never_block=identify_networks(text)))
+    assert counter.record("198.51.100.20", "x", at(0)) is None
