@@ -25,5 +25,12 @@ done
 # app_queue re-reads rules by the mtime of queuerules.conf itself: the generated file, linked.
 ln -sf generated/queuerules.conf /etc/asterisk/queuerules.conf
 [ -f /etc/asterisk/generated/extensions.conf ] || printf '[dids-generated]\n\n[phones-generated]\n' > /etc/asterisk/generated/extensions.conf
-chown -R asterisk:asterisk /etc/asterisk/generated /var/lib/asterisk /var/log/asterisk /var/spool/asterisk
+# Config holds the AMI secret: root and the asterisk group only.
+chgrp asterisk /etc/asterisk/*.conf && chmod 0640 /etc/asterisk/*.conf
+chown -R asterisk:asterisk /var/lib/asterisk /var/log/asterisk /var/spool/asterisk
+# The middleware (uid 10001, group asterisk) writes the generated files; setgid keeps them in the group.
+chown -R 10001:asterisk /etc/asterisk/generated && chmod 2770 /etc/asterisk/generated
+chmod 2770 /var/spool/asterisk/monitor
+# Recordings group-writable: the middleware indexes and purges them.
+umask 0007
 exec /usr/sbin/asterisk -f -n -U asterisk -G asterisk

@@ -41,6 +41,9 @@ class Settings:
     ami_secret: str = ""
     ami_secret_file: Path | None = None
     database_password_file: Path | None = None
+    # The role Asterisk's cdr_pgsql writes its CDR rows with (INSERT on `cdr` only); default: DATABASE_URL's.
+    cdr_database_url: str = ""
+    cdr_database_password_file: Path | None = None
     ami_action_timeout: float = 5.0
     ami_watchdog_interval: float = 5.0
     overflow_interval: float = 2.0
@@ -64,6 +67,9 @@ class Settings:
     # Addresses never blocked (carriers, this host), comma-separated addresses or networks.
     sip_never_block: str = "127.0.0.1/32"
     http_host: str = "127.0.0.1"
+    # Requests per API token: a burst of this many, then this many a second (429 with Retry-After past it).
+    api_burst: float = 40.0
+    api_rate_per_s: float = 20.0
     http_port: int = 8088
     asterisk_root: Path = PROJECT_ROOT / ".cache" / "rootfs"
     asterisk_config_dir: Path = PROJECT_ROOT / "asterisk-config"
@@ -109,6 +115,8 @@ _ENV_NAMES: dict[str, str] = {
     "ami_secret": "AMI_SECRET",
     "ami_secret_file": "AMI_SECRET_FILE",
     "database_password_file": "DATABASE_PASSWORD_FILE",
+    "cdr_database_url": "CDR_DATABASE_URL",
+    "cdr_database_password_file": "CDR_DATABASE_PASSWORD_FILE",
     "ami_action_timeout": "AMI_ACTION_TIMEOUT",
     "ami_watchdog_interval": "AMI_WATCHDOG_INTERVAL",
     "overflow_interval": "OVERFLOW_INTERVAL",
@@ -128,6 +136,8 @@ _ENV_NAMES: dict[str, str] = {
     "sip_block_s": "SIP_BLOCK_S",
     "sip_never_block": "SIP_NEVER_BLOCK",
     "http_host": "HTTP_HOST",
+    "api_burst": "API_BURST",
+    "api_rate_per_s": "API_RATE_PER_S",
     "http_port": "HTTP_PORT",
     "asterisk_root": "ASTERISK_ROOT",
     "asterisk_config_dir": "ASTERISK_CONFIG_DIR",
@@ -208,6 +218,11 @@ def _with_secrets(settings: Settings) -> Settings:
     if settings.database_password_file is not None:
         password = read_secret(settings.database_password_file, "database password")
         changes["database_url"] = make_conninfo(settings.database_url, password=password)
+    if settings.cdr_database_password_file is not None:
+        if not settings.cdr_database_url:
+            raise ConfigError("CDR_DATABASE_PASSWORD_FILE needs CDR_DATABASE_URL")
+        password = read_secret(settings.cdr_database_password_file, "CDR database password")
+        changes["cdr_database_url"] = make_conninfo(settings.cdr_database_url, password=password)
     return dataclasses.replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
 
 

@@ -24,6 +24,7 @@ from middleware.agi.server import LOOPBACK, FastAgiServer, route_table
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.api.app import Wiring, build_app
 from middleware.api.metrics import Sample, summary
+from middleware.api.ratelimit import RateLimiter
 from middleware.api.resources import Api
 from middleware.cdr.adapter import CdrService
 from middleware.cdr.journal import Journal
@@ -127,7 +128,8 @@ class Service:
             api = Api(self.pool, lambda: datetime.now(UTC), s.recordings_root,
                       live_queues=self.live_queues if "ami" in self.only else None,
                       agents=self.agents if "ami" in self.only else None)
-            wiring = Wiring(api=api, health=self.health, metrics=self.metrics, events=self.events)
+            wiring = Wiring(api=api, health=self.health, metrics=self.metrics, events=self.events,
+                            limiter=RateLimiter(s.api_rate_per_s, s.api_burst))
             self._runner = web.AppRunner(build_app(wiring), access_log=None, shutdown_timeout=2.0)
             await self._runner.setup()
             await web.TCPSite(self._runner, s.http_host, s.http_port).start()
@@ -219,13 +221,15 @@ class Service:
 
     async def _reprovision(self) -> None:
         if self.settings.generated_dir.parent.is_dir():
-            await provision(self.pool, self.settings.generated_dir, self.ami)
+            await provision(self.pool, self.settings.generated_dir, self.ami,
+                            cdr_conninfo=self.settings.cdr_database_url or None)
 
     async def resync(self) -> None:
         """After every AMI (re)login: rewrite generated config, then make queue members match the DB."""
         assert self.ami is not None and self.agents is not None
         if self.settings.generated_dir.parent.is_dir():
-            await provision(self.pool, self.settings.generated_dir, self.ami)
+            await provision(self.pool, self.settings.generated_dir, self.ami,
+                            cdr_conninfo=self.settings.cdr_database_url or None)
         else:
             log.warning("provision.skipped", reason=f"{self.settings.generated_dir.parent} not on this host")
         await self.agents.resync()

@@ -87,7 +87,16 @@ class AgentService:
         elif event in (AgentEvent.PAUSE, AgentEvent.UNPAUSE):
             await self._ami.action(actions.queue_pause(interface, event is AgentEvent.PAUSE, reason))
         async with self._pool.connection() as conn:
-            await agent_store.set_state(conn, agent.id, new, reason)
+            written = await agent_store.set_state(conn, agent.id, new, reason, expected=agent.state)
+            now = None if written else await agent_store.get_agent(conn, code)
+        if now is not None:
+            # Asterisk moved the agent meanwhile (AgentConnect while we paused): the state it reported
+            # stands; a pause or unpause sent to the queues is taken back, and the caller is told.
+            if event in (AgentEvent.PAUSE, AgentEvent.UNPAUSE):
+                await self._ami.action(actions.queue_pause(interface, event is AgentEvent.UNPAUSE, ""))
+            log.warning("agent.state_conflict", agent=code, action=event.value, was=agent.state.value,
+                        now=now.state.value)
+            raise AgentError(f"agent {code} became {now.state.value} meanwhile: {event.value} not applied")
         log.info("agent.state", agent=code, action=event.value, state=new.value, reason=reason)
         await self._published(agent, new, reason)
         return new
@@ -135,21 +144,32 @@ class AgentService:
     # -- the state Asterisk's queues put agents in --
 
     async def _move(self, agent: AgentRow, new: AgentState, reason: str,
-                    wrap_up_until: datetime | None = None) -> None:
+                    wrap_up_until: datetime | None = None) -> bool:
+        """Write what Asterisk's queues say, unless the agent changed since ``agent`` was read."""
         async with self._pool.connection() as conn:
-            await agent_store.set_state(conn, agent.id, new, reason, wrap_up_until)
+            written = await agent_store.set_state(conn, agent.id, new, reason, wrap_up_until, expected=agent.state)
+        if not written:
+            return False
         log.info("agent.state", agent=agent.code, state=new.value, reason=reason)
         await self._published(agent, new, reason)
+        return True
 
     async def on_queue_event(self, event: AmiEvent) -> None:
-        """Agent*/QueueMemberStatus events move the agent named by MemberName."""
+        """Agent*/QueueMemberStatus events move the agent named by MemberName; the state is read and
+        written compare-and-set, read again when another writer came between (a few tries)."""
         code = event.get("membername")
         if not code:
             return
+        for _ in range(3):
+            if await self._follow(code, event):
+                return
+        log.warning("agent.state_contended", agent=code, ami_event=event.name)
+
+    async def _follow(self, code: str, event: AmiEvent) -> bool:
         async with self._pool.connection() as conn:
             agent = await agent_store.get_agent(conn, code)
             if agent is None:
-                return
+                return True
             if event.name == "QueueMemberStatus":
                 new = tracking.after_member_status(agent.state, event.get("status"))
             else:
@@ -158,8 +178,7 @@ class AgentService:
             if new is AgentState.WRAP_UP:
                 seconds = await agent_store.queue_wrap_up_s(conn, event.get("queue"))
                 wrap_up_until = event.at + timedelta(seconds=seconds)
-        if new is not None:
-            await self._move(agent, new, event.name, wrap_up_until)
+        return new is None or await self._move(agent, new, event.name, wrap_up_until)
 
     async def expire_wrap_ups(self, now: datetime) -> int:
         async with self._pool.connection() as conn:

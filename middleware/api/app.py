@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,7 @@ from psycopg_pool import PoolTimeout
 
 from middleware.api import auth
 from middleware.api.metrics import Sample, exposition
+from middleware.api.ratelimit import RateLimiter, retry_after
 from middleware.api.resources import CLIENT_ERRORS, OPERATIONS, Api
 from middleware.api.spec import (
     ERROR,
@@ -54,6 +56,7 @@ class Wiring:
     health: HealthProbe
     metrics: MetricsProbe
     events: EventStream | None = None
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
 
 WIRING = web.AppKey("wiring", Wiring)
@@ -147,6 +150,9 @@ async def _json_body(request: web.Request, op: Operation) -> dict[str, Any]:
 def endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def serve(request: web.Request) -> web.StreamResponse:
         principal = await principal_of(request)
+        wait = request.app[WIRING].limiter.take(principal.token_id, time.monotonic())
+        if wait:
+            return error(429, "too many requests for this token", **{"Retry-After": retry_after(wait)})
         auth.require(principal, op.role)
         path = parse_params(op.path_params, dict(request.match_info), "path")
         query = parse_params(op.query, _single_values(request), "query")

@@ -219,14 +219,15 @@ def array(items: Json) -> Json:
 ERROR = obj(error=STR)
 _ERRORS = {400: "invalid request", 401: "missing or unknown token", 403: "role or tenant not allowed",
            404: "no such object", 409: "not in a state that allows this", 413: "body too large",
-           415: "body is not JSON", 503: "Asterisk or the database cannot be reached from this node"}
+           415: "body is not JSON", 429: "too many requests for this token (see Retry-After)",
+           503: "Asterisk or the database cannot be reached from this node"}
 
 
 def openapi(operations: list[Operation], *, title: str, version: str, extra_paths: Json) -> Json:
     """The OpenAPI 3.1 document of ``operations`` (plus unauthenticated ``extra_paths``)."""
     paths: dict[str, Json] = {}
     for op in operations:
-        errors = [400, 401, 403, 404, *op.errors] + ([413, 415] if op.body is not None else [])
+        errors = [400, 401, 403, 404, 429, *op.errors] + ([413, 415] if op.body is not None else [])
         responses: Json = {str(op.success): {"description": "ok", "content": {op.media: {"schema": op.response}}}}
         for code in errors:
             responses[str(code)] = {"description": _ERRORS[code],

@@ -45,7 +45,8 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     async def sync(pool: AsyncConnectionPool, ami: AmiClient) -> tuple[ProvisionResult, int]:
-        result = await provision(pool, settings.generated_dir, ami, force_reload=True)
+        result = await provision(pool, settings.generated_dir, ami, force_reload=True,
+                                 cdr_conninfo=settings.cdr_database_url or None)
         return result, await AgentService(pool, ami).resync()  # penalties follow skills, members follow states
 
     result, members = with_pbx(settings, sync, (ProvisionError,))

@@ -42,7 +42,7 @@ def cmd_unblock(args: argparse.Namespace, settings: Settings) -> int:
         async with pool.connection() as conn:
             removed = await sip_blocks.remove(conn, address)
         if removed:
-            await provision(pool, settings.generated_dir, ami)
+            await provision(pool, settings.generated_dir, ami, cdr_conninfo=settings.cdr_database_url or None)
         return removed
 
     if not with_pbx(settings, unblock):

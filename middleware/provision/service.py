@@ -78,7 +78,9 @@ async def _raw_cdr_writer(ami: AmiClient, changed: bool) -> None:
 
 
 async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClient | None,
-                    *, force_reload: bool = False) -> ProvisionResult:
+                    *, force_reload: bool = False, cdr_conninfo: str | None = None) -> ProvisionResult:
+    """Render every generated file from PostgreSQL and reload what changed. ``cdr_conninfo``: the
+    least-privileged role cdr_pgsql writes Asterisk's own CDR rows with (default: the pool's)."""
     async with pool.connection() as conn:
         phones = await agent_store.list_phones(conn)
         queues = await tenants.list_queues(conn)
@@ -96,7 +98,7 @@ async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClie
         "extensions.conf": render_extensions(dids, phones, queues),
         "voicemail.conf": render_voicemail(boxes),
         "agents.conf": render_agents(agents),
-        "cdr_pgsql.conf": render_cdr_pgsql(str(pool.conninfo)),
+        "cdr_pgsql.conf": render_cdr_pgsql(cdr_conninfo or str(pool.conninfo)),
     }
     gid = asterisk_gid(generated_dir.parent.parent)  # <root>/etc/group of the Asterisk it serves
     changed = tuple(name for name, text in texts.items() if write_if_changed(generated_dir / name, text, gid))

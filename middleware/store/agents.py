@@ -92,14 +92,20 @@ async def list_agents(conn: AsyncConnection) -> list[AgentRow]:
 
 
 async def set_state(conn: AsyncConnection, agent_id: int, state: AgentState, reason: str = "",
-                    wrap_up_until: datetime | None = None) -> None:
+                    wrap_up_until: datetime | None = None, *, expected: AgentState | None = None) -> bool:
+    """Write the agent's state (and its history row); with ``expected``, only if the state is still
+    that one (compare-and-set: False when another writer moved the agent first)."""
     async with conn.transaction():
-        await conn.execute(
+        cur = await conn.execute(
             """UPDATE agents SET state = %s, state_reason = %s, state_since = now(), wrap_up_until = %s
-                WHERE id = %s""", (state.value, reason, wrap_up_until, agent_id))
+                WHERE id = %s AND (%s::text IS NULL OR state = %s)""",
+            (state.value, reason, wrap_up_until, agent_id, expected and expected.value, expected and expected.value))
+        if cur.rowcount == 0:
+            return False
         await conn.execute(
             "INSERT INTO agent_state_history (agent_id, state, reason) VALUES (%s, %s, %s)",
             (agent_id, state.value, reason))
+    return True
 
 
 async def wrap_ups_over(conn: AsyncConnection, now: datetime) -> list[AgentRow]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from middleware.runtime.demo_tenant import AGENTS, DID
 from tests.integration.conftest import call_record, wait_until
 
@@ -55,3 +57,47 @@ async def _state(service, code: str, expected: str) -> bool:
         cur = await conn.execute("SELECT state FROM agents WHERE code = %s", (code,))
         row = await cur.fetchone()
     return row is not None and row[0] == expected
+
+
+async def test_a_pause_racing_an_agent_connect_never_leaves_the_agent_paused_while_talking(db_url) -> None:
+    """Agent states are written compare-and-set: an AgentConnect that lands while a supervisor's pause
+    is on its way to the queues wins; the pause is refused (409 in the API) and taken back in Asterisk."""
+    from middleware.agents.adapter import AgentError, AgentService
+    from middleware.agents.state import AgentEvent, AgentState
+    from middleware.event_stream import EventStream
+    from middleware.pbx_events import AmiEvent
+    from middleware.runtime.demo_tenant import seed
+    from middleware.store import agents as agent_store
+    from middleware.store.database import open_pool
+
+    pool = await open_pool(db_url, min_size=1, max_size=4)
+    sent: list[dict[str, str]] = []
+    try:
+        await seed(pool, agents=(CAROL,))
+        service: AgentService
+
+        class Ami:
+            """Asterisk, whose queue connects Carol to a caller just as the pause reaches it."""
+            async def action(self, fields: dict[str, str], **kw: object) -> list[dict[str, str]]:
+                sent.append(fields)
+                if fields["Action"] == "QueuePause" and fields["Paused"] == "true":
+                    await service.on_queue_event(AmiEvent("AgentConnect", {"membername": CAROL.code,
+                                                                           "queue": "acme-support"},
+                                                          datetime.now(UTC)))
+                return [{"response": "Success"}]
+
+        service = AgentService(pool, Ami(), EventStream(None))  # type: ignore[arg-type]
+        assert await service.apply(CAROL.code, AgentEvent.LOGIN) is AgentState.AVAILABLE
+        try:
+            await service.apply(CAROL.code, AgentEvent.PAUSE, "break")
+        except AgentError as exc:
+            assert "on_call" in str(exc)
+        else:
+            raise AssertionError("the pause was applied over the call")
+        async with pool.connection() as conn:
+            carol = await agent_store.get_agent(conn, CAROL.code)
+        assert carol is not None and carol.state is AgentState.ON_CALL
+        pauses = [f["Paused"] for f in sent if f["Action"] == "QueuePause"]
+        assert pauses == ["true", "false"]  # sent, then taken back
+    finally:
+        await pool.close()

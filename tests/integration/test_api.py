@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from middleware.api.app import Wiring, build_app, document
 from middleware.api.metrics import Sample
+from middleware.api.ratelimit import RateLimiter
 from middleware.api.resources import OPERATIONS, Api
 from middleware.config import load_settings
 from middleware.event_stream import EventStream
@@ -283,3 +284,41 @@ async def test_agent_actions_are_scoped_and_need_asterisk(api: Client, seeded: S
     assert status == 503 and "AMI" in body["error"] and headers["Retry-After"] == "5"  # this node has no AMI
     status, body, _ = await api.call("POST", path, seeded.acme.supervisor, json={"reason": 5})
     assert status == 400 and "reason: expected a string" in body["error"]
+
+
+async def test_api_leads_pass_the_tenants_dialing_policy(api: Client, seeded: Seeded) -> None:
+    """API-added leads used to accept premium-rate and foreign numbers, and a caller-chosen time zone."""
+    path = f"/api/v1/campaigns/{seeded.acme.campaign}/leads"
+    for body, reason in (({"number": "+1 900 555 0143"}, "premium-rate"),
+                         ({"number": "+33 1 45 67 89 00"}, "not a country this tenant may call"),
+                         ({"number": "+88216123456"}, "no country"),
+                         ({"number": "+1 202 555 0145", "timezone": "Pacific/Honolulu"}, "America/New_York")):
+        status, answer, _ = await api.call("POST", path, seeded.acme.supervisor, json=body)
+        assert status == 400 and reason in answer["error"], (body, answer)
+    with psycopg.connect(seeded.url) as conn:
+        conn.execute("UPDATE tenants SET dial_countries = '{FR}' WHERE code = 'acme'")
+    status, answer, _ = await api.call("POST", path, seeded.acme.supervisor, json={"number": "+33 1 45 67 89 00"})
+    assert status == 201 and answer["lead"]["timezone"] == "Europe/Paris", answer
+
+
+async def test_a_token_past_its_budget_gets_429_with_retry_after(seeded: Seeded) -> None:
+    pool = await open_pool(seeded.url, min_size=1, max_size=2)
+
+    async def health() -> dict[str, Any]:
+        return {"database": {"ok": True}}
+
+    wiring = Wiring(api=Api(pool, lambda: datetime.now(UTC), seeded.recordings_root), health=health,
+                    metrics=list, limiter=RateLimiter(rate_per_s=0.5, burst=3))
+    server = TestServer(build_app(wiring), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        async with ClientSession() as session:
+            client = Client(session, f"http://127.0.0.1:{server.port}", EventStream(None))
+            codes = [(await client.get("/api/v1/queues", seeded.acme.supervisor))[0] for _ in range(3)]
+            status, body, headers = await client.get("/api/v1/queues", seeded.acme.supervisor)
+            other, _, _ = await client.get("/api/v1/queues", seeded.globex.supervisor)
+    finally:
+        await server.close()
+        await pool.close()
+    assert codes == [200, 200, 200] and status == 429 and int(headers["Retry-After"]) >= 1, body
+    assert other == 200  # every token has its own budget
