@@ -89,7 +89,7 @@ class IvrService:
         cached = self._flows.get((tenant, name))
         if cached is not None and cached[0] == row.loaded_at:
             return cached[1]
-        flow = parse_flow(row.definition)  # prompts were checked at load time
+        flow = parse_flow(row.definition, default_timezone=row.tenant_timezone)  # prompts checked at load time
         self._flows[(tenant, name)] = (row.loaded_at, flow)
         return flow
 

@@ -372,7 +372,7 @@ def _strongly_connected(graph: Mapping[str, list[str]]) -> list[list[str]]:
     return out
 
 
-def validate(data: Any, prompt_exists: PromptExists | None = None) -> list[Problem]:
+def validate(data: Any, prompt_exists: PromptExists | None = None, default_timezone: str = "UTC") -> list[Problem]:
     """Every problem in a flow document, each with its path; empty when the flow can be loaded."""
     problems: list[Problem] = []
     if not isinstance(data, Mapping):
@@ -387,7 +387,7 @@ def validate(data: Any, prompt_exists: PromptExists | None = None) -> list[Probl
                                                                     for x in languages):
         problems.append(Problem("languages", "must be a list of language codes like en, es, fr_CA"))
         languages = ["en"]
-    flow_tz = str(data.get("timezone", "UTC"))
+    flow_tz = str(data.get("timezone", default_timezone))
     try:
         parse_schedule(flow_tz, {}, [])
     except InvalidSchedule as exc:
@@ -481,12 +481,13 @@ def _build(node_id: str, n: Mapping[str, Any], flow_tz: str) -> Node:
     return HangupNode(node_id, kind, prompts)
 
 
-def parse_flow(data: Any, prompt_exists: PromptExists | None = None) -> Flow:
-    """The Flow of a document that validates; InvalidFlow (with every problem) otherwise."""
-    problems = validate(data, prompt_exists)
+def parse_flow(data: Any, prompt_exists: PromptExists | None = None, default_timezone: str = "UTC") -> Flow:
+    """The Flow of a document that validates; InvalidFlow (with every problem) otherwise. Schedules
+    without a time zone of their own or of the flow's run in ``default_timezone`` (the tenant's)."""
+    problems = validate(data, prompt_exists, default_timezone)
     if problems:
         raise InvalidFlow(problems)
-    flow_tz = str(data.get("timezone", "UTC"))
+    flow_tz = str(data.get("timezone", default_timezone))
     nodes = {str(k): _build(str(k), v, flow_tz) for k, v in data["nodes"].items()}
     return Flow(data["flow"], str(data.get("description", "")), data["start"],
                 tuple(data.get("languages", ["en"])), flow_tz, nodes)

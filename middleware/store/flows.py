@@ -19,9 +19,10 @@ class FlowRow:
     source: str
     version: int
     loaded_at: datetime
+    tenant_timezone: str = "UTC"  # a flow without its own `timezone` runs its schedules in this one
 
 
-_SELECT = """SELECT t.code, f.name, f.description, f.definition, f.source, f.version, f.loaded_at
+_SELECT = """SELECT t.code, f.name, f.description, f.definition, f.source, f.version, f.loaded_at, t.timezone
                FROM ivr_flows f JOIN tenants t ON t.id = f.tenant_id"""
 
 

@@ -101,3 +101,23 @@ def test_tree_shows_each_node_once_and_jumps_back() -> None:
     assert lines[0].startswith("menu [menu]")
     assert any("press 9 -> (back to menu)" in line for line in lines)
     assert sum("q [queue]" in line for line in lines) == 1
+
+
+def test_a_flow_without_a_timezone_runs_its_schedules_in_the_tenants() -> None:
+    """A flow without `timezone` used to run its schedule in UTC whatever the tenant's zone."""
+    from datetime import UTC, datetime
+
+    from middleware.ivr.flow import ScheduleNode, parse_flow
+    from middleware.ivr.schedule import is_open
+
+    doc = {"flow": "f", "start": "hours", "nodes": {
+        "hours": {"type": "schedule", "hours": {"mon-sun": "09:00-17:00"}, "open": "bye", "closed": "bye"},
+        "bye": {"type": "hangup"}}}
+    flow = parse_flow(doc, default_timezone="America/New_York")
+    node = flow.nodes["hours"]
+    assert isinstance(node, ScheduleNode) and node.schedule.timezone == "America/New_York"
+    # 21:30 UTC is 16:30 in New York: open (read as UTC it was closed); 23:00 UTC is 18:00 there: closed.
+    assert is_open(node.schedule, datetime(2026, 12, 1, 21, 30, tzinfo=UTC))
+    assert not is_open(node.schedule, datetime(2026, 12, 1, 23, 0, tzinfo=UTC))
+    assert parse_flow({**doc, "timezone": "Europe/Paris"}, default_timezone="America/New_York").timezone == \
+        "Europe/Paris"
