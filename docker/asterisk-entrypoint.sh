@@ -24,7 +24,7 @@ for f in pjsip.conf pjsip_acl.conf queues.conf queuerules.conf agents.conf voice
 done
 # app_queue re-reads rules by the mtime of queuerules.conf itself: the generated file, linked.
 ln -sf generated/queuerules.conf /etc/asterisk/queuerules.conf
-[ -f /etc/asterisk/generated/extensions.conf ] || printf '[dids-generated]\n\n[phones-generated]\n' > /etc/asterisk/generated/extensions.conf
+[ -f /etc/asterisk/generated/extensions.conf ] || printf '[dids-generated]\n' > /etc/asterisk/generated/extensions.conf
 # Config holds the AMI secret: root and the asterisk group only.
 chgrp asterisk /etc/asterisk/*.conf && chmod 0640 /etc/asterisk/*.conf
 chown -R asterisk:asterisk /var/lib/asterisk /var/log/asterisk /var/spool/asterisk

@@ -41,6 +41,8 @@ def render_pjsip(phones: Iterable[PhoneRow]) -> str:
         out.append(
             f"\n; tenant {p.tenant_code}, agent {p.agent_code or '-'}\n"
             f"[{ep}](agent-endpoint)\n"
+            # What the phone may dial: its own tenant's phones and the feature codes, nobody else's.
+            f"context = agents-{_safe(p.tenant_code, 'tenant')}\n"
             f"auth = {ep}\naors = {ep}\n"
             f'callerid = "{name}" <{ep}>\n'
             f"disallow = all\nallow = {_safe(p.codecs, f'phone {ep} codecs')}\n"
@@ -109,12 +111,21 @@ def render_extensions(dids: Iterable[DidRow], phones: Iterable[PhoneRow], queues
                if d.consent_prompt else "")
             + (f" same => n,Set(__CC_CSAT={_safe(d.csat_prompt, 'survey prompt')})\n" if d.csat_prompt else "")
             + " same => n,Goto(inbound,s,1)\n")
-    out.append("\n[phones-generated]\n")
-    for p in phones:
-        ep = _safe(p.endpoint, "phone endpoint")
-        out.append(f"exten => {ep},1,Dial(PJSIP/{ep},30)\n same => n,Hangup()\n")
+    out.append(render_tenant_phones(phones))
     out.append(render_transfer_targets(phones, queues))
     return "".join(out)
+
+
+def render_tenant_phones(phones: Iterable[PhoneRow]) -> str:
+    """Per tenant, the context its phones dial from: the shared feature codes ([agents]) and its own
+    phones; one tenant's phone cannot ring another's."""
+    by_tenant: dict[str, list[str]] = {}
+    for p in phones:
+        ep = _safe(p.endpoint, "phone endpoint")
+        by_tenant.setdefault(_safe(p.tenant_code, "tenant"), []).append(
+            f"exten => {ep},1,Dial(PJSIP/{ep},30)\n same => n,Hangup()\n")
+    return "".join(f"\n[agents-{tenant}]\ninclude => agents\ninclude => phones-{tenant}\n"
+                   f"\n[phones-{tenant}]\n" + "".join(lines) for tenant, lines in sorted(by_tenant.items()))
 
 
 def render_transfer_targets(phones: Iterable[PhoneRow], queues: Iterable[QueueRow]) -> str:

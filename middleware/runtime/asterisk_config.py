@@ -24,7 +24,7 @@ GENERATED_DEFAULTS: dict[str, str] = {
     "queuerules.conf": "",
     "agents.conf": "",
     "voicemail.conf": "",
-    "extensions.conf": "[dids-generated]\n\n[phones-generated]\n",
+    "extensions.conf": "[dids-generated]\n",
 }
 
 

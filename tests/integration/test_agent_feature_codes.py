@@ -40,3 +40,31 @@ async def test_feature_codes_drive_the_agent_session(make_service, sipp, setting
             "SELECT h.state FROM agent_state_history h JOIN agents a ON a.id = h.agent_id WHERE a.code = %s "
             "ORDER BY h.id", (BOB.code,))
         assert [r[0] for r in await cur.fetchall()] == ["available", "paused", "available", "logged_out"]
+
+
+async def test_a_phone_rings_its_own_tenants_phones_never_another_tenants(make_service, sipp, settings) -> None:
+    """Every tenant's phones were in one [phones-generated] context: acme's phone could ring globex's."""
+    from middleware.runtime.demo_tenant import AGENTS as DEMO
+    from middleware.store import tenants
+    from tests.integration.conftest import wait_until
+
+    alice = DEMO[0]
+    service = await make_service()
+    await seed(service.pool, agents=(alice, BOB))
+    async with service.pool.connection() as conn:
+        globex = await tenants.upsert_tenant(conn, "globex", "Globex", "UTC")
+        gil = await agent_store.upsert_agent(conn, globex, "2001", "Gil Globex")
+        await agent_store.upsert_phone(conn, globex, "globex-2001", "globex-pw-2001", gil, "Gil Globex")
+    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+    gils_phone = await sipp.agent_phone("globex-2001", "globex-pw-2001", 7970)
+    bobs_phone = await sipp.agent_phone(BOB.endpoint, BOB.secret, 7974)
+    other_tenant = await sipp.feature_code(alice.endpoint, alice.secret, "globex-2001", 7978, stay_ms=2000)
+    await other_tenant.wait(30)  # refused (404): the scenario ends on the unexpected answer
+    same_tenant = await sipp.feature_code(alice.endpoint, alice.secret, BOB.endpoint, 7982, stay_ms=2000)
+    await wait_until(lambda: _invited(bobs_phone), 15, "Bob's phone to ring")
+    await same_tenant.wait(30)
+    assert gils_phone.invites() == []
+
+
+async def _invited(phone) -> bool:  # type: ignore[no-untyped-def]
+    return bool(phone.invites())

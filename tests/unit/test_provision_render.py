@@ -44,7 +44,17 @@ def test_did_sets_tenant_and_fallback_then_enters_inbound() -> None:
     assert "exten => 5551000,1,Set(__CC_TENANT=acme)" in text
     assert "Set(__CC_FALLBACK_QUEUE=acme-support)" in text
     assert "Goto(inbound,s,1)" in text
-    assert "[phones-generated]\nexten => acme-1001,1,Dial(PJSIP/acme-1001,30)" in text
+    assert "[phones-acme]\nexten => acme-1001,1,Dial(PJSIP/acme-1001,30)" in text
+
+
+def test_each_tenants_phones_dial_only_their_own_tenants_phones() -> None:
+    """[phones-generated] used to be one context for every tenant: acme's phone could ring beta's."""
+    beta = PhoneRow("beta-2001", "s3cret-s3cret", "", "alaw", "beta", "2001")
+    text = render_extensions([], [PHONE, beta])
+    acme = text[text.index("[agents-acme]"):text.index("[agents-beta]")]
+    assert "include => agents\ninclude => phones-acme\n" in acme
+    assert "acme-1001" in acme and "beta-2001" not in acme and "phones-generated" not in text
+    assert "context = agents-beta\n" in render_pjsip([beta])
 
 
 def test_transfer_targets_are_per_tenant_queues_and_phones() -> None:
