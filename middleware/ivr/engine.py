@@ -222,6 +222,8 @@ def _enter(flow: Flow, ctx: CallContext, state: FlowState, node_id: str, now: da
                             skills=node.skills if node.skills is not None else state.skills,
                             priority=node.priority if node.priority is not None else state.priority)
             state = _log(state, node_id, "", "set")
+            if node.language is not None:  # the adapter switches the channel's language, then on
+                return replace(state, language=node.language), SetLanguage(node.language)
             node_id = node.next
             continue
         if isinstance(node, CallbackNode):
@@ -288,7 +290,7 @@ def advance(flow: Flow, ctx: CallContext, state: FlowState, event: Event, now: d
         outcome = f"language {chosen}" + ("" if digit in node.options else " (default)")
         state = replace(_log(state, node.id, digit or "timeout", outcome), language=chosen)
         return state, SetLanguage(chosen)
-    if isinstance(node, LanguageNode) and isinstance(event, Done):
+    if isinstance(node, LanguageNode | SetNode) and isinstance(event, Done):
         return _enter(flow, ctx, state, node.next, now)
     if isinstance(node, LookupNode) and isinstance(event, LookupResult):
         customer = event.customer

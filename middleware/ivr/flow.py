@@ -109,6 +109,7 @@ class SetNode(Node):
     skills: tuple[str, ...] | None
     priority: int | None
     next: str
+    language: str | None = None  # e.g. a main-menu key "para español, oprima 9"
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ ALLOWED_FIELDS: dict[str, frozenset[str]] = {
     "lookup": frozenset({"by", "found", "not_found"}),
     "schedule": frozenset({"timezone", "hours", "holidays", "open", "closed"}),
     "language": frozenset({"prompt", "options", "default", "timeout", "next"}),
-    "set": frozenset({"reason", "skills", "priority", "next"}),
+    "set": frozenset({"reason", "skills", "priority", "language", "next"}),
     "queue": frozenset({"queue", "skills", "priority"}),
     "voicemail": frozenset({"mailbox"}),
     "callback": frozenset({"queue", "prompt", "next"}),
@@ -286,6 +287,8 @@ def _check_node(node_id: str, node: Any, flow_tz: str, languages: tuple[str, ...
                 elif kind == "language" and target not in languages:
                     problems.append(Problem(f"{path}.options.{digit}", f"language {target!r} is not in the flow's "
                                             f"languages {list(languages)}"))
+    if kind == "set" and "language" in node and node["language"] not in languages:
+        problems.append(Problem(f"{path}.language", f"must be one of the flow's languages {list(languages)}"))
     if kind == "language" and node.get("default") not in languages:
         problems.append(Problem(f"{path}.default", f"must be one of the flow's languages {list(languages)}"))
     if kind in ("menu", "collect", "language"):
@@ -468,7 +471,7 @@ def _build(node_id: str, n: Mapping[str, Any], flow_tz: str) -> Node:
     if kind == "set":
         skills = tuple(n["skills"]) if n.get("skills") is not None else None
         priority = int(n["priority"]) if "priority" in n else None
-        return SetNode(node_id, kind, n.get("reason"), skills, priority, n["next"])
+        return SetNode(node_id, kind, n.get("reason"), skills, priority, n["next"], n.get("language"))
     if kind == "queue":
         return QueueNode(node_id, kind, n["queue"], tuple(n.get("skills", ())),
                          int(n["priority"]) if "priority" in n else None)

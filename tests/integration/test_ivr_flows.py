@@ -96,3 +96,39 @@ async def test_after_hours_the_caller_is_told_goodbye(ivr, sipp) -> None:
     assert nodes(call) == [("hours", "", "closed"), ("after_hours", "", "hangup")]
     assert call["ivr_outcome"] == "hangup" and call["queue"] is None and call["disposition"] == "ivr_hangup"
     assert phone.invites() == []
+
+
+async def test_a_caller_who_picks_spanish_hears_spanish_down_to_the_queue_announcement(agent_on_duty, sipp,
+                                                                                       settings) -> None:
+    """The demo flow in two languages: 9 at the main menu switches the channel to Spanish; the menu comes
+    again in Spanish, and so does everything after it, the queue's position announcement included."""
+    from middleware.agents.state import AgentEvent
+
+    service, _phone = await agent_on_duty(CAROL, 7320, clock=MONDAY_NOON)  # the shipped acme-main flow
+    await service.agents.apply(CAROL.code, AgentEvent.PAUSE, "coaching")  # nobody free: the caller is told
+    caller = await sipp.call(DID, caller="12125550399", port=8390, hold_ms=9000,
+                             presses=[(3500, "9"), (3500, "2")])
+    await wait_until(lambda: _played(settings, "queue-youarenext"), 30,
+                     "the position announcement")
+    await service.agents.apply(CAROL.code, AgentEvent.UNPAUSE)
+    assert await caller.wait(60) == 0, caller.errors()
+    call = await wait_until(lambda: call_record(service, "12125550399"), 20, "the call record")
+    assert call["language"] == "es" and call["queue"] == "acme-support" and call["agent_code"] == CAROL.code
+    played = await _played(settings, None)
+    menus = [lang for name, lang in played if name == "dir-pls-enter"]
+    assert menus[:2] == ["en", "es"], played  # the main menu, then again in Spanish
+    after = played[[name for name, _ in played].index("dir-pls-enter", 1):]
+    assert after and all(lang == "es" for _, lang in after), played
+
+
+async def _played(settings: Any, wanted: str | None) -> Any:
+    """(prompt, language) of everything Asterisk played to this test's Spanish caller, from its full log:
+    the newest carrier-side channel that heard anything in Spanish (channel names never repeat)."""
+    log = (settings.asterisk_root / "var" / "log" / "asterisk" / "full.log").read_text(errors="replace")
+    lines = [line for line in log.splitlines() if "Playing '" in line and "<PJSIP/carrier-sim-" in line]
+    spanish = [line.split("<", 1)[1].split(">", 1)[0] for line in lines if "(language 'es')" in line]
+    if not spanish:
+        return [] if wanted is None else False
+    played = [(line.split("Playing '", 1)[1].split("'", 1)[0].rsplit(".", 1)[0],
+               line.rsplit("(language '", 1)[1].split("'", 1)[0]) for line in lines if f"<{spanish[-1]}>" in line]
+    return played if wanted is None else any(name == wanted for name, _ in played)

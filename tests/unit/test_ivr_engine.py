@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from middleware.ivr import engine as e
-from middleware.ivr.flow import parse_flow
+from middleware.ivr.flow import parse_flow, validate
 
 NOON = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # Monday 12:00 in New York
 NIGHT = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # Monday 23:00 in New York
@@ -163,3 +163,20 @@ def test_pin_is_masked_in_the_path() -> None:
 def test_luhn() -> None:
     assert e.luhn_ok("79927398713") and e.luhn_ok("4242424242424242")
     assert not e.luhn_ok("79927398710") and not e.luhn_ok("12a4")
+
+
+def test_a_set_node_can_switch_the_language_and_the_menu_comes_again_in_it() -> None:
+    doc = {"flow": "bi", "start": "menu", "languages": ["en", "es"], "nodes": {
+        "menu": {"type": "menu", "prompt": "dir-pls-enter", "options": {"2": "q", "9": "es"}, "on_timeout": "q"},
+        "es": {"type": "set", "language": "es", "next": "menu"},
+        "q": {"type": "queue", "queue": "acme-support"}}}
+    flow = parse_flow(doc)
+    state, action = e.begin(flow, CTX, NOON)
+    state, action = e.advance(flow, CTX, state, e.Digits("9", False), NOON)
+    assert action == e.SetLanguage("es") and state.language == "es"
+    state, action = e.advance(flow, CTX, state, e.Done(), NOON)
+    assert isinstance(action, e.Ask) and action.prompts == ("dir-pls-enter",) and state.node == "menu"
+    state, action = e.advance(flow, CTX, state, e.Digits("2", False), NOON)
+    assert isinstance(action, e.ToQueue) and state.language == "es"
+    bad = {**doc, "languages": ["en"]}
+    assert any("languages" in p.message for p in validate(bad))
