@@ -156,3 +156,76 @@ async def test_predictive_campaign_of_200_leads(make_service, sipp, settings, tm
           f"occupancy {report['occupancy_today']}; leads {report['leads']}")
     for s in sessions:
         await s.stop()
+
+
+def _log_count(settings: Any, text: str) -> int:
+    log = settings.asterisk_root / "var" / "log" / "asterisk" / "full.log"
+    return sum(1 for line in log.read_text(errors="replace").splitlines() if text in line)
+
+
+async def _campaign_done(service: Any, code: str) -> bool:
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) FROM leads l JOIN campaigns c ON c.id = l.campaign_id "
+                                 "WHERE c.code = %s AND l.status IN ('ready', 'dialing')", (code,))
+        row = await cur.fetchone()
+    return row is not None and row[0] == 0
+
+
+async def test_machine_actions_and_star_44_dispositions(make_service, sipp, settings, tmp_path) -> None:
+    """--machine message leaves the campaign's message on the machine and hangs up; --machine agent puts
+    the machine through to an agent; an agent's *44<digit> sets the disposition of their last call."""
+    alice = AGENTS[0]
+    service = await make_service(dialer_interval=0.5)
+    await seed(service.pool, agents=(alice,))
+    async with service.pool.connection() as conn:
+        await flows.allow_trunk(conn, await tenants.tenant_id(conn, "acme"), "carrier-sim")
+    _zone, numbers = numbers_where_hour_is(range(9, 20), datetime.now(UTC), 100, 20)
+    human = next(n for n in numbers if n.endswith("0"))
+    machine, machine2 = [n for n in numbers if n.endswith("5")][:2]
+    for code, action, leads in (("msg", "message", [human, machine]), ("put", "agent", [machine2])):
+        created = await cli(settings, "campaign", "create", code, "--tenant", "acme", "--caller-id",
+                            '"Acme" <+15551000>', "--agents", alice.code, "--safe-harbor", "please-try-call-later",
+                            "--ring-timeout", "15", "--max-attempts", "1", "--wrap-up", "1", "--mode", "progressive",
+                            "--machine", action, *(["--machine-prompt", "vm-goodbye"] if action == "message" else []))
+        assert created.returncode == 0, created.stderr
+        path = tmp_path / f"{code}.csv"
+        path.write_text("number,name\n" + "".join(f"{n},Lead {i}\n" for i, n in enumerate(leads)))
+        imported = await cli(settings, "leads", "import", str(path), "--campaign", code)
+        assert imported.returncode == 0, imported.stdout + imported.stderr
+    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+    customers = await sipp.customers(5080, ring_ms=500, talk_ms=3000)
+    await sipp.agent_phone(alice.endpoint, alice.secret, 7870)
+    session = await sipp.feature_code(alice.endpoint, alice.secret, "*49", 7874, stay_ms=600_000)
+    await wait_until(lambda: _free_in(settings, "dialer-msg"), 30, "Alice free in the campaign queue")
+
+    messages_before = _log_count(settings, "Playing 'vm-goodbye.gsm'")
+    assert (await cli(settings, "campaign", "start", "msg")).returncode == 0
+    await wait_until(lambda: _campaign_done(service, "msg"), 90, "both leads dialled")
+    assert (await cli(settings, "campaign", "stop", "msg")).returncode == 0
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT number, outcome, agent_code FROM dial_attempts ORDER BY id")
+        attempts = {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
+    assert attempts[machine][0] == "machine" and attempts[machine][1] is None
+    assert attempts[human] == ("connected", alice.code)
+    assert _log_count(settings, "Playing 'vm-goodbye.gsm'") == messages_before + 1  # the message, on the tape
+
+    # Alice keys in *441 after the call: "sale" on that lead.
+    await wait_until(lambda: _free_in(settings, "dialer-msg"), 30, "Alice free again")
+    keyed = await sipp.feature_code(alice.endpoint, alice.secret, "*441", 7878, stay_ms=3000)
+    await keyed.wait(30)
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT number, disposition FROM leads WHERE number = %s", (human,))
+        assert await cur.fetchone() == (human, "sale")
+
+    assert (await cli(settings, "campaign", "start", "put")).returncode == 0
+    await wait_until(lambda: _campaign_done(service, "put"), 90, "the machine lead dialled")
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT outcome, agent_code FROM dial_attempts WHERE number = %s", (machine2,))
+        outcome, agent = await cur.fetchone()  # type: ignore[misc]
+    assert agent == alice.code, (outcome, agent)  # the machine went through to Alice
+    assert {"+" + n for n in customers.numbers("INVITE")} == {human, machine, machine2}
+    await session.stop()
+
+
+async def _free_in(settings: Any, queue: str) -> bool:
+    return "(Not in use)" in asterisk.rx(settings, f"queue show {queue}")

@@ -99,6 +99,27 @@ async def test_leastrecent_and_fewestcalls_spread_calls_over_every_agent(desk, s
     assert all(len(p.invites()) == 1 for p in phones.values())  # each phone rang once: no ringall
 
 
+@pytest.mark.parametrize("strategy", ["rrmemory", "rrordered"])
+async def test_round_robin_strategies_take_turns_and_remember_where_they_were(desk, sipp, strategy: str) -> None:
+    service, phones = await desk(strategy)
+    answered = await calls_in_turn(service, sipp, 4)
+    assert sorted(answered[:3]) == ["1001", "1002", "1003"]  # everyone once before anyone twice
+    assert answered[3] == answered[0]  # then the turn comes round again
+    if strategy == "rrordered":  # in the order the members joined (Alice, Bob, Carol logged in so)
+        order = ["1001", "1002", "1003"]
+        start = order.index(answered[0])
+        assert answered[:3] == order[start:] + order[:start]
+    assert sorted(len(p.invites()) for p in phones.values()) == [1, 1, 2]  # one phone rung per call
+
+
+@pytest.mark.parametrize("strategy", ["random", "wrandom"])
+async def test_random_strategies_ring_one_agent_per_call(desk, sipp, strategy: str) -> None:
+    service, phones = await desk(strategy)
+    answered = await calls_in_turn(service, sipp, 3)
+    assert set(answered) <= {"1001", "1002", "1003"}
+    assert sum(len(p.invites()) for p in phones.values()) == 3  # never ringall: one ring per call
+
+
 async def test_skills_queue_offers_the_best_first_and_widens_as_the_caller_waits(desk, sipp) -> None:
     # Carol is a billing expert (5), Alice a beginner (2), Bob has no billing skill at all.
     service, phones = await desk("ringall", skill="billing", widen=[(0, 5), (6, 2)],

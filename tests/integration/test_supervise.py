@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from middleware.provision.service import provision
 from middleware.runtime import asterisk
 from middleware.runtime.demo_tenant import AGENTS, DID
@@ -23,7 +25,9 @@ def supervise(settings, *args: str) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, "DATABASE_URL": settings.database_url}, timeout=60)
 
 
-async def test_supervisor_whispers_on_a_live_call(agent_on_duty, sipp, settings) -> None:
+@pytest.mark.parametrize(("mode", "options"), [("listen", "qEb"), ("whisper", "qEbw"), ("barge", "qEbB")])
+async def test_supervisor_listens_whispers_or_barges_on_a_live_call(agent_on_duty, sipp, settings, mode: str,
+                                                                    options: str) -> None:
     service, _phone = await agent_on_duty(CAROL, 7700, clock=MONDAY_NOON)
     async with service.pool.connection() as conn:
         await agent_store.upsert_phone(conn, await tenants.tenant_id(conn, "acme"), "acme-sup", "supervisor-pw-1",
@@ -36,9 +40,11 @@ async def test_supervisor_whispers_on_a_live_call(agent_on_duty, sipp, settings)
 
     caller = await sipp.call(DID, digits="2", caller="12125555001", port=8700, dtmf_after_ms=3000, hold_ms=12000)
     await wait_until(lambda: _on_call(service), 20, "Carol on the call")
-    done = await asyncio.to_thread(supervise, settings, CAROL.code, "--phone", "acme-sup", "--mode", "whisper")
+    stranger = await asyncio.to_thread(supervise, settings, CAROL.code, "--phone", "globex-9", "--mode", mode)
+    assert stranger.returncode == 1 and "not one of tenant acme's phones" in stranger.stderr
+    done = await asyncio.to_thread(supervise, settings, CAROL.code, "--phone", "acme-sup", "--mode", mode)
     assert done.returncode == 0, done.stderr
-    await wait_until(lambda: _spying(settings), 15, "ChanSpy on Carol's channel")
+    await wait_until(lambda: _spying(settings, options), 15, "ChanSpy on Carol's channel")
     assert len(supervisor.connected_calls()) == 1
     assert await caller.wait(60) == 0
     # When the spied call ends, the supervisor's leg ends too (E).
@@ -51,9 +57,10 @@ async def _on_call(service) -> bool:
     return agent is not None and agent.state.value == "on_call"
 
 
-async def _spying(settings) -> bool:
+async def _spying(settings, options: str) -> bool:
     channels = await asyncio.to_thread(asterisk.rx, settings, "core show channels verbose")
-    return "ChanSpy" in channels and f"PJSIP/{CAROL.endpoint},qEbw" in channels
+    # The target ends in '-': Carol's endpoint whole, never a longer name that begins like hers.
+    return "ChanSpy" in channels and f"PJSIP/{CAROL.endpoint}-,{options}" in channels
 
 
 async def _spy_over(settings) -> bool:
