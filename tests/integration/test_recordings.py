@@ -117,3 +117,25 @@ async def test_purge_stays_inside_each_tenants_folder_and_retention(settings, db
 
     one = await cli(env_settings, "recordings", "purge", "--tenant", "acme", "--older-than", "5")
     assert one.returncode == 1 and not files["young"].exists()
+
+
+async def test_callers_hear_the_consent_prompt_before_anything_and_the_call_is_recorded(alice_desk, sipp, settings,
+                                                                                       db_url) -> None:
+    """The tenant's recording consent prompt ("this call is now being recorded") plays first, on the
+    caller's channel, before the IVR or the queue."""
+    service = await alice_desk(tenant_sql="UPDATE tenants SET record_calls = true, "
+                                          "recording_consent_prompt = 'conf-now-recording' WHERE id = %s")
+    await sipp.agent_phone(ALICE.endpoint, ALICE.secret, 7960)
+    await service.agents.apply(ALICE.code, AgentEvent.LOGIN)
+    run = await sipp.call(TEST_DID, caller="12125559002", port=8960, presses=[], hold_ms=4000)
+    assert await run.wait(60) == 0, run.errors()
+    call = await wait_until(lambda: call_record(service, "12125559002"), 20, "the call record")
+    caller_channel = next(leg["channel"] for leg in call["legs"] if leg["role"] == "caller")
+    log = (settings.asterisk_root / "var" / "log" / "asterisk" / "full.log").read_text(errors="replace")
+    mine = [line for line in log.splitlines() if caller_channel in line]  # (8 hex digits: no name prefixes another)
+    played = [line.split("Playing '", 1)[1].split("'", 1)[0] for line in mine if "Playing '" in line]
+    assert played and played[0] == "conf-now-recording.gsm", played
+    first_queue = next(i for i, line in enumerate(mine) if "Queue(" in line)
+    first_prompt = next(i for i, line in enumerate(mine) if "Playing 'conf-now-recording" in line)
+    assert first_prompt < first_queue
+    assert await wait_until(lambda: _recording(db_url, call["linkedid"]), 20, "the recording indexed")
