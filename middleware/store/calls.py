@@ -49,7 +49,9 @@ ON CONFLICT (linkedid) DO UPDATE SET
     tenant_id = COALESCE(calls.tenant_id, EXCLUDED.tenant_id),
     did = COALESCE(NULLIF(EXCLUDED.did, ''), calls.did),
     -- an outbound call's customer is the number dialled (set by the dialer), not the caller ID shown
-    caller_number = CASE WHEN calls.direction = 'outbound' THEN calls.caller_number ELSE EXCLUDED.caller_number END,
+    caller_number = CASE WHEN calls.direction = 'outbound' THEN calls.caller_number
+                         -- a record assembled from a call's middle knows no caller: keep the IVR's
+                         ELSE COALESCE(NULLIF(EXCLUDED.caller_number, ''), calls.caller_number) END,
     caller_name = EXCLUDED.caller_name,
     started_at = EXCLUDED.started_at, answered_at = EXCLUDED.answered_at, queue = EXCLUDED.queue,
     queue_entered_at = EXCLUDED.queue_entered_at, agent_code = EXCLUDED.agent_code,

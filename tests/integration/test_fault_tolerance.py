@@ -162,6 +162,11 @@ async def test_middleware_killed_mid_call_the_call_goes_on_and_state_is_rebuilt(
         cur = await conn.execute("SELECT agent_code, queue, disposition FROM calls "
                                  "WHERE caller_number = '12125550702' AND complete")
         assert await cur.fetchall() == [(free, "acme-support", "answered")]
+        # The call the restarted middleware saw from its middle (no caller channel, no caller number) was
+        # written incomplete; reconcile repaired it from Asterisk's rows: one complete record, the caller's.
+        cur = await conn.execute("SELECT caller_number, agent_code, complete FROM calls WHERE linkedid IN "
+                                 "(SELECT linkedid FROM cdr WHERE src = '12125550701')")
+        assert await cur.fetchall() == [("12125550701", busy, True)]
 
 
 async def _any_connected(phones: dict[str, Any]) -> bool:
