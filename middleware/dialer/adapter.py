@@ -29,6 +29,7 @@ from middleware.pbx_events import AmiEvent, endpoint_of_channel
 from middleware.routing.adapter import every
 from middleware.store import agents as agent_store
 from middleware.store import campaigns as store
+from middleware.store import tenants
 
 log = structlog.get_logger(__name__)
 
@@ -200,7 +201,7 @@ class DialerService:
         # stopped or paused (during a preview's wait) since the claim.
         async with self._pool.connection() as conn:
             blocked = await store.dnc_hits(conn, campaign.tenant_id, campaign.id, lead.number)
-            record = await _record_calls(conn, campaign.tenant_id)
+            record = await tenants.records_calls(conn, campaign.tenant_id)
             current = await store.get_campaign(conn, campaign.code)
         now = self._clock()
         running = current is not None and current.status == "running"
@@ -415,10 +416,3 @@ async def _shared_queues(conn: Any, campaign_queue: str) -> list[str]:
              JOIN queue_members m2 ON m2.agent_id = m.agent_id JOIN queues q2 ON q2.id = m2.queue_id
             WHERE q.name = %s AND q2.name <> %s""", (campaign_queue, campaign_queue))
     return [r[0] for r in await cur.fetchall()]
-
-
-async def _record_calls(conn: Any, tenant_id: int) -> bool:
-    cur = await conn.execute("SELECT record_calls FROM tenants WHERE id = %s", (tenant_id,))
-    row = await cur.fetchone()
-    return bool(row and row[0])
-

@@ -263,6 +263,7 @@ class CallbackDialer:
             async with self._pool.connection() as conn:
                 trunks = await flows.allowed_trunks(conn, cb.tenant_id)
                 queue = await tenants.get_queue(conn, cb.queue)
+                record = await tenants.records_calls(conn, cb.tenant_id)
                 try:
                     destination = await self._gate.check(conn, cb.tenant_id, cb.number, "callback")
                 except NumberRefused as exc:
@@ -277,7 +278,7 @@ class CallbackDialer:
             position = await self._place_in(cb)
             self._dialing.add(cb.id)
             task = asyncio.create_task(self._place(cb, destination.e164, queue.tenant_code, sorted(trunks)[0],
-                                                   position, queue.max_wait_s), name=f"callback-{cb.id}")
+                                                   position, queue.max_wait_s, record), name=f"callback-{cb.id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1
@@ -291,16 +292,16 @@ class CallbackDialer:
         return place_in_queue(cb.joined_at.timestamp(), joined)
 
     async def _place(self, cb: customers.CallbackRow, number: str, tenant: str, trunk: str, position: int,
-                     max_wait_s: int) -> None:
+                     max_wait_s: int, record: bool) -> None:
         try:
-            await self._originate(cb, number, tenant, trunk, position, max_wait_s)
+            await self._originate(cb, number, tenant, trunk, position, max_wait_s, record)
         except Exception:  # its own task: nothing else would see it, and the callback must not stay 'dialing'
             log.exception("callback.place_failed", callback=cb.id)
             self._dialing.discard(cb.id)
             self._settle_pending = True  # its status is set right on the next tick
 
     async def _originate(self, cb: customers.CallbackRow, number: str, tenant: str, trunk: str, position: int,
-                         max_wait_s: int) -> None:
+                         max_wait_s: int, record: bool) -> None:
         log.info("callback.queued", callback=cb.id, queue=cb.queue, position=position, number=number)
         async with self._pool.connection() as conn:
             await customers.set_callback_status(conn, cb.id, "dialing", attempt=True)
@@ -308,7 +309,8 @@ class CallbackDialer:
         # context, recording directory).
         variables = ",".join([f"CC_CALLBACK_ID={cb.id}", f"CC_CALLBACK_NUMBER={number}",
                               f"CC_CALLBACK_TRUNK={trunk}", f"CC_QUEUE={cb.queue}", f"__CC_TENANT={tenant}",
-                              f"CC_CALLBACK_POSITION={position}", f"CC_CALLBACK_CID={cb.did}"])
+                              f"CC_CALLBACK_POSITION={position}", f"CC_CALLBACK_CID={cb.did}",
+                              f"CC_RECORD={int(record)}"])
         ok = False
         try:
             # Answered when an agent takes the queued callback (then [callback-out] runs), or failed

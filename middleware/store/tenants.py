@@ -148,3 +148,10 @@ async def set_dialing_policy(conn: AsyncConnection, tenant_id: int, policy: Dial
         f"UPDATE tenants SET ({_POLICY_COLUMNS}) = (%s, %s, %s, %s, %s) WHERE id = %s",
         (policy.home_country, sorted(policy.countries), sorted(policy.number_types),
          policy.callbacks_per_number_day, policy.callbacks_per_hour, tenant_id))
+
+
+async def records_calls(conn: AsyncConnection, tenant_id: int) -> bool:
+    """Whether the tenant records its answered calls (its recording policy)."""
+    cur = await conn.execute("SELECT record_calls FROM tenants WHERE id = %s", (tenant_id,))
+    row = await cur.fetchone()
+    return bool(row and row[0])
