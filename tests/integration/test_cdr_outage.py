@@ -146,3 +146,61 @@ async def test_a_torn_line_then_1000_records_replay_as_1000_stored(db_url, tmp_p
     assert cdr.replayed == 1000 and journal.backlog() == 0 and journal.read().records == []
     [kept] = journal.quarantined()
     assert kept["text"] == record_to_line(record("torn.0"))[:57] and kept["line"] == 1
+
+
+async def test_attempts_and_callbacks_left_in_flight_by_an_outage_are_settled(db_url) -> None:
+    """Events skipped while PostgreSQL was away used to leave attempts 'dialing' and callbacks
+    'dialing' for ever (campaigns under-dial, callbacks never retried). On recovery each is checked
+    against Asterisk's channels: the ones whose call is gone are settled, the ones still up are left."""
+    from middleware.dialer.adapter import DialerService
+    from middleware.dialer.attempts import channel_id
+    from middleware.dialer.leads import make_lead
+    from middleware.routing.adapter import CallbackDialer
+    from middleware.runtime.demo_tenant import seed as seed_demo
+    from middleware.store import campaigns, customers
+
+    pool = await open_pool(db_url, min_size=1, max_size=4)
+    try:
+        await seed_demo(pool, agents=AGENTS[:1])
+        async with pool.connection() as conn:
+            tenant_id = await tenants.tenant_id(conn, "acme")
+            assert tenant_id is not None
+            campaign_id = await campaigns.create_campaign(
+                conn, tenant_id=tenant_id, code="out", agents=["1001"], wrapup_s=1, inbound_priority="inbound",
+                settings={"name": "x", "caller_id": "<+15551000>", "trunk": "carrier-sim", "mode": "predictive",
+                          "safe_harbor_prompt": "please-try-call-later"})
+            await campaigns.import_leads(conn, campaign_id, [make_lead(1, "+12125550160", "", "", {}),
+                                                              make_lead(2, "+12125550161", "", "", {})])
+            cur = await conn.execute(
+                "WITH l AS (UPDATE leads SET status = 'dialing', attempts = 1 WHERE campaign_id = %s "
+                "RETURNING id, number) INSERT INTO dial_attempts (campaign_id, lead_id, number, node, launched_at) "
+                "SELECT %s, id, number, 'node-a', now() FROM l RETURNING id, number", (campaign_id, campaign_id))
+            attempt_of = {number: attempt for attempt, number in await cur.fetchall()}
+            gone_cb = await customers.add_callback(conn, tenant_id, "L1", "+12125550170", "acme-support")
+            live_cb = await customers.add_callback(conn, tenant_id, "L2", "+12125550171", "acme-support")
+            await conn.execute("UPDATE callbacks SET status = 'dialing', attempts = 1")
+
+        class Asterisk:
+            """Still has the call of one attempt and one callback; the others ended during the outage."""
+            async def action(self, fields: dict[str, str], **kw: object) -> list[dict[str, str]]:
+                assert fields["Action"] == "CoreShowChannels"
+                live = channel_id(attempt_of["+12125550161"])
+                return [{"event": "CoreShowChannel", "channel": "PJSIP/carrier-sim-0000002a", "uniqueid": live,
+                         "linkedid": live},
+                        {"event": "CoreShowChannel", "channel": f"Local/{live_cb}@callback-queue-00000003;1",
+                         "uniqueid": "9.1", "linkedid": "9.1"}]
+
+        dialer = DialerService(pool, Asterisk(), node="node-a")  # type: ignore[arg-type]
+        callbacks = CallbackDialer(pool, Asterisk())  # type: ignore[arg-type]
+        assert await dialer.settle_after_outage() == 1
+        assert await callbacks.settle_after_outage() == 1
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT a.number, a.status, a.outcome, l.status, l.next_at > now() + "
+                                     "interval '71 hours' FROM dial_attempts a JOIN leads l ON l.id = a.lead_id "
+                                     "ORDER BY a.number")
+            assert await cur.fetchall() == [("+12125550160", "done", "lost", "ready", True),
+                                            ("+12125550161", "dialing", None, "dialing", None)]
+            cur = await conn.execute("SELECT id, status FROM callbacks ORDER BY id")
+            assert await cur.fetchall() == [(gone_cb, "pending"), (live_cb, "dialing")]
+    finally:
+        await pool.close()
