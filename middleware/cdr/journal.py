@@ -111,6 +111,19 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _append_lines(path: Path, data: bytes) -> None:
+    """Append whole lines, fsync'd, starting on a fresh line whatever the file ends with."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data  # the last append was torn: never glue a line onto its fragment
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _lines(data: bytes) -> int:
     return sum(1 for line in data.split(b"\n") if line.strip())
 
@@ -138,16 +151,7 @@ class Journal:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
-        data = "".join(record_to_line(r) + "\n" for r in records).encode()
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                data = b"\n" + data  # the last append was torn: never glue a record onto its fragment
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _append_lines(self.path, "".join(record_to_line(r) + "\n" for r in records).encode())
         if new:
             _fsync_dir(self.path.parent)
         self._backlog += len(records)
@@ -194,17 +198,9 @@ class Journal:
 
     def _quarantine(self, bad: list[BadLine]) -> None:
         at = datetime.now(UTC).isoformat()
-        data = "".join(json.dumps({"quarantined_at": at, "line": b.number, "reason": b.reason, "text": b.text}) + "\n"
-                       for b in bad).encode()
-        fd = os.open(self.quarantine_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                data = b"\n" + data
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _append_lines(self.quarantine_path, "".join(
+            json.dumps({"quarantined_at": at, "line": b.number, "reason": b.reason, "text": b.text}) + "\n"
+            for b in bad).encode())
         log.error("cdr.journal_lines_quarantined", lines=len(bad), path=str(self.quarantine_path))
 
     def quarantined(self) -> list[dict[str, Any]]:
