@@ -25,7 +25,7 @@ def tables(url: str) -> set[str]:
 
 
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0011"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0013"
     database.downgrade(db_url, "0001")
     assert tables(db_url) == TABLES_0001 and database.current_revision(db_url) == "0001"
     database.downgrade(db_url, "base")
@@ -67,15 +67,17 @@ def test_ivr_load_checks_the_tenants_queues_and_trunks_and_show_prints_the_tree(
     flow = tmp_path / "globex.yaml"
     flow.write_text("flow: globex-main\nstart: m\nnodes:\n"
                     "  m: {type: menu, prompt: dir-pls-enter, options: {'1': out}, on_timeout: q}\n"
-                    "  out: {type: transfer, number: '+15551230000', trunk: carrier-sim}\n"
+                    "  out: {type: transfer, number: '+19005551234', trunk: carrier-sim}\n"
                     "  q: {type: queue, queue: someone-elses-queue}\n")
     refused = cli(db_url, "ivr", "load", str(flow), "--tenant", "globex")
     assert refused.returncode == 1 and "flow not loaded" in refused.stderr
     assert "queue 'someone-elses-queue' is not one of tenant globex's queues" in refused.stdout
     assert "trunk 'carrier-sim' is not allowed for tenant globex" in refused.stdout
+    assert "dialing policy refuses it: +19005551234 is a premium-rate number" in refused.stdout
     assert json.loads(cli(db_url, "ivr", "list", "--json").stdout) == []
 
-    flow.write_text(flow.read_text().replace("someone-elses-queue", "globex-care"))
+    flow.write_text(flow.read_text().replace("someone-elses-queue", "globex-care").replace("+19005551234",
+                                                                                             "+12125551230"))
     assert cli(db_url, "tenant", "allow-trunk", "globex", "carrier-sim").returncode == 0
     loaded = cli(db_url, "ivr", "load", str(flow), "--tenant", "globex")
     assert loaded.returncode == 0 and "version 1" in loaded.stdout, loaded.stderr

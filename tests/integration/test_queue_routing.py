@@ -214,8 +214,8 @@ async def test_callback_keeps_the_place_and_calls_the_agent_first(desk, sipp, se
     # The customer saw the number they had called as the caller ID.
     assert len(answered) == 1 and '"Callback" <sip:5551999@' in answered[0], answered
     # Alice: the first call, then the callback (through the queue, before the later caller), then him.
-    assert [c["caller"] for c in phones["1001"].connected_calls()] == ["12125554001", "12125554002",
-                                                                      "12125554003"]
+    assert [c["caller"] for c in phones["1001"].connected_calls()] == ["12125554001", "+12125554002",
+                                                                      "12125554003"]  # (E.164: as dialled)
     async with service.pool.connection() as conn:
         cur = await conn.execute(
             "SELECT legs FROM calls WHERE complete AND legs::text LIKE '%%carrier-sim%%' AND legs::text LIKE "
@@ -238,7 +238,8 @@ async def test_a_callback_to_a_satellite_number_is_refused_and_the_caller_keeps_
     await wait_until(lambda: _agent_state(service, "1001", "on_call"), 15, "Alice on the first call")
     fraud = await sipp.call(TEST_DID, caller=spoofed, port=next(_ports), presses=[(16000, "1")], hold_ms=30000)
     await asyncio.sleep(3)
-    later = await sipp.call(TEST_DID, caller="12125554103", port=next(_ports), presses=[], hold_ms=5000)
+    # Answered after the refused caller (~45 s from now): it holds on until then.
+    later = await sipp.call(TEST_DID, caller="12125554103", port=next(_ports), presses=[], hold_ms=70000)
     for run in (busy, fraud, later):
         assert await run.wait(120) == 0, run.errors()
     async with service.pool.connection() as conn:
