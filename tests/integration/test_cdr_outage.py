@@ -9,6 +9,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -18,7 +19,7 @@ from middleware.cdr.adapter import CdrService
 from middleware.cdr.journal import Journal, record_to_line
 from middleware.health import DatabaseMonitor
 from middleware.provision.service import provision
-from middleware.runtime.demo_tenant import AGENTS, seed
+from middleware.runtime.demo_tenant import AGENTS, DID, seed
 from middleware.store import agents as agent_store
 from middleware.store import tenants
 from middleware.store.database import open_pool
@@ -204,3 +205,37 @@ async def test_attempts_and_callbacks_left_in_flight_by_an_outage_are_settled(db
             assert await cur.fetchall() == [(gone_cb, "pending"), (live_cb, "dialing")]
     finally:
         await pool.close()
+
+
+def _stamp(line: str) -> datetime:
+    return datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S.%f")
+
+
+async def test_with_the_database_down_a_caller_reaches_the_fallback_queue_at_once(make_service, sipp, settings,
+                                                                                private_postgres) -> None:
+    """The IVR used to wait 10-20 s on the pool before the dialplan's fallback took the call: dead air.
+    Now it gives up within a second (a known-down database: at once). The bound below is generous
+    against a loaded machine; what it tells apart is a second from ten."""
+    server, db_url = private_postgres
+    service: Any = await make_service(database_url=db_url)
+    try:
+        await seed(service.pool, agents=AGENTS[2:])  # Carol, in acme-support: the demo DID's fallback queue
+        await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+        phone = await sipp.agent_phone(AGENTS[2].endpoint, AGENTS[2].secret, 7990)
+        await service.agents.apply(AGENTS[2].code, AgentEvent.LOGIN)
+        await asyncio.to_thread(server.stop)
+        for i, caller in enumerate(("12125558201", "12125558202")):  # the first finds out, the second knows
+            run = await sipp.call(DID, caller=caller, port=8980 + 10 * i, digits="", hold_ms=2000)
+            assert await run.wait(60) == 0, run.errors()
+        assert len(phone.connected_calls()) == 2  # both reached Carol through the fallback
+        log = (settings.asterisk_root / "var" / "log" / "asterisk" / "full.log").read_text(errors="replace")
+        lines = log.splitlines()
+        waits = []
+        for start in [i for i, line in enumerate(lines) if 'AGI("PJSIP/carrier-sim-' in line
+                                                            and "agi://127.0.0.1:4573/ivr" in line][-2:]:
+            channel = lines[start].split('AGI("', 1)[1].split('"', 1)[0]
+            fallback = next(line for line in lines[start:] if "IVR unavailable" in line and channel in line)
+            waits.append((_stamp(fallback) - _stamp(lines[start])).total_seconds())
+        assert len(waits) == 2 and all(w < 3.0 for w in waits), waits
+    finally:
+        await asyncio.to_thread(server.start)

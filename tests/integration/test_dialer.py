@@ -229,3 +229,55 @@ async def test_machine_actions_and_star_44_dispositions(make_service, sipp, sett
 
 async def _free_in(settings: Any, queue: str) -> bool:
     return "(Not in use)" in asterisk.rx(settings, f"queue show {queue}")
+
+
+async def test_a_preview_call_is_not_dialled_once_its_campaign_is_stopped(db_url) -> None:
+    """The campaign's status used to be read only before the preview wait: `campaign stop` during it
+    still dialled the customer. It is read again at the last moment; the lead goes back to the list."""
+    from middleware.dialer.adapter import DialerService
+    from middleware.dialer.leads import make_lead
+    from middleware.store import campaigns
+    from middleware.store.database import open_pool
+
+    pool = await open_pool(db_url, min_size=1, max_size=4)
+    sent: list[dict[str, str]] = []
+
+    class Asterisk:
+        async def action(self, fields: dict[str, str], **kw: object) -> list[dict[str, str]]:
+            sent.append(fields)
+            return [{"response": "Success"}]
+
+    try:
+        await seed(pool, agents=AGENTS[:1])
+        async with pool.connection() as conn:
+            tenant_id = await tenants.tenant_id(conn, "acme")
+            assert tenant_id is not None
+            campaign_id = await campaigns.create_campaign(
+                conn, tenant_id=tenant_id, code="look", agents=["1001"], wrapup_s=1, inbound_priority="inbound",
+                settings={"name": "x", "caller_id": "<+15551000>", "trunk": "carrier-sim", "mode": "preview",
+                          "preview_s": 1, "safe_harbor_prompt": "please-try-call-later",
+                          "window_start": "00:00", "window_end": "23:59"})
+            await campaigns.import_leads(conn, campaign_id, [make_lead(1, "+12125550180", "", "", {})])
+            await campaigns.set_status(conn, "look", "running")
+            campaign = await campaigns.get_campaign(conn, "look")
+            assert campaign is not None
+            [lead] = await campaigns.claim_leads(conn, campaign, 1, "node-a", datetime.now(UTC))
+        dialer = DialerService(pool, Asterisk(), node="node-a")  # type: ignore[arg-type]
+        dialer._launch(campaign, lead, datetime.now(UTC))  # the agent now sees the lead for 1 s
+        async with pool.connection() as conn:
+            await campaigns.set_status(conn, "look", "stopped")
+        await wait_until(lambda: _settled(pool), 10, "the attempt to be settled")
+        assert [f for f in sent if f.get("Action") == "Originate"] == []
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT a.outcome, l.status, l.attempts FROM dial_attempts a "
+                                     "JOIN leads l ON l.id = a.lead_id")
+            assert await cur.fetchone() == ("blocked", "ready", 0)
+    finally:
+        await pool.close()
+
+
+async def _settled(pool: Any) -> bool:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) FROM dial_attempts WHERE status = 'done'")
+        row = await cur.fetchone()
+    return bool(row and row[0])
