@@ -41,8 +41,10 @@ def placeholder_values(settings: Settings, *, ami_permit: str = "127.0.0.1/255.2
         "SIP_BIND": settings.sip_bind,
         "AGI_HOST": settings.agi_host,
         "AGI_PORT": str(settings.agi_port),
-        "RTP_START": "10000",
-        "RTP_END": "20000",
+        # Above every port the SIPp phones, callers and customers of the tests and the demo take for
+        # their own media (5080-11999): an RTP port Asterisk picks must never be one SIPp needs.
+        "RTP_START": "20000",
+        "RTP_END": "29999",
     }
 
 

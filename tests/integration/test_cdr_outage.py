@@ -200,7 +200,7 @@ async def test_attempts_and_callbacks_left_in_flight_by_an_outage_are_settled(db
                                      "interval '71 hours' FROM dial_attempts a JOIN leads l ON l.id = a.lead_id "
                                      "ORDER BY a.number")
             assert await cur.fetchall() == [("+12125550160", "done", "lost", "ready", True),
-                                            ("+12125550161", "dialing", None, "dialing", None)]
+                                            ("+12125550161", "dialing", None, "dialing", False)]
             cur = await conn.execute("SELECT id, status FROM callbacks ORDER BY id")
             assert await cur.fetchall() == [(gone_cb, "pending"), (live_cb, "dialing")]
     finally:

@@ -117,8 +117,8 @@ async def test_a_caller_who_picks_spanish_hears_spanish_down_to_the_queue_announ
     played = await _played(settings, None)
     menus = [lang for name, lang in played if name == "dir-pls-enter"]
     assert menus[:2] == ["en", "es"], played  # the main menu, then again in Spanish
-    after = played[[name for name, _ in played].index("dir-pls-enter", 1):]
-    assert after and all(lang == "es" for _, lang in after), played
+    after = played[played.index(("dir-pls-enter", "es")):]
+    assert ("queue-youarenext", "es") in after and all(lang == "es" for _, lang in after), played
 
 
 async def _played(settings: Any, wanted: str | None) -> Any:
