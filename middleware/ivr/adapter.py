@@ -202,7 +202,11 @@ class IvrService:
         elif isinstance(action, engine.ToTransfer):
             if action.number is not None:  # to a trunk: the tenant's dialing policy decides
                 async with self._connection() as conn:
-                    destination = await self._gate.check(conn, tenant_id, action.number, "transfer")
+                    try:
+                        destination = await self._gate.check(conn, tenant_id, action.number, "transfer")
+                    except NumberRefused as exc:  # (logged and counted by the gate) the fallback queue takes it
+                        await session.set_variable(cc.CC_AGI_ERROR, f"transfer refused: {exc.reason}")
+                        return
                 action = engine.ToTransfer(None, destination.e164, action.trunk)
             await self._route(session, cc.ROUTE_TRANSFER, {cc.CC_TRANSFER_DIAL: transfer_dial(action)})
         else:
