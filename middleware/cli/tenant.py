@@ -1,8 +1,9 @@
-"""`callcenter tenant add|list|allow-trunk`: the client companies this call center serves."""
+"""`callcenter tenant add|list|allow-trunk|recording|dialing`: the client companies this call center serves."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
@@ -10,6 +11,7 @@ from psycopg import AsyncConnection
 
 from middleware.cli.common import CliError, add_json_flag, require_tenant, show_rows, with_connection
 from middleware.config import Settings
+from middleware.dialing.policy import RESTRICTED_TYPES, DialingPolicy
 from middleware.store import flows, tenants
 
 
@@ -33,6 +35,17 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     r.add_argument("--retention-days", type=int, help="recordings older than this are purged")
     r.add_argument("--survey-prompt", help="post-call survey question, a sound name ('' for no survey)")
     r.set_defaults(func=cmd_recording)
+    d = verbs.add_parser("dialing", help="a tenant's outbound dialing policy (countries, number types, callbacks)")
+    d.add_argument("code")
+    d.add_argument("--country", help="the tenant's own country (ISO 3166, e.g. US): national numbers are its")
+    d.add_argument("--allow-countries", metavar="CC,CC", help="other countries it may call ('' for none)")
+    d.add_argument("--allow-types", metavar="TYPE,TYPE",
+                   help="restricted number types it may call anyway ('' for none): "
+                        + ", ".join(sorted(RESTRICTED_TYPES)))
+    d.add_argument("--callbacks-per-number-day", type=int, help="callback requests per number in 24 h")
+    d.add_argument("--callbacks-per-hour", type=int, help="callback requests per hour, all callers together")
+    add_json_flag(d)
+    d.set_defaults(func=cmd_dialing)
     ls = verbs.add_parser("list", help="list tenants")
     add_json_flag(ls)
     ls.set_defaults(func=cmd_list)
@@ -85,14 +98,51 @@ def cmd_recording(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COLUMNS = ("code", "name", "timezone", "record_calls", "recording_consent_prompt", "recording_retention_days",
-           "csat_prompt")
+def _codes(text: str | None) -> frozenset[str] | None:
+    return None if text is None else frozenset(c.strip() for c in text.split(",") if c.strip())
+
+
+def cmd_dialing(args: argparse.Namespace, settings: Settings) -> int:
+    async def change(conn: AsyncConnection) -> DialingPolicy:
+        tenant_id = await require_tenant(conn, args.code)
+        policy = await tenants.dialing_policy(conn, tenant_id)
+        assert policy is not None
+        countries = _codes(args.allow_countries)
+        types = _codes(args.allow_types)
+        try:
+            policy = dataclasses.replace(
+                policy, home_country=(args.country or policy.home_country).upper(),
+                countries=policy.countries if countries is None else frozenset(c.upper() for c in countries),
+                number_types=policy.number_types if types is None else types,
+                callbacks_per_number_day=policy.callbacks_per_number_day if args.callbacks_per_number_day is None
+                else args.callbacks_per_number_day,
+                callbacks_per_hour=policy.callbacks_per_hour if args.callbacks_per_hour is None
+                else args.callbacks_per_hour)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        if policy.callbacks_per_number_day < 0 or policy.callbacks_per_hour < 0:
+            raise CliError("callback limits cannot be negative")
+        await tenants.set_dialing_policy(conn, tenant_id, policy)
+        return policy
+
+    policy = with_connection(settings, change)
+    row = {"code": args.code, "country": policy.home_country, "allow_countries": ",".join(sorted(policy.countries)),
+           "allow_types": ",".join(sorted(policy.number_types)),
+           "callbacks_per_number_day": policy.callbacks_per_number_day,
+           "callbacks_per_hour": policy.callbacks_per_hour}
+    show_rows(args, [row], list(row))
+    return 0
+
+
+COLUMNS = ("code", "name", "timezone", "country", "dial_countries", "dial_number_types", "record_calls",
+           "recording_consent_prompt", "recording_retention_days", "csat_prompt")
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
         cur = await conn.execute(f"SELECT {', '.join(COLUMNS)} FROM tenants ORDER BY code")
-        return [dict(zip(COLUMNS, r, strict=True)) for r in await cur.fetchall()]
+        return [{k: ",".join(v) if isinstance(v, list) else v for k, v in zip(COLUMNS, r, strict=True)}
+                for r in await cur.fetchall()]
 
     show_rows(args, with_connection(settings, rows), COLUMNS)
     return 0
