@@ -162,3 +162,19 @@ def test_report_from_the_cli_table_csv_json_and_charts(db_url: str, tmp_path) ->
                 ["--service-level", "-1"], ["--by", "planet"]):
         wrong = cli(db_url, "report", *bad)
         assert wrong.returncode != 0 and "Traceback" not in wrong.stderr, (bad, wrong.stderr)
+
+
+def test_tenant_dialing_sets_the_policy_and_refuses_what_it_does_not_know(db_url: str) -> None:
+    assert cli(db_url, "tenant", "add", "zeta", "--name", "Zeta").returncode == 0
+    changed = cli(db_url, "tenant", "dialing", "zeta", "--country", "gb", "--allow-countries", "ie,fr",
+                  "--allow-types", "premium_rate", "--callbacks-per-hour", "10", "--json")
+    assert changed.returncode == 0, changed.stderr
+    assert json.loads(changed.stdout) == [{"code": "zeta", "country": "GB", "allow_countries": "FR,IE",
+                                           "allow_types": "premium_rate", "callbacks_per_number_day": 3,
+                                           "callbacks_per_hour": 10}]
+    wrong = cli(db_url, "tenant", "dialing", "zeta", "--allow-types", "mobile")
+    assert wrong.returncode == 1 and "unknown number type(s) mobile" in wrong.stderr
+    assert cli(db_url, "tenant", "dialing", "zeta", "--allow-countries", "").returncode == 0
+    listed = json.loads(cli(db_url, "tenant", "list", "--json").stdout)
+    assert (listed[0]["country"], listed[0]["dial_countries"], listed[0]["dial_number_types"]) == \
+        ("GB", "", "premium_rate")

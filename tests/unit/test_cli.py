@@ -96,10 +96,3 @@ def test_campaign_settings_are_checked_before_anything_is_stored(
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
 
-
-def test_tenant_dialing_refuses_unknown_number_types_and_countries() -> None:
-    from middleware.dialing.policy import DialingPolicy
-    with pytest.raises(ValueError, match="unknown number type"):
-        DialingPolicy("US", number_types=frozenset({"mobile"}))
-    with pytest.raises(ValueError, match="two-letter"):
-        DialingPolicy("US", countries=frozenset({"FRA"}))
