@@ -125,6 +125,10 @@ async def sipp(pbx: Settings) -> AsyncIterator[Sipp]:
     runner = Sipp(pbx.asterisk_root)
     yield runner
     await runner.stop_all()
+    # The phones are gone; their calls must not outlive the test in Asterisk (a persistent agent
+    # session of a test that failed would hold its agent for the next test).
+    if asterisk.status(pbx).running:
+        await asyncio.to_thread(asterisk.rx, pbx, "channel request hangup all")
 
 
 @pytest.fixture
