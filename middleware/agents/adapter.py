@@ -209,10 +209,18 @@ class AgentService:
             agents = await agent_store.list_agents(conn)
         changed = 0
         for agent in agents:
-            real = tracking.reconcile(agent.state, by_member.get(agent.code, []), agent.wrap_up_until, now)
-            if real is not agent.state:
-                await self._move(agent, real, f"reconciled (was {agent.state.value})", agent.wrap_up_until)
-                changed += 1
+            for _ in range(3):  # an event may move the agent between our read and write: read again
+                real = tracking.reconcile(agent.state, by_member.get(agent.code, []), agent.wrap_up_until, now)
+                if real is agent.state:
+                    break
+                if await self._move(agent, real, f"reconciled (was {agent.state.value})", agent.wrap_up_until):
+                    changed += 1
+                    break
+                async with self._pool.connection() as conn:
+                    fresh = await agent_store.get_agent(conn, agent.code)
+                if fresh is None:
+                    break
+                agent = fresh
         log.info("agent.reconciled", agents=len(agents), changed=changed)
         return changed
 

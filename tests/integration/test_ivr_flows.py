@@ -106,25 +106,30 @@ async def test_a_caller_who_picks_spanish_hears_spanish_down_to_the_queue_announ
 
     service, _phone = await agent_on_duty(CAROL, 7320, clock=MONDAY_NOON)  # the shipped acme-main flow
     await service.agents.apply(CAROL.code, AgentEvent.PAUSE, "coaching")  # nobody free: the caller is told
+    full_log = settings.asterisk_root / "var" / "log" / "asterisk" / "full.log"
+    since = (settings, full_log.stat().st_size)  # channel names repeat after a restart: this test's lines
     caller = await sipp.call(DID, caller="12125550399", port=8390, hold_ms=9000,
                              presses=[(3500, "9"), (3500, "2")])
-    await wait_until(lambda: _played(settings, "queue-youarenext"), 30,
+    await wait_until(lambda: _played(since, "queue-youarenext"), 30,
                      "the position announcement")
     await service.agents.apply(CAROL.code, AgentEvent.UNPAUSE)
     assert await caller.wait(60) == 0, caller.errors()
     call = await wait_until(lambda: call_record(service, "12125550399"), 20, "the call record")
     assert call["language"] == "es" and call["queue"] == "acme-support" and call["agent_code"] == CAROL.code
-    played = await _played(settings, None)
+    played = await _played(since, None)
     menus = [lang for name, lang in played if name == "dir-pls-enter"]
     assert menus[:2] == ["en", "es"], played  # the main menu, then again in Spanish
     after = played[played.index(("dir-pls-enter", "es")):]
     assert ("queue-youarenext", "es") in after and all(lang == "es" for _, lang in after), played
 
 
-async def _played(settings: Any, wanted: str | None) -> Any:
-    """(prompt, language) of everything Asterisk played to this test's Spanish caller, from its full log:
-    the newest carrier-side channel that heard anything in Spanish (channel names never repeat)."""
-    log = (settings.asterisk_root / "var" / "log" / "asterisk" / "full.log").read_text(errors="replace")
+async def _played(since: tuple[Any, int], wanted: str | None) -> Any:
+    """(prompt, language) of everything Asterisk played to this test's Spanish caller, from the part of
+    its full log written since the test began: the carrier-side channel that heard Spanish."""
+    settings, start = since
+    with open(settings.asterisk_root / "var" / "log" / "asterisk" / "full.log", "rb") as f:
+        f.seek(start)
+        log = f.read().decode(errors="replace")
     lines = [line for line in log.splitlines() if "Playing '" in line and "<PJSIP/carrier-sim-" in line]
     spanish = [line.split("<", 1)[1].split(">", 1)[0] for line in lines if "(language 'es')" in line]
     if not spanish:
