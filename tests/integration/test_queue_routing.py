@@ -20,9 +20,10 @@ from tests.integration.conftest import call_record, wait_until
 TEST_DID = "5551999"
 TEST_QUEUE = "acme-test"
 _callers = itertools.count(12125551000)
-# Callers' SIP ports (their media is the port + 2000): kept below 9600, where the agent phones' media
-# ports start (7600 + 2000), so a long module never hands a caller a port a phone holds.
-_ports = itertools.cycle(range(8600, 9600, 10))
+# Callers' SIP ports (their media is the port + 2000): 9000-9590, clear of SIPp's control ports (8888
+# and up, one per running SIPp) and of the agent phones' media ports (9600 and up), so a long module
+# never hands a caller a port another SIPp holds.
+_ports = itertools.cycle(range(9000, 9600, 10))
 
 
 @pytest.fixture
