@@ -175,6 +175,21 @@ async def alice_desk(make_service, settings):  # type: ignore[no-untyped-def]
     return start
 
 
+async def demo_campaign(pool: Any, code: str, **settings: Any) -> tuple[int, int]:
+    """The demo tenant with Alice, and a campaign of hers on carrier-sim: (tenant id, campaign id)."""
+    from middleware.store import campaigns
+
+    await seed(pool, agents=AGENTS[:1])
+    async with pool.connection() as conn:
+        tenant_id = await tenants.tenant_id(conn, "acme")
+        assert tenant_id is not None
+        campaign_id = await campaigns.create_campaign(
+            conn, tenant_id=tenant_id, code=code, agents=[AGENTS[0].code], wrapup_s=1, inbound_priority="inbound",
+            settings={"name": code, "caller_id": "<+15551000>", "trunk": "carrier-sim",
+                      "safe_harbor_prompt": "please-try-call-later", **settings})
+    return tenant_id, campaign_id
+
+
 async def call_record(service: Service, caller: str) -> dict[str, Any] | None:
     """The complete call record of the (one) call from ``caller``, with the IVR's facts."""
     async with service.pool.connection() as conn:

@@ -23,7 +23,7 @@ from middleware.runtime.demo_tenant import AGENTS, DID, seed
 from middleware.store import agents as agent_store
 from middleware.store import tenants
 from middleware.store.database import open_pool
-from tests.integration.conftest import TEST_DID, TEST_QUEUE, wait_until
+from tests.integration.conftest import TEST_DID, TEST_QUEUE, demo_campaign, wait_until
 from tests.unit.test_cdr_journal import record
 
 CALLERS = [f"1212555{8000 + i}" for i in range(6)]
@@ -157,19 +157,12 @@ async def test_attempts_and_callbacks_left_in_flight_by_an_outage_are_settled(db
     from middleware.dialer.attempts import channel_id
     from middleware.dialer.leads import make_lead
     from middleware.routing.adapter import CallbackDialer
-    from middleware.runtime.demo_tenant import seed as seed_demo
     from middleware.store import campaigns, customers
 
     pool = await open_pool(db_url, min_size=1, max_size=4)
     try:
-        await seed_demo(pool, agents=AGENTS[:1])
+        tenant_id, campaign_id = await demo_campaign(pool, "out", mode="predictive")
         async with pool.connection() as conn:
-            tenant_id = await tenants.tenant_id(conn, "acme")
-            assert tenant_id is not None
-            campaign_id = await campaigns.create_campaign(
-                conn, tenant_id=tenant_id, code="out", agents=["1001"], wrapup_s=1, inbound_priority="inbound",
-                settings={"name": "x", "caller_id": "<+15551000>", "trunk": "carrier-sim", "mode": "predictive",
-                          "safe_harbor_prompt": "please-try-call-later"})
             await campaigns.import_leads(conn, campaign_id, [make_lead(1, "+12125550160", "", "", {}),
                                                               make_lead(2, "+12125550161", "", "", {})])
             cur = await conn.execute(

@@ -15,7 +15,7 @@ from middleware.provision.service import provision
 from middleware.runtime import asterisk
 from middleware.runtime.demo_tenant import AGENTS, numbers_where_hour_is, seed
 from middleware.store import flows, tenants
-from tests.integration.conftest import cli, wait_until
+from tests.integration.conftest import cli, demo_campaign, wait_until
 
 
 def _leads(tmp: Path) -> tuple[Path, set[str], set[str]]:
@@ -248,15 +248,9 @@ async def test_a_preview_call_is_not_dialled_once_its_campaign_is_stopped(db_url
             return [{"response": "Success"}]
 
     try:
-        await seed(pool, agents=AGENTS[:1])
+        _tenant, campaign_id = await demo_campaign(pool, "look", mode="preview", preview_s=1,
+                                                   window_start="00:00", window_end="23:59")
         async with pool.connection() as conn:
-            tenant_id = await tenants.tenant_id(conn, "acme")
-            assert tenant_id is not None
-            campaign_id = await campaigns.create_campaign(
-                conn, tenant_id=tenant_id, code="look", agents=["1001"], wrapup_s=1, inbound_priority="inbound",
-                settings={"name": "x", "caller_id": "<+15551000>", "trunk": "carrier-sim", "mode": "preview",
-                          "preview_s": 1, "safe_harbor_prompt": "please-try-call-later",
-                          "window_start": "00:00", "window_end": "23:59"})
             await campaigns.import_leads(conn, campaign_id, [make_lead(1, "+12125550180", "", "", {})])
             await campaigns.set_status(conn, "look", "running")
             campaign = await campaigns.get_campaign(conn, "look")
