@@ -13,7 +13,8 @@ from typing import Any
 
 import psycopg
 import structlog
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from middleware.store.database import DatabaseUnavailable, Pool
 
 log = structlog.get_logger(__name__)
 CHANNEL = "callcenter_events"
@@ -34,7 +35,7 @@ def encode(kind: str, payload: dict[str, Any], at: datetime) -> str:
 
 
 class EventStream:
-    def __init__(self, pool: AsyncConnectionPool | None, origin: str | None = None) -> None:
+    def __init__(self, pool: Pool | None, origin: str | None = None) -> None:
         self._pool = pool
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self.published = 0
@@ -66,7 +67,7 @@ class EventStream:
         try:
             async with self._pool.connection(timeout=2) as conn:
                 await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, text))
-        except (psycopg.Error, PoolTimeout) as exc:
+        except (DatabaseUnavailable, psycopg.Error) as exc:  # (a NOTIFY refused: payload too large)
             log.error("events.notify_failed", kind=kind, detail=str(exc)[:200])
 
     async def relay(self, url: str, retry_s: float = 2.0) -> None:

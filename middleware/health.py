@@ -13,16 +13,16 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
-from psycopg_pool import AsyncConnectionPool
 
 from middleware.store import database
+from middleware.store.database import Pool
 
 log = structlog.get_logger(__name__)
 Hook = Callable[[], Awaitable[object]]
 
 
 class DatabaseMonitor:
-    def __init__(self, pool: AsyncConnectionPool, *, interval_s: float = 5.0, down_interval_s: float = 1.0,
+    def __init__(self, pool: Pool, *, interval_s: float = 5.0, down_interval_s: float = 1.0,
                  timeout_s: float = 2.0, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._pool = pool
         self._interval_s = interval_s
@@ -38,7 +38,7 @@ class DatabaseMonitor:
     def mark_down(self, exc: BaseException | None = None) -> None:
         """A part found PostgreSQL unreachable: everyone treats it as down until a probe gets through."""
         if exc is not None:
-            self.last_error = type(exc).__name__
+            self.last_error = exc.cause if isinstance(exc, database.DatabaseUnavailable) else type(exc).__name__
         if not self.down:
             self.down, self.down_since = True, self._clock()
             self.outages += 1

@@ -14,10 +14,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import structlog
 from aiohttp import web
-from psycopg_pool import PoolTimeout
 
 from middleware.agents.adapter import AgentService
 from middleware.agi.server import LOOPBACK, FastAgiServer, route_table
@@ -32,9 +30,10 @@ from middleware.config import Settings, clock_of
 from middleware.dialer.adapter import DialerService
 from middleware.dialer.attempts import CHANNEL_PREFIX as DIAL_PREFIX
 from middleware.dialing.service import DialingGate
+from middleware.errors import Unavailable
 from middleware.event_stream import EventStream
 from middleware.health import DatabaseMonitor
-from middleware.ivr.adapter import DatabaseUnavailable, IvrService
+from middleware.ivr.adapter import IvrService
 from middleware.pbx_events import AmiEvent
 from middleware.provision.service import provision
 from middleware.recordings.adapter import RecordingIndexer
@@ -42,7 +41,7 @@ from middleware.routing.adapter import Announcer, CallbackDialer, OverflowServic
 from middleware.security.adapter import SipGuard
 from middleware.security.auth_failures import FAILURE_EVENTS, Network, Policy, identify_networks, parse_networks
 from middleware.store import tenants as tenant_store
-from middleware.store.database import open_pool
+from middleware.store.database import DatabaseUnavailable, open_pool
 from middleware.supervisor import Supervisor
 
 log = structlog.get_logger(__name__)
@@ -151,9 +150,8 @@ class Service:
         try:
             await self._track(event)
         except DatabaseUnavailable as exc:
-            log.error("service.database_unreachable", ami_event=event.name, detail=str(exc)[:200])
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            self.db.mark_down(exc)
+            if not exc.busy:
+                self.db.mark_down(exc)
             log.error("service.database_unreachable", ami_event=event.name, detail=str(exc)[:200])
 
     async def _track(self, event: AmiEvent) -> None:
@@ -207,7 +205,7 @@ class Service:
                              ("callbacks", self.callbacks.settle_after_outage)):
             try:
                 await settle()
-            except (AmiUnavailable, psycopg.OperationalError, PoolTimeout) as exc:
+            except Unavailable as exc:
                 log.warning("service.settle_after_outage_failed", part=name, detail=str(exc)[:200])
 
     def _trunk_networks(self) -> tuple[Network, ...]:

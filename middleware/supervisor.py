@@ -6,6 +6,10 @@ raises is logged at error with its name and traceback, counted (``/metrics``:
 each quick death and resets once the task has run for a while; a loop that returns is restarted too
 (nothing here is meant to end). ``close()`` cancels every task and waits for it. ``deaths`` keeps the
 last failures so a test can fail when any part died.
+
+``every()`` is the loop most of those tasks are: a tick every few seconds, where PostgreSQL or Asterisk
+being away (``Unavailable``) or refusing an action (``Refused``) is a warning and the next tick tries
+again; anything else is a bug and reaches the supervisor.
 """
 
 from __future__ import annotations
@@ -17,9 +21,22 @@ from dataclasses import dataclass
 
 import structlog
 
+from middleware.errors import Refused, Unavailable
+
 log = structlog.get_logger(__name__)
 
 Run = Callable[[], Awaitable[object]]
+
+
+async def every(interval_s: float, tick: Run, failure: str) -> None:
+    """Run ``tick`` every ``interval_s`` until cancelled; a tick that finds Asterisk or PostgreSQL
+    away (or refusing) is logged as ``failure`` and the next one tries again."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await tick()
+        except (Unavailable, Refused) as exc:
+            log.warning(failure, detail=str(exc)[:200])
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import psycopg
 import structlog
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from middleware import constants as cc
 from middleware.agents import tracking
@@ -21,15 +19,17 @@ from middleware.agents.supervision import SpyMode, chanspy_options, spy_target
 from middleware.agi.session import AgiSession
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient
+from middleware.errors import Invalid
 from middleware.event_stream import EventStream
 from middleware.pbx_events import AmiEvent, endpoint_of_channel
 from middleware.store import agents as agent_store
 from middleware.store.agents import AgentRow
+from middleware.store.database import DatabaseUnavailable, Pool
 
 log = structlog.get_logger(__name__)
 
 
-class AgentError(ValueError):
+class AgentError(Invalid):
     """An agent request that cannot be carried out (unknown agent, no phone, wrong state)."""
 
 
@@ -46,7 +46,7 @@ SESSION_MODES = ("ring", "persistent")
 
 
 class AgentService:
-    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, events: EventStream | None = None) -> None:
+    def __init__(self, pool: Pool, ami: AmiClient, events: EventStream | None = None) -> None:
         self._pool = pool
         self._ami = ami
         self._events = events
@@ -192,7 +192,7 @@ class AgentService:
             await asyncio.sleep(interval_s)
             try:
                 await self.expire_wrap_ups(clock())
-            except (psycopg.OperationalError, PoolTimeout) as exc:
+            except DatabaseUnavailable as exc:
                 log.warning("agent.wrap_up_clock_failed", detail=str(exc)[:200])
 
     async def reconcile(self, now: datetime) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from middleware.errors import Invalid
+
 
 class AgentState(enum.StrEnum):
     LOGGED_OUT = "logged_out"
@@ -26,7 +28,7 @@ class AgentEvent(enum.StrEnum):
     WRAP_UP_DONE = "wrap_up_done"
 
 
-class InvalidTransition(ValueError):
+class InvalidTransition(Invalid):
     """The event makes no sense in the agent's current state."""
 
     def __init__(self, state: AgentState, event: AgentEvent) -> None:

@@ -24,6 +24,7 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
+from middleware.errors import Refused, Unavailable
 from middleware.pbx_events import AmiEvent, event_from_headers
 
 log = structlog.get_logger(__name__)
@@ -38,11 +39,11 @@ def _text(value: object) -> str:
     return "\n".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-class AmiUnavailable(RuntimeError):
+class AmiUnavailable(Unavailable):
     """Not logged in to Asterisk (down, restarting, wrong secret) or no answer in time."""
 
 
-class AmiActionFailed(RuntimeError):
+class AmiActionFailed(Refused):
     """Asterisk answered an action with Response: Error."""
 
 

@@ -17,10 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import structlog
 from aiohttp import WSMsgType, web
-from psycopg_pool import PoolTimeout
 
 from middleware.api import auth
 from middleware.api.metrics import Sample, exposition
@@ -40,6 +38,7 @@ from middleware.api.spec import (
 )
 from middleware.event_stream import EventStream
 from middleware.store import tokens
+from middleware.store.database import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
 HealthProbe = Callable[[], Awaitable[dict[str, Any]]]
@@ -97,7 +96,7 @@ async def errors_as_json(request: web.Request, handler: Callable[[web.Request], 
         return error(503, str(exc), **{"Retry-After": "5"})
     except CLIENT_ERRORS as exc:
         return error(400, f"refused by the database: {str(exc).splitlines()[0][:200]}")
-    except (psycopg.OperationalError, PoolTimeout) as exc:
+    except DatabaseUnavailable as exc:
         log.error("api.database_unreachable", path=request.path, detail=str(exc)[:200])
         return error(503, "the database does not answer; try again shortly", **{"Retry-After": "5"})
     except web.HTTPRequestEntityTooLarge:

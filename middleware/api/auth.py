@@ -10,12 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass
-from typing import Literal
 
-Role = Literal["agent", "supervisor", "admin"]
-ROLES: tuple[Role, ...] = ("agent", "supervisor", "admin")
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
+from middleware.principal import RANK, ROLES, Principal, Role
+
+__all__ = ["ROLES", "Forbidden", "Principal", "Role", "Unauthorized", "check_grant", "new_token", "require",
+           "token_digest", "token_from"]
 TOKEN_PREFIX = "cc_"
 _TOKEN = re.compile(r"cc_[A-Za-z0-9_-]{43}\Z")
 
@@ -26,18 +25,6 @@ class Unauthorized(Exception):
 
 class Forbidden(Exception):
     """Known caller, not allowed: 403."""
-
-
-@dataclass(frozen=True)
-class Principal:
-    token_id: int
-    role: Role
-    tenant_id: int | None  # None: a platform admin, every tenant
-    tenant: str | None
-    agent: str | None = None  # the agent an agent-role token speaks for
-
-    def sees_tenant(self, tenant_id: int | None) -> bool:
-        return self.tenant_id is None or tenant_id == self.tenant_id
 
 
 def new_token(random_bytes: bytes) -> str:
@@ -70,13 +57,13 @@ def token_from(authorization: str | None, query_token: str | None = None) -> str
 
 def require(principal: Principal, role: Role) -> None:
     """Forbidden unless ``principal`` has ``role`` or a higher one."""
-    if _RANK[principal.role] < _RANK[role]:
+    if RANK[principal.role] < RANK[role]:
         raise Forbidden(f"this needs the {role} role; the token has {principal.role}")
 
 
 def check_grant(creator_role: Role, tenant: str | None, agent: str | None) -> None:
     """The shape a new token must have (ValueError says what is wrong)."""
-    if creator_role not in _RANK:
+    if creator_role not in RANK:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if creator_role != "admin" and tenant is None:
         raise ValueError(f"a {creator_role} token belongs to a tenant: give --tenant")

@@ -15,12 +15,10 @@ from typing import Any, Protocol
 
 from aiohttp import web
 from psycopg import errors as pg_errors
-from psycopg_pool import AsyncConnectionPool
 
 from middleware.agents.adapter import AgentError
 from middleware.agents.state import AgentEvent, AgentState
 from middleware.ami.client import AmiActionFailed, AmiUnavailable
-from middleware.api.auth import Principal
 from middleware.api.spec import (
     BOOL,
     INT,
@@ -41,11 +39,13 @@ from middleware.api.spec import (
 )
 from middleware.cdr import kpis
 from middleware.dialer.leads import make_lead
+from middleware.principal import Principal
 from middleware.store import campaigns as campaign_store
 from middleware.store import recordings as recording_store
 from middleware.store import reports as report_store
 from middleware.store import tenant_views as views
 from middleware.store import tenants as tenant_store
+from middleware.store.database import Pool
 
 AUDIO_TYPES = {"wav": "audio/wav", "gsm": "audio/x-gsm", "ogg": "audio/ogg"}
 LiveQueues = Callable[[], Awaitable[dict[str, dict[str, Any]] | None]]
@@ -63,7 +63,7 @@ class AgentActions(Protocol):
 class Api:
     """What the handlers need: the pool, the clock, where recordings live, and (on a node with an AMI
     connection; None elsewhere) live queue figures and agent actions."""
-    pool: AsyncConnectionPool
+    pool: Pool
     clock: Callable[[], datetime]
     recordings_root: Path
     live_queues: LiveQueues | None = None

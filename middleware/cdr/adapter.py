@@ -13,15 +13,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-import psycopg
 import structlog
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from middleware.cdr.assembly import CallRecord, CdrAssembler
 from middleware.cdr.journal import Journal
 from middleware.health import DatabaseMonitor
 from middleware.pbx_events import AmiEvent
 from middleware.store import calls
+from middleware.store.database import DatabaseUnavailable, Pool
 
 log = structlog.get_logger(__name__)
 REPLAY_BATCH = 1000  # records per transaction when the journal is replayed
@@ -30,7 +29,7 @@ REPLAY_BATCH = 1000  # records per transaction when the journal is replayed
 class CdrService:
     WRITE_TIMEOUT_S = 5.0
 
-    def __init__(self, pool: AsyncConnectionPool, db: DatabaseMonitor, assembler: CdrAssembler | None = None,
+    def __init__(self, pool: Pool, db: DatabaseMonitor, assembler: CdrAssembler | None = None,
                  journal: Journal | None = None, *, max_call_age_s: float = 4 * 3600.0,
                  max_unjournaled: int = 100_000) -> None:
         self._pool = pool
@@ -120,7 +119,7 @@ class CdrService:
             try:
                 async with self._pool.connection(timeout=self.WRITE_TIMEOUT_S) as conn:
                     await calls.save_records(conn, finished)
-            except (psycopg.OperationalError, PoolTimeout) as exc:
+            except DatabaseUnavailable as exc:
                 self.db.mark_down(exc)
                 self._keep(finished)
                 return
@@ -141,7 +140,7 @@ class CdrService:
                 for start in range(0, len(batch), REPLAY_BATCH):
                     async with self._pool.connection(timeout=self.WRITE_TIMEOUT_S) as conn:
                         await calls.save_records(conn, batch[start:start + REPLAY_BATCH])
-            except (psycopg.OperationalError, PoolTimeout) as exc:
+            except DatabaseUnavailable as exc:
                 self.db.mark_down(exc)
                 log.error("cdr.replay_interrupted", detail=type(exc).__name__)
                 return

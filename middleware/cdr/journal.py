@@ -29,6 +29,7 @@ from typing import Any
 import structlog
 
 from middleware.cdr.assembly import CallRecord
+from middleware.errors import Invalid
 
 log = structlog.get_logger(__name__)
 VERSION = 1
@@ -36,7 +37,7 @@ _DATETIME_FIELDS = frozenset(f.name for f in fields(CallRecord) if "datetime" in
 _FIELDS = {f.name: f for f in fields(CallRecord)}
 
 
-class UnreadableLine(ValueError):
+class UnreadableLine(Invalid):
     """A journal line that holds no record this release can read."""
 
 

@@ -7,7 +7,6 @@ from dataclasses import asdict
 
 import psycopg
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from middleware.agents.adapter import AgentError, AgentService
 from middleware.agents.state import AgentEvent, AgentState
@@ -24,6 +23,7 @@ from middleware.cli.common import (
 from middleware.config import Settings
 from middleware.event_stream import EventStream
 from middleware.store import agents as agent_store
+from middleware.store.database import Pool
 
 
 def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -132,7 +132,7 @@ def cmd_skill(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_session(args: argparse.Namespace, settings: Settings) -> int:
-    async def apply(pool: AsyncConnectionPool, ami: AmiClient) -> AgentState:
+    async def apply(pool: Pool, ami: AmiClient) -> AgentState:
         service = AgentService(pool, ami, EventStream(pool))  # the change is NOTIFYed to wallboards too
         return await service.apply(args.code, args.event, getattr(args, "reason", ""))
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 
-from psycopg_pool import AsyncConnectionPool
-
 from middleware.agents.adapter import AgentService
 from middleware.ami.client import AmiClient
 from middleware.cli.common import CliError, with_pbx
@@ -15,6 +13,7 @@ from middleware.provision.render import ProvisionError
 from middleware.provision.service import ProvisionResult, provision
 from middleware.runtime import asterisk as runtime
 from middleware.runtime import rootfs
+from middleware.store.database import Pool
 
 
 def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -44,7 +43,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
-    async def sync(pool: AsyncConnectionPool, ami: AmiClient) -> tuple[ProvisionResult, int]:
+    async def sync(pool: Pool, ami: AmiClient) -> tuple[ProvisionResult, int]:
         result = await provision(pool, settings.generated_dir, ami, force_reload=True,
                                  cdr_conninfo=settings.cdr_database_url or None)
         return result, await AgentService(pool, ami).resync()  # penalties follow skills, members follow states

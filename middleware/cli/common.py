@@ -12,14 +12,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import psycopg
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.config import Settings
 from middleware.store import tenants
-from middleware.store.database import open_pool
+from middleware.store.database import DatabaseUnavailable, Pool, open_pool, probe
 
 
 class CliError(Exception):
@@ -35,13 +33,12 @@ def run_async(coro: Awaitable[int]) -> int:
 
 
 @asynccontextmanager
-async def pool_for(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+async def pool_for(settings: Settings) -> AsyncIterator[Pool]:
     # Probe with one plain connection first: it fails in seconds with the server's own words.
     try:
-        probe = await psycopg.AsyncConnection.connect(settings.database_url, connect_timeout=5)
-        await probe.close()
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        await probe(settings.database_url)
+    except DatabaseUnavailable as exc:
+        reason = str(exc)
         hint = " (create it: `callcenter db upgrade`)" if "does not exist" in reason else ""
         raise CliError(f"cannot reach PostgreSQL at {settings.database_url}: {reason}{hint}") from exc
     pool = await open_pool(settings.database_url, min_size=1, max_size=4)
@@ -61,7 +58,7 @@ def with_connection(settings: Settings, work: Callable[[AsyncConnection], Awaita
     return asyncio.run(go())
 
 
-def with_pbx(settings: Settings, work: Callable[[AsyncConnectionPool, AmiClient], Awaitable[T]],
+def with_pbx(settings: Settings, work: Callable[[Pool, AmiClient], Awaitable[T]],
              errors: tuple[type[Exception], ...] = ()) -> T:
     """Run one job that needs Asterisk (a short AMI session) and the database; its errors become one line."""
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import ipaddress
 
-from psycopg_pool import AsyncConnectionPool
-
 from middleware.ami.client import AmiClient
 from middleware.cli.common import CliError, add_json_flag, show_rows, with_connection, with_pbx
 from middleware.config import Settings
 from middleware.provision.service import provision
 from middleware.store import sip_blocks
+from middleware.store.database import Pool
 
 
 def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,7 +37,7 @@ def cmd_unblock(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError:
         raise CliError(f"{args.address!r} is not an IP address") from None
 
-    async def unblock(pool: AsyncConnectionPool, ami: AmiClient) -> bool:
+    async def unblock(pool: Pool, ami: AmiClient) -> bool:
         async with pool.connection() as conn:
             removed = await sip_blocks.remove(conn, address)
         if removed:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from psycopg_pool import AsyncConnectionPool
-
 from middleware.agents.adapter import AgentError, AgentService
 from middleware.agents.supervision import SpyMode
 from middleware.ami.client import AmiClient
 from middleware.cli.common import with_pbx
 from middleware.config import Settings
+from middleware.store.database import Pool
 
 
 def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,7 +22,7 @@ def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def cmd_supervise(args: argparse.Namespace, settings: Settings) -> int:
-    async def supervise(pool: AsyncConnectionPool, ami: AmiClient) -> None:
+    async def supervise(pool: Pool, ami: AmiClient) -> None:
         await AgentService(pool, ami).supervise(args.agent, args.phone, SpyMode(args.mode))
 
     with_pbx(settings, supervise, (AgentError,))

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from psycopg_pool import AsyncConnectionPool
 
 from middleware.agi.session import AgiSession
 from middleware.ami import queries
@@ -26,10 +25,11 @@ from middleware.dialer import compliance, pacing
 from middleware.dialer.attempts import Attempt, attempt_of, channel_id
 from middleware.event_stream import EventStream
 from middleware.pbx_events import AmiEvent, endpoint_of_channel
-from middleware.routing.adapter import every
 from middleware.store import agents as agent_store
 from middleware.store import campaigns as store
 from middleware.store import tenants
+from middleware.store.database import Pool
+from middleware.supervisor import every
 
 log = structlog.get_logger(__name__)
 
@@ -91,7 +91,7 @@ def learned_from(rows: list[tuple[Any, ...]], wrapup_s: float) -> pacing.Learned
 
 
 class DialerService:
-    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, events: EventStream | None = None, *,
+    def __init__(self, pool: Pool, ami: AmiClient, events: EventStream | None = None, *,
                  node: str | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._pool = pool
         self._ami = ami

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from middleware.errors import Invalid
+
 # Outcomes of one attempt.
 CONNECTED = "connected"      # a live answer put through to an agent
 ABANDONED = "abandoned"      # a live answer with no agent within 2 s (safe-harbor message played)
@@ -32,7 +34,7 @@ DEFAULT_RETRY: dict[str, dict[str, int]] = {
 }
 
 
-class RuleError(ValueError):
+class RuleError(Invalid):
     """A campaign setting that the law or the dialer cannot work with."""
 
 

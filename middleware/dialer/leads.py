@@ -19,6 +19,7 @@ import phonenumbers
 from phonenumbers import timezone as phone_zones
 
 from middleware.dialing.policy import DialingPolicy, judge
+from middleware.errors import Invalid
 
 NUMBER_COLUMNS = ("number", "phone", "phone_number", "telephone")
 DEFAULT_POLICY = DialingPolicy()
@@ -26,7 +27,7 @@ MAX_NAME = 200
 MAX_DATA_BYTES = 4000
 
 
-class LeadError(ValueError):
+class LeadError(Invalid):
     """A lead file that cannot be read at all (no number column, not CSV)."""
 
 

@@ -23,6 +23,8 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as phone_zones
 
+from middleware.errors import Invalid
+
 NON_GEOGRAPHIC = "001"  # phonenumbers' region for +800, +870, +881-883, +888, +979
 TYPE_NAMES: dict[int, str] = {
     PhoneNumberType.FIXED_LINE: "fixed_line", PhoneNumberType.MOBILE: "mobile",
@@ -35,7 +37,7 @@ TYPE_NAMES: dict[int, str] = {
 RESTRICTED_TYPES = frozenset({"premium_rate", "shared_cost", "personal", "unknown", "satellite"})
 
 
-class NumberRefused(ValueError):
+class NumberRefused(Invalid):
     """The policy does not let this number be dialled; ``reason`` is a short code for counting."""
 
     def __init__(self, reason: str, message: str) -> None:

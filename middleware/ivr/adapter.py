@@ -14,10 +14,8 @@ import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
-import psycopg
 import structlog
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from middleware import constants as cc
 from middleware.agi.session import AgiHangup, AgiSession
@@ -43,13 +41,10 @@ from middleware.routing.adapter import QueueState
 from middleware.routing.skills import WidenStep, initial_max_penalty
 from middleware.routing.wait_estimate import announcement, estimate_wait
 from middleware.store import calls, customers, flows, tenants
+from middleware.store.database import DatabaseUnavailable, Pool
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
-
-
-class DatabaseUnavailable(RuntimeError):
-    """PostgreSQL is known to be down, or did not give a connection in time."""
 
 
 class IvrService:
@@ -57,7 +52,7 @@ class IvrService:
     # fallback queue takes the call.
     DB_WAIT_S = 0.8
 
-    def __init__(self, pool: AsyncConnectionPool, clock: Clock, events: EventStream,
+    def __init__(self, pool: Pool, clock: Clock, events: EventStream,
                  queue_state: QueueState | None = None, gate: DialingGate | None = None,
                  db: DatabaseMonitor | None = None) -> None:
         self._pool = pool
@@ -76,10 +71,10 @@ class IvrService:
         try:
             async with self._pool.connection(timeout=self.DB_WAIT_S) as conn:
                 yield conn
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            if self._db is not None and isinstance(exc, psycopg.OperationalError):  # (a busy pool is not down)
+        except DatabaseUnavailable as exc:
+            if self._db is not None and not exc.busy:  # (a busy pool is not down)
                 self._db.mark_down(exc)
-            raise DatabaseUnavailable(type(exc).__name__) from exc
+            raise
 
     async def _flow(self, tenant: str, name: str) -> Flow:
         async with self._connection() as conn:
@@ -364,7 +359,7 @@ async def ask(session: AgiSession, action: engine.Ask) -> engine.Digits:
     return engine.Digits(first + rest, timed_out and not rest)
 
 
-async def load(pool: AsyncConnectionPool, tenant: str, text: str,
+async def load(pool: Pool, tenant: str, text: str,
                prompt_exists: PromptExists | None) -> tuple[Flow, int]:
     """Validate and store one flow for a tenant; return it and its stored version."""
     document = read_document(text)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from middleware.errors import CallcenterError
 from middleware.ivr.flow import (
     CallbackNode,
     CollectNode,
@@ -33,11 +34,11 @@ from middleware.ivr.schedule import is_open
 MAX_TRANSITIONS = 200
 
 
-class FlowLoop(RuntimeError):
+class FlowLoop(CallcenterError):
     """The flow moved MAX_TRANSITIONS times: treat as broken and fall back."""
 
 
-class UnexpectedInput(RuntimeError):
+class UnexpectedInput(CallcenterError):
     """An event the current node does not wait for (an adapter bug, not a caller's doing)."""
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from middleware.errors import Invalid
 from middleware.ivr.schedule import InvalidSchedule, Schedule, parse_schedule
 
 PromptExists = Callable[[str, str], bool]  # (prompt, language) -> exists
@@ -33,7 +34,7 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-class InvalidFlow(ValueError):
+class InvalidFlow(Invalid):
     """A flow that must not be loaded; carries every problem found."""
 
     def __init__(self, problems: list[Problem]) -> None:

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from middleware.errors import Invalid
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
-class InvalidSchedule(ValueError):
+class InvalidSchedule(Invalid):
     """A schedule spec that cannot be read; the message names the bad part."""
 
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
-from psycopg_pool import AsyncConnectionPool
 
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient
@@ -27,6 +26,7 @@ from middleware.provision.render import (
 from middleware.security.auth_failures import render_acl
 from middleware.store import agents as agent_store
 from middleware.store import flows, sip_blocks, tenants
+from middleware.store.database import Pool
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +77,7 @@ async def _raw_cdr_writer(ami: AmiClient, changed: bool) -> None:
         await ami.action({"Action": "ModuleLoad", "Module": "cdr_pgsql.so", "LoadType": "reload" if loaded else "load"})
 
 
-async def provision(pool: AsyncConnectionPool, generated_dir: Path, ami: AmiClient | None,
+async def provision(pool: Pool, generated_dir: Path, ami: AmiClient | None,
                     *, force_reload: bool = False, cdr_conninfo: str | None = None) -> ProvisionResult:
     """Render every generated file from PostgreSQL and reload what changed. ``cdr_conninfo``: the
     least-privileged role cdr_pgsql writes Asterisk's own CDR rows with (default: the pool's)."""

@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import psycopg
 import structlog
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from middleware.cdr.assembly import CallRecord
 from middleware.recordings.media import MediaError, inspect, wav_complete
 from middleware.store import recordings
+from middleware.store.database import DatabaseUnavailable, Pool
 
 log = structlog.get_logger(__name__)
 FORMATS = ("wav", "gsm", "sln")
@@ -44,7 +43,7 @@ def closed(path: Path) -> bool:
 
 
 class RecordingIndexer:
-    def __init__(self, pool: AsyncConnectionPool, root: Path, attempts: int = 5, delay_s: float = 1.0) -> None:
+    def __init__(self, pool: Pool, root: Path, attempts: int = 5, delay_s: float = 1.0) -> None:
         self._pool = pool
         self.root = root
         self._attempts = attempts
@@ -84,7 +83,7 @@ class RecordingIndexer:
                     conn, linkedid=record.linkedid, tenant=tenant, path=str(path), info=info,
                     started_at=record.connected_at, agent=record.agent_code, queue=record.queue,
                     caller=record.caller_number, disposition=record.disposition)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except DatabaseUnavailable as exc:
             log.error("recording.index_failed", path=str(path), detail=str(exc)[:200])  # verify finds it later
             return
         self.indexed += rid is not None

@@ -8,10 +8,12 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from middleware.errors import Invalid
+
 GSM_FRAME_BYTES, GSM_FRAME_S = 33, 0.02  # raw GSM 06.10: 160 samples (20 ms) per 33-byte frame
 
 
-class MediaError(ValueError):
+class MediaError(Invalid):
     """A file that is not a recording we can read (truncated header, unknown format)."""
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
-import psycopg
 import structlog
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from middleware.agi.session import AgiSession
 from middleware.ami import actions, queries
@@ -23,25 +21,16 @@ from middleware.routing.overflow import OverflowAction, decide
 from middleware.routing.wait_estimate import QueueSnapshot, announcement, estimate_wait
 from middleware.store import agents as agent_store
 from middleware.store import calls, customers, flows, teams, tenants
+from middleware.store.database import Pool
+from middleware.supervisor import every
 
 log = structlog.get_logger(__name__)
 DEFAULT_AHT_S = 180.0
 BUSY = frozenset({"ringing", "on_call", "wrap_up"})
 
 
-async def every(interval_s: float, tick: Callable[[], Awaitable[object]], failure: str) -> None:
-    """Run ``tick`` every ``interval_s`` until cancelled; a tick that finds Asterisk or PostgreSQL
-    away is logged as ``failure`` and the next one tries again."""
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await tick()
-        except (AmiUnavailable, AmiActionFailed, psycopg.OperationalError, PoolTimeout) as exc:
-            log.warning(failure, detail=str(exc)[:200])
-
-
 class QueueState:
-    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient) -> None:
+    def __init__(self, pool: Pool, ami: AmiClient) -> None:
         self._pool = pool
         self._ami = ami
 
@@ -83,7 +72,7 @@ class Announcer:
     channel (ChanSpy w, from a Local channel whose other half plays it over FastAGI) while they stay
     in the queue: no place, ring or widening step is lost; the whisper is cut when an agent answers."""
 
-    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, state: QueueState,
+    def __init__(self, pool: Pool, ami: AmiClient, state: QueueState,
                  clock: Callable[[], float]) -> None:
         self._pool = pool
         self._ami = ami
@@ -176,7 +165,7 @@ class Announcer:
 class OverflowService:
     """Every few seconds: for each queue with an overflow rule, let its team join or leave."""
 
-    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, state: QueueState) -> None:
+    def __init__(self, pool: Pool, ami: AmiClient, state: QueueState) -> None:
         self._pool = pool
         self._ami = ami
         self._state = state
@@ -241,7 +230,7 @@ class CallbackDialer:
     MAX_ATTEMPTS = 3
     RETRY_AFTER_S = 60.0
 
-    def __init__(self, pool: AsyncConnectionPool, ami: AmiClient, gate: DialingGate | None = None,
+    def __init__(self, pool: Pool, ami: AmiClient, gate: DialingGate | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._pool = pool
         self._ami = ami

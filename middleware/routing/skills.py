@@ -15,12 +15,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from middleware.errors import Invalid
+
 BEST = 5
 WORST = 1
 _STEP = re.compile(r"^\s*(\d+)\s*s?\s*:\s*([1-5])\s*$")
 
 
-class InvalidSteps(ValueError):
+class InvalidSteps(Invalid):
     """Widening steps that cannot be applied."""
 
 

@@ -7,14 +7,13 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 
-from psycopg_pool import AsyncConnectionPool
-
 from middleware.config import PROJECT_ROOT
 from middleware.dialing.policy import DialingPolicy
 from middleware.ivr import adapter as ivr_adapter
 from middleware.ivr.flow import PromptExists
 from middleware.store import agents as agent_store
 from middleware.store import customers, tenants
+from middleware.store.database import Pool
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ CUSTOMERS = (
 )
 
 
-async def seed(pool: AsyncConnectionPool, agents: tuple[DemoAgent, ...] = AGENTS, *, flow_text: str | None = None,
+async def seed(pool: Pool, agents: tuple[DemoAgent, ...] = AGENTS, *, flow_text: str | None = None,
                prompt_exists: PromptExists | None = None) -> None:
     """Create (or refresh) the demo tenant; safe to run twice. ``flow_text`` replaces acme-main."""
     async with pool.connection() as conn, conn.transaction():

@@ -10,21 +10,20 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-import psycopg
 import structlog
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from middleware.ami.client import AmiActionFailed, AmiUnavailable
 from middleware.pbx_events import AmiEvent
 from middleware.security.auth_failures import FAILURE_EVENTS, FailureCounter, Policy, remote_address
 from middleware.store import sip_blocks
+from middleware.store.database import DatabaseUnavailable, Pool
 
 log = structlog.get_logger(__name__)
 Reprovision = Callable[[], Awaitable[object]]
 
 
 class SipGuard:
-    def __init__(self, pool: AsyncConnectionPool, policy: Policy, reprovision: Reprovision,
+    def __init__(self, pool: Pool, policy: Policy, reprovision: Reprovision,
                  clock: Callable[[], datetime]) -> None:
         self._pool = pool
         self._reprovision = reprovision
@@ -74,5 +73,5 @@ class SipGuard:
             await asyncio.sleep(interval_s)
             try:
                 await self.sweep()
-            except (psycopg.OperationalError, PoolTimeout) as exc:
+            except DatabaseUnavailable as exc:
                 log.warning("security.sweep_failed", detail=str(exc)[:200])

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from middleware.api.auth import Principal
+from middleware.principal import Principal
 
 
 async def create(conn: AsyncConnection, *, digest: str, role: str, tenant_id: int | None, agent: str | None,

@@ -18,6 +18,7 @@ from middleware.cdr.adapter import CdrService
 from middleware.cdr.assembly import CallRecord
 from middleware.cdr.journal import Journal
 from middleware.health import DatabaseMonitor
+from middleware.store.database import failures_mapped
 from tests.unit.test_cdr_journal import record
 
 
@@ -27,7 +28,8 @@ class FakeConn:
 
 
 class FakePool:
-    """Stands in for psycopg's pool: refuses while ``up`` is False, as a stopped server would."""
+    """Stands in for our pool: refuses while ``up`` is False, as a stopped server would (psycopg's
+    errors mapped as ``store.database.Pool`` maps them)."""
 
     def __init__(self) -> None:
         self.up = True
@@ -35,9 +37,10 @@ class FakePool:
 
     @asynccontextmanager
     async def connection(self, timeout: float | None = None) -> AsyncIterator[FakeConn]:
-        if not self.up:
-            raise psycopg.OperationalError("connection refused")
-        yield FakeConn()
+        with failures_mapped():
+            if not self.up:
+                raise psycopg.OperationalError("connection refused")
+            yield FakeConn()
 
 
 @pytest.fixture

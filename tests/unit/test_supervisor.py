@@ -7,8 +7,7 @@ import asyncio
 import pytest
 import structlog
 
-from middleware.routing.adapter import every
-from middleware.supervisor import Backoff, Supervisor
+from middleware.supervisor import Backoff, Supervisor, every
 
 FAST = Backoff(first_s=0.01, max_s=0.04, healthy_after_s=10.0)
 
