@@ -27,8 +27,8 @@ from middleware.api.resources import Api
 from middleware.cdr.adapter import CdrService
 from middleware.cdr.journal import Journal
 from middleware.config import Settings, clock_of
-from middleware.dialer.adapter import DialerService
 from middleware.dialer.attempts import CHANNEL_PREFIX as DIAL_PREFIX
+from middleware.dialer.service import DialerService
 from middleware.dialing.service import DialingGate
 from middleware.errors import Unavailable
 from middleware.event_stream import EventStream

@@ -37,9 +37,10 @@ from middleware.api.spec import (
     nullable,
     obj,
 )
-from middleware.cdr import kpis
 from middleware.dialer.leads import make_lead
+from middleware.dialer.service import campaign_status
 from middleware.principal import Principal
+from middleware.reports import kpis
 from middleware.store import campaigns as campaign_store
 from middleware.store import recordings as recording_store
 from middleware.store import reports as report_store
@@ -184,7 +185,7 @@ async def list_campaigns(api: Api, req: Request) -> Any:
 async def get_campaign(api: Api, req: Request) -> Any:
     async with api.pool.connection() as conn:
         _found(await views.campaign(conn, _scope(req.principal), req.path["code"]), "campaign")
-        status = await campaign_store.campaign_status(conn, req.path["code"], api.clock())
+        status = await campaign_status(conn, req.path["code"], api.clock())
     return _found(status, "campaign")
 
 
@@ -344,7 +345,7 @@ async def wallboard(api: Api, req: Request) -> Any:
         queue_rows = await views.queue_day(conn, tenant, day)
         agent_rows = await views.agents(conn, tenant)
         campaign_rows = await views.campaigns(conn, tenant)
-        statuses = [await campaign_store.campaign_status(conn, c["code"], now) for c in campaign_rows]
+        statuses = [await campaign_status(conn, c["code"], now) for c in campaign_rows]
     dialer_queues = {c["queue"] for c in campaign_rows}
     queues = []
     for q in queue_rows:

@@ -15,9 +15,10 @@ from psycopg import AsyncConnection
 from middleware.cli.common import CliError, add_json_flag, emit_json, require_tenant, show_rows, with_connection
 from middleware.config import Settings
 from middleware.dialer import compliance
-from middleware.dialer.adapter import DISPOSITIONS, apply_disposition
 from middleware.dialer.leads import LeadError, Problem, parse_leads, parse_numbers
+from middleware.dialer.outcomes import DISPOSITIONS
 from middleware.dialer.pacing import MODES
+from middleware.dialer.service import apply_disposition, campaign_status
 from middleware.dialing.policy import DialingPolicy
 from middleware.store import campaigns as store
 from middleware.store import flows, tenants
@@ -214,7 +215,7 @@ def cmd_status_change(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     async def status(conn: AsyncConnection) -> dict[str, Any] | None:
-        return await store.campaign_status(conn, args.code, datetime.now(UTC))
+        return await campaign_status(conn, args.code, datetime.now(UTC))
 
     report = with_connection(settings, status)
     if report is None:

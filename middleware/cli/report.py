@@ -12,9 +12,9 @@ from pathlib import Path
 
 from psycopg import AsyncConnection
 
-from middleware.cdr import kpis
 from middleware.cli.common import CliError, emit_json, parse_day, print_table, with_connection
 from middleware.config import Settings
+from middleware.reports import kpis
 from middleware.store import reports
 
 COLUMNS = ("group", "offered", "answered", "abandoned", "abandoned_after_short", "asa_s", "aht_s",
@@ -72,7 +72,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d} by {args.by}")
         print_table(data, COLUMNS)
     if args.png is not None:
-        from middleware.cdr.charts import draw_all  # matplotlib is imported only for charts
+        from middleware.reports.charts import draw_all  # matplotlib is imported only for charts
 
         for path in draw_all(facts, spans, start, end, args.png, service_level_s=args.service_level):
             print(f"chart: {path}", file=sys.stderr)

@@ -19,6 +19,7 @@ from middleware.agents.state import AgentEvent
 from middleware.config import Settings
 from middleware.dialer import compliance
 from middleware.dialer.leads import parse_leads
+from middleware.dialer.service import campaign_status
 from middleware.dialing.policy import DialingPolicy
 from middleware.provision.service import provision
 from middleware.runtime import asterisk
@@ -129,7 +130,7 @@ async def _outbound(service: Service, sipp: Sipp, say: Callable[[str], None]) ->
         await asyncio.sleep(1)
     async with service.pool.connection() as conn:
         await campaigns.set_status(conn, CAMPAIGN, "stopped")
-        return await campaigns.campaign_status(conn, CAMPAIGN, datetime.now(UTC))
+        return await campaign_status(conn, CAMPAIGN, datetime.now(UTC))
 
 
 async def run(settings: Settings, say: Callable[[str], None] = print) -> DemoReport:

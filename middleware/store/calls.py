@@ -90,6 +90,17 @@ async def average_handle_time(conn: AsyncConnection, queue: str, last: int = 50)
     return float(row[0]) if row and row[0] is not None else None
 
 
+async def record_outbound(conn: AsyncConnection, linkedid: str, tenant_id: int, campaign: str, number: str) -> None:
+    """A dialer call's record is outbound, whichever of the dialer and the CDR assembler writes first."""
+    await conn.execute(
+        """INSERT INTO calls (linkedid, tenant_id, direction, campaign, caller_number)
+           VALUES (%s, %s, 'outbound', %s, %s)
+           ON CONFLICT (linkedid) DO UPDATE SET direction = 'outbound', campaign = EXCLUDED.campaign,
+               caller_number = EXCLUDED.caller_number,
+               tenant_id = COALESCE(calls.tenant_id, EXCLUDED.tenant_id)""",
+        (linkedid, tenant_id, campaign, number))
+
+
 async def record_estimate(conn: AsyncConnection, linkedid: str, estimate_s: float | None, position: int) -> None:
     await conn.execute(
         """INSERT INTO calls (linkedid, estimated_wait_s, queue_position) VALUES (%s, %s, %s)

@@ -10,9 +10,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from middleware.cdr import kpis
 from middleware.dialer.leads import Lead
-from middleware.store import reports
 
 CAMPAIGN_QUEUE_PREFIX = "dialer-"
 WEIGHT_OF_PRIORITY = {"inbound": 0, "equal": 10, "outbound": 20}  # inbound queues weigh 10
@@ -316,35 +314,55 @@ async def orphaned_attempts(conn: AsyncConnection, node: str, stale_before: date
     return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
 
 
-async def campaign_status(conn: AsyncConnection, code: str, now: datetime) -> dict[str, Any] | None:
-    """Live figures of a campaign (None if there is none): dial rate, agents by state, today's and the
-    30 days' live answers and abandonment, agents' occupancy today, leads by status."""
-    campaign = await get_campaign(conn, code)
-    if campaign is None:
-        return None
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    live30, ab30, live_day, ab_day = await abandonment_counts(conn, campaign.id, now, day)
-    agents = await campaign_agents(conn, campaign.queue)
-    codes = {a for a, _, _ in agents}
-    history = [h for h in await reports.state_history(conn, day, now, campaign.tenant_code) if h[0] in codes]
-    spans = kpis.spans_from_history(history, now)
-    on_call = sum(s.seconds for s in spans if s.state == "on_call")
-    logged_in = sum(s.seconds for s in spans if s.state in kpis.LOGGED_IN)
-    cur = await conn.execute("SELECT count(*) FROM dial_attempts WHERE campaign_id = %s AND launched_at > %s",
-                             (campaign.id, now - timedelta(minutes=1)))
+async def try_pace(conn: AsyncConnection, campaign_id: int) -> bool:
+    """Take the campaign's pacing lock for this transaction; False if another node holds it now."""
+    cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (0x0D1A, campaign_id))
     row = await cur.fetchone()
-    by_state: dict[str, int] = {}
-    for _, state, _ in agents:
-        by_state[state] = by_state.get(state, 0) + 1
-    return {
-        "campaign": code, "mode": campaign.mode, "status": campaign.status,
-        "dial_rate_per_min": int(row[0]) if row else 0,
-        "agents": by_state,
-        "today": {"outcomes": await outcome_counts(conn, campaign.id, day), "live_answers": live_day,
-                  "abandoned": ab_day, "abandon_rate": round(ab_day / live_day, 4) if live_day else None},
-        "last_30_days": {"live_answers": live30, "abandoned": ab30,
-                         "abandon_rate": round(ab30 / live30, 4) if live30 else None},
-        "abandon_target": campaign.abandon_target,
-        "occupancy_today": round(on_call / logged_in, 4) if logged_in else None,
-        "leads": await lead_status_counts(conn, campaign.id),
-    }
+    return bool(row and row[0])
+
+
+async def shared_queues(conn: AsyncConnection, campaign_queue: str) -> list[str]:
+    """The other queues the campaign's agents belong to."""
+    cur = await conn.execute(
+        """SELECT DISTINCT q2.name FROM queue_members m JOIN queues q ON q.id = m.queue_id
+             JOIN queue_members m2 ON m2.agent_id = m.agent_id JOIN queues q2 ON q2.id = m2.queue_id
+            WHERE q.name = %s AND q2.name <> %s""", (campaign_queue, campaign_queue))
+    return [r[0] for r in await cur.fetchall()]
+
+
+async def lead_attempts(conn: AsyncConnection, lead_id: int) -> int | None:
+    """How many times the lead was dialled (None: no such lead)."""
+    cur = await conn.execute("SELECT attempts FROM leads WHERE id = %s", (lead_id,))
+    row = await cur.fetchone()
+    return int(row[0]) if row else None
+
+
+async def uncount_attempt(conn: AsyncConnection, lead_id: int) -> None:
+    """An attempt that never dialled (blocked at the last moment) does not count against the lead."""
+    await conn.execute("UPDATE leads SET attempts = attempts - 1 WHERE id = %s", (lead_id,))
+
+
+async def settle_lost(conn: AsyncConnection, attempts: Sequence[tuple[int, int]], retry_at: datetime) -> None:
+    """Attempts whose end nobody saw: done as 'lost'; their leads, still dialing, ready at ``retry_at``."""
+    for attempt_id, lead_id in attempts:
+        await conn.execute("UPDATE dial_attempts SET status = 'done', outcome = 'lost', ended_at = now() "
+                           "WHERE id = %s", (attempt_id,))
+        await conn.execute("UPDATE leads SET status = 'ready', next_at = %s WHERE id = %s AND status = 'dialing'",
+                           (retry_at, lead_id))
+
+
+async def set_lead_status(conn: AsyncConnection, lead_id: int, status: str, next_at: datetime | None = None) -> None:
+    """A lead's new status from a disposition (a lead on a do-not-call list stays there)."""
+    if status == "dnc":
+        await conn.execute("UPDATE leads SET status = 'dnc' WHERE id = %s", (lead_id,))
+    else:
+        await conn.execute("UPDATE leads SET status = %s, next_at = %s WHERE id = %s AND status <> 'dnc'",
+                           (status, next_at, lead_id))
+
+
+async def dial_rate(conn: AsyncConnection, campaign_id: int, since: datetime) -> int:
+    """Attempts launched since ``since``."""
+    cur = await conn.execute("SELECT count(*) FROM dial_attempts WHERE campaign_id = %s AND launched_at > %s",
+                             (campaign_id, since))
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from psycopg import AsyncConnection
 
-from middleware.cdr.kpis import CallFact
+from middleware.reports.kpis import CallFact
 
 
 async def call_facts(conn: AsyncConnection, start: datetime, end: datetime, tenant: str | None) -> list[CallFact]:

@@ -153,9 +153,9 @@ async def test_attempts_and_callbacks_left_in_flight_by_an_outage_are_settled(db
     """Events skipped while PostgreSQL was away used to leave attempts 'dialing' and callbacks
     'dialing' for ever (campaigns under-dial, callbacks never retried). On recovery each is checked
     against Asterisk's channels: the ones whose call is gone are settled, the ones still up are left."""
-    from middleware.dialer.adapter import DialerService
     from middleware.dialer.attempts import channel_id
     from middleware.dialer.leads import make_lead
+    from middleware.dialer.service import DialerService
     from middleware.routing.adapter import CallbackDialer
     from middleware.store import campaigns, customers
 

@@ -234,8 +234,8 @@ async def _free_in(settings: Any, queue: str) -> bool:
 async def test_a_preview_call_is_not_dialled_once_its_campaign_is_stopped(db_url) -> None:
     """The campaign's status used to be read only before the preview wait: `campaign stop` during it
     still dialled the customer. It is read again at the last moment; the lead goes back to the list."""
-    from middleware.dialer.adapter import DialerService
     from middleware.dialer.leads import make_lead
+    from middleware.dialer.service import DialerService
     from middleware.store import campaigns
     from middleware.store.database import open_pool
 

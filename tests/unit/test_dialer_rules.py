@@ -6,10 +6,11 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from middleware.ami.actions import channel_text
 from middleware.dialer import compliance as c
-from middleware.dialer.adapter import agents_now, calls_now, channel_text, learned_from
 from middleware.dialer.attempts import Attempt, attempt_of, channel_id, unanswered_outcome
 from middleware.dialer.leads import LeadError, normalise, parse_leads, parse_numbers, zone_of
+from middleware.dialer.observed import agents_now, calls_now, learned_from
 from middleware.dialing.policy import DialingPolicy
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from middleware.cdr.kpis import CallFact, StateSpan, compute, report, spans_from_history
+from middleware.reports.kpis import CallFact, StateSpan, compute, report, spans_from_history
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

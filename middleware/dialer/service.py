@@ -1,6 +1,8 @@
 """The dialer: paces each running campaign, claims leads from the hopper, originates the calls and
-follows every attempt to its outcome. Thin: the decisions are in pacing.py, compliance.py and
-attempts.py.
+follows every attempt to its outcome. The decisions are pure, elsewhere in this folder: pacing.py
+(how many to dial), compliance.py (windows, retry rules), attempts.py (an attempt's outcome),
+outcomes.py (causes, blocked and lost attempts, dispositions) and observed.py (pacing's inputs); the
+SQL is in ``store/campaigns.py`` and ``store/calls.py``.
 
 Several middleware nodes may run the dialer for the same campaigns: a campaign is paced by one node at a
 time (a transaction-scoped advisory lock), leads are claimed with SKIP LOCKED, and the calls in flight
@@ -11,23 +13,26 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
+from middleware import constants as cc
 from middleware.agi.session import AgiSession
-from middleware.ami import queries
+from middleware.ami import actions, queries
+from middleware.ami.actions import channel_text
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
-from middleware.dialer import compliance, pacing
+from middleware.clock import Clock, system_clock
+from middleware.dialer import compliance, outcomes, pacing
 from middleware.dialer.attempts import Attempt, attempt_of, channel_id
+from middleware.dialer.figures import CampaignCounts, campaign_figures
+from middleware.dialer.observed import agents_now, calls_now, learn, learned_from
 from middleware.event_stream import EventStream
 from middleware.pbx_events import AmiEvent, endpoint_of_channel
 from middleware.store import agents as agent_store
+from middleware.store import calls, reports, tenants
 from middleware.store import campaigns as store
-from middleware.store import tenants
 from middleware.store.database import Pool
 from middleware.supervisor import every
 
@@ -35,64 +40,12 @@ log = structlog.get_logger(__name__)
 
 CONNECT_WITHIN_S = 2  # a live answer reaches an agent within this, or it is abandoned
 STATS_EVERY_S = 5.0  # a campaign's dialer_stats event, at least this often while it runs (and at each launch)
-BUSY_STATES = ("on_call", "ringing")
-# Agents' disposition keys (*44<code> on the phone, or `callcenter lead disposition`).
-DISPOSITIONS = {"1": "sale", "2": "not_interested", "3": "callback", "4": "wrong_number", "9": "do_not_call"}
-
-
-def channel_text(text: str, limit: int = 80) -> str:
-    """Text safe in an Originate's Variable header and a SIP header: no separators, no control characters."""
-    return "".join(" " if ch in ",;|\"\\" or ord(ch) < 32 or ord(ch) == 127 else ch for ch in text)[:limit].strip()
-
-
-def agents_now(rows: list[tuple[str, str, datetime]], now: datetime, mean_talk_s: float,
-               inbound_waiting: int = 0) -> pacing.AgentsNow:
-    """The campaign's agents as pacing sees them. Callers waiting in the agents' inbound queues will
-    take the first agents to come free (inbound keeps priority), so as many ready agents are not ours."""
-    ready = 0
-    busy: list[float] = []
-    for _code, state, since in rows:
-        elapsed = max(0.0, (now - since).total_seconds())
-        if state == "available":
-            ready += 1
-        elif state in BUSY_STATES:
-            busy.append(elapsed)
-        elif state == "wrap_up":
-            busy.append(mean_talk_s + elapsed)
-    taken = min(ready, inbound_waiting)
-    return pacing.AgentsNow(ready - taken, tuple(busy) + (0.0,) * taken)
-
-
-def calls_now(rows: list[tuple[Any, ...]], now: datetime) -> pacing.CallsNow:
-    """In-flight attempts (launched, answered, live) as pacing sees them."""
-    ringing: list[float] = []
-    screening = waiting = 0
-    for launched, answered, live in rows:
-        if answered is None:
-            ringing.append(max(0.0, (now - launched).total_seconds()))
-        elif live is None:
-            screening += 1
-        else:
-            waiting += 1
-    return pacing.CallsNow(tuple(ringing), screening, waiting)
-
-
-def learned_from(rows: list[tuple[Any, ...]], wrapup_s: float) -> pacing.Learned:
-    learned = pacing.Learned()
-    for outcome, ring_s, screen_s, talk_s in rows:
-        live = outcome in (compliance.CONNECTED, compliance.ABANDONED)
-        if ring_s is not None:
-            learned.attempt(live=live, ring_s=float(ring_s), screen_s=None if screen_s is None else float(screen_s))
-        if live:
-            learned.outcome(abandoned=outcome == compliance.ABANDONED)
-        if talk_s is not None:
-            learned.handled(float(talk_s) + wrapup_s)
-    return learned
+LEARNED_FOR_S = 30.0  # a campaign's statistics are rebuilt from all nodes' attempts this often
 
 
 class DialerService:
     def __init__(self, pool: Pool, ami: AmiClient, events: EventStream | None = None, *,
-                 node: str | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 node: str | None = None, clock: Clock = system_clock) -> None:
         self._pool = pool
         self._ami = ami
         self._events = events
@@ -100,7 +53,7 @@ class DialerService:
         self.node = node or socket.gethostname()
         self._clock = clock
         self.attempts: dict[int, Attempt] = {}
-        self._learned: dict[int, tuple[float, pacing.Learned]] = {}
+        self._learned: dict[int, tuple[datetime, pacing.Learned]] = {}  # campaign -> (built at, statistics)
         self._tasks: set[asyncio.Task[None]] = set()
         self.launched = 0
         self.last_decision: dict[str, pacing.Decision] = {}
@@ -126,21 +79,21 @@ class DialerService:
     async def _inbound_waiting(self) -> dict[str, int]:
         """Callers waiting per queue (QueueSummary): inbound queues come first for blended agents."""
         try:
-            messages = await self._ami.action({"Action": "QueueSummary"}, as_list=True)
+            return await queries.waiting_per_queue(self._ami)
         except (AmiUnavailable, AmiActionFailed):
             return {}
-        return {m.get("queue", ""): int(m.get("callers", "0") or 0) for m in messages
-                if m.get("event") == "QueueSummary"}
 
     async def _learned_for(self, campaign: store.CampaignRow) -> pacing.Learned:
-        """The campaign's statistics, rebuilt from PostgreSQL every 30 s (all nodes' attempts)."""
+        """The campaign's statistics, rebuilt from PostgreSQL every LEARNED_FOR_S (all nodes' attempts);
+        this node's own attempts are folded in as they finish, in between."""
+        now = self._clock()
         cached = self._learned.get(campaign.id)
-        if cached is not None and time.monotonic() - cached[0] < 30:
+        if cached is not None and 0 <= (now - cached[0]).total_seconds() < LEARNED_FOR_S:
             return cached[1]
         async with self._pool.connection() as conn:
             rows = await store.recent_attempts(conn, campaign.id)
         learned = learned_from(rows, campaign.wrapup_s)
-        self._learned[campaign.id] = (time.monotonic(), learned)
+        self._learned[campaign.id] = (now, learned)
         return learned
 
     async def pace(self, campaign: store.CampaignRow, inbound_waiting: dict[str, int]) -> int:
@@ -148,12 +101,10 @@ class DialerService:
         self._tenant_of[campaign.code] = campaign.tenant_code
         learned = await self._learned_for(campaign)
         async with self._pool.connection() as conn, conn.transaction():
-            cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (0x0D1A, campaign.id))
-            row = await cur.fetchone()
-            if not row or not row[0]:
+            if not await store.try_pace(conn, campaign.id):
                 return 0  # another node is pacing this campaign right now
             agent_rows = await store.campaign_agents(conn, campaign.queue)
-            shared = await _shared_queues(conn, campaign.queue)
+            shared = await store.shared_queues(conn, campaign.queue)
             flight = await store.in_flight(conn, campaign.id)
             day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
             a30, b30, aday, bday = await store.abandonment_counts(conn, campaign.id, now, day_start)
@@ -211,16 +162,15 @@ class DialerService:
                         dnc=",".join(blocked), campaign_running=running)
             await self._finish(attempt, outcome_override="blocked")
             return
-        variables = {"CC_ATTEMPT": attempt.id, "CC_CAMPAIGN": campaign.code, "CC_NUMBER": lead.number,
-                     "CC_QUEUE": campaign.queue, "CC_CONNECT_S": CONNECT_WITHIN_S, "CC_AMD": int(campaign.amd),
-                     "CC_MACHINE_ACTION": campaign.machine_action, "CC_MACHINE_PROMPT": campaign.machine_prompt,
-                     "CC_SAFE_HARBOR": campaign.safe_harbor_prompt, "__CC_TENANT": campaign.tenant_code,
-                     "CC_RECORD": int(record), "__CC_REASON": f"campaign {campaign.code}",
-                     "__CC_CUSTOMER_NAME": channel_text(lead.name)}
-        fields = {"Action": "Originate", "Channel": f"PJSIP/{lead.number}@{campaign.trunk}",
-                  "ChannelId": channel_id(attempt.id), "Context": "dialer", "Exten": "s", "Priority": "1",
-                  "Timeout": str(campaign.ring_timeout_s * 1000), "CallerID": campaign.caller_id, "Async": "true",
-                  "Variable": ",".join(f"{k}={v}" for k, v in variables.items())}
+        variables = {cc.CC_ATTEMPT: attempt.id, cc.CC_CAMPAIGN: campaign.code, cc.CC_NUMBER: lead.number,
+                     cc.CC_QUEUE: campaign.queue, cc.CC_CONNECT_S: CONNECT_WITHIN_S, cc.CC_AMD: int(campaign.amd),
+                     cc.CC_MACHINE_ACTION: campaign.machine_action, cc.CC_MACHINE_PROMPT: campaign.machine_prompt,
+                     cc.CC_SAFE_HARBOR: campaign.safe_harbor_prompt, cc.inherited(cc.CC_TENANT): campaign.tenant_code,
+                     cc.CC_RECORD: int(record), cc.inherited(cc.CC_REASON): f"campaign {campaign.code}",
+                     cc.inherited(cc.CC_CUSTOMER_NAME): channel_text(lead.name)}
+        fields = actions.originate(f"PJSIP/{lead.number}@{campaign.trunk}", channel_id=channel_id(attempt.id),
+                                   context="dialer", timeout_s=campaign.ring_timeout_s,
+                                   caller_id=campaign.caller_id, variables=variables)
         try:
             messages = await self._ami.action(fields, timeout=campaign.ring_timeout_s + 15)
         except (AmiUnavailable, AmiActionFailed) as exc:
@@ -262,7 +212,8 @@ class DialerService:
         elif event.name == "Hangup" and event.uniqueid == event.linkedid:
             attempt.ended_at = event.at
             if attempt.answered_at is None and attempt.reason is None:
-                attempt.reason = {17: 5, 19: 3, 34: 8}.get(int(event.get("cause") or 0), 0)  # busy/no answer/congestion
+                cause = event.get("cause")
+                attempt.reason = outcomes.reason_of_hangup(int(cause) if cause.isdigit() else 0)
             await self._finish(attempt)
 
     async def _finish(self, attempt: Attempt, outcome_override: str | None = None) -> None:
@@ -275,14 +226,13 @@ class DialerService:
             campaign = await store.get_campaign(conn, attempt.campaign)
             if campaign is None:
                 return
-            cur = await conn.execute("SELECT attempts FROM leads WHERE id = %s", (attempt.lead_id,))
-            row = await cur.fetchone()
-            tries = int(row[0]) if row else campaign.max_attempts
+            tries = await store.lead_attempts(conn, attempt.lead_id)
+            if tries is None:
+                tries = campaign.max_attempts
             if outcome == "blocked":
-                step = compliance.NextStep("dnc", None) if await store.dnc_hits(
-                    conn, campaign.tenant_id, campaign.id, attempt.number) else compliance.NextStep(
-                    "ready", now + timedelta(minutes=15))
-                await conn.execute("UPDATE leads SET attempts = attempts - 1 WHERE id = %s", (attempt.lead_id,))
+                on_list = bool(await store.dnc_hits(conn, campaign.tenant_id, campaign.id, attempt.number))
+                step = outcomes.after_blocked(on_list, now)
+                await store.uncount_attempt(conn, attempt.lead_id)
             else:
                 step = compliance.after_attempt(outcome, tries, campaign.max_attempts, campaign.retry_rules, now)
             await store.finish_attempt(conn, attempt.id, {
@@ -293,21 +243,11 @@ class DialerService:
                 "amd_cause": attempt.amd_cause or None, "reason": attempt.reason}, attempt.lead_id,
                 step.status, step.next_at)
             if outcome != "blocked":  # the call's record (written by the CDR assembler too) is outbound
-                await conn.execute(
-                    """INSERT INTO calls (linkedid, tenant_id, direction, campaign, caller_number)
-                       VALUES (%s, %s, 'outbound', %s, %s)
-                       ON CONFLICT (linkedid) DO UPDATE SET direction = 'outbound', campaign = EXCLUDED.campaign,
-                           caller_number = EXCLUDED.caller_number,
-                           tenant_id = COALESCE(calls.tenant_id, EXCLUDED.tenant_id)""",
-                    (channel_id(attempt.id), campaign.tenant_id, campaign.code, attempt.number))
+                await calls.record_outbound(conn, channel_id(attempt.id), campaign.tenant_id, campaign.code,
+                                            attempt.number)
         cached = self._learned.get(campaign.id)
         if cached is not None and outcome != "blocked":
-            if attempt.ring_s is not None:
-                cached[1].attempt(live=attempt.live, ring_s=attempt.ring_s, screen_s=attempt.screen_s)
-            if attempt.live:
-                cached[1].outcome(abandoned=outcome == compliance.ABANDONED)
-            if attempt.talk_s is not None:
-                cached[1].handled(attempt.talk_s + campaign.wrapup_s)
+            learn(cached[1], outcome, attempt.ring_s, attempt.screen_s, attempt.talk_s, campaign.wrapup_s)
         log.info("dialer.attempt", attempt=attempt.id, campaign=attempt.campaign, number=attempt.number,
                  outcome=outcome, ring_s=attempt.ring_s, wait_s=attempt.wait_s, talk_s=attempt.talk_s,
                  agent=attempt.agent, lead=step.status)
@@ -335,9 +275,9 @@ class DialerService:
         async with self._pool.connection() as conn:
             agent = await agent_store.agent_by_endpoint(conn, endpoint)
         result = "failed"
-        if agent is not None and code in DISPOSITIONS:
-            result = "ok" if await self.set_disposition(agent.code, DISPOSITIONS[code]) else "failed"
-        await session.set_variable("CC_AGENT_RESULT", result)
+        if agent is not None and code in outcomes.DISPOSITIONS:
+            result = "ok" if await self.set_disposition(agent.code, outcomes.DISPOSITIONS[code]) else "failed"
+        await session.set_variable(cc.CC_AGENT_RESULT, result)
 
     async def set_disposition(self, agent_code: str, disposition: str) -> bool:
         async with self._pool.connection() as conn, conn.transaction():
@@ -356,8 +296,8 @@ class DialerService:
         is unknown; the lead is retried later (never sooner than an abandoned call would be, in case it
         was one)."""
         async with self._pool.connection() as conn, conn.transaction():
-            orphans = await store.orphaned_attempts(conn, self.node, self._clock() - timedelta(hours=6))
-            await self._settle_lost(conn, orphans)
+            orphans = await store.orphaned_attempts(conn, self.node, self._clock() - outcomes.ORPHAN_AGE)
+            await store.settle_lost(conn, orphans, self._clock() + outcomes.LOST_RETRY)
         return len(orphans)
 
     async def settle_after_outage(self) -> int:
@@ -367,22 +307,15 @@ class DialerService:
         self._settle_pending = True  # until it has been done (Asterisk may be away too)
         live = {c.linkedid for c in await queries.active_channels(self._ami)}
         async with self._pool.connection() as conn, conn.transaction():
-            in_flight = await store.orphaned_attempts(conn, self.node, self._clock() - timedelta(hours=6))
+            in_flight = await store.orphaned_attempts(conn, self.node, self._clock() - outcomes.ORPHAN_AGE)
             gone = [(a, lead) for a, lead in in_flight if channel_id(a) not in live]
-            await self._settle_lost(conn, gone)
+            await store.settle_lost(conn, gone, self._clock() + outcomes.LOST_RETRY)
         for attempt_id, _lead in gone:
             self.attempts.pop(attempt_id, None)  # its events were skipped: what it knows is out of date
         self._settle_pending = False
         if gone:
             log.warning("dialer.attempts_settled_after_outage", attempts=len(gone))
         return len(gone)
-
-    async def _settle_lost(self, conn: Any, attempts: list[tuple[int, int]]) -> None:
-        for attempt_id, lead_id in attempts:
-            await conn.execute("UPDATE dial_attempts SET status = 'done', outcome = 'lost', ended_at = now() "
-                               "WHERE id = %s", (attempt_id,))
-            await conn.execute("UPDATE leads SET status = 'ready', next_at = now() + interval '72 hours' "
-                               "WHERE id = %s AND status = 'dialing'", (lead_id,))
 
     async def run(self, interval_s: float = 1.0) -> None:
         try:
@@ -400,19 +333,29 @@ class DialerService:
 
 async def apply_disposition(conn: Any, lead_id: int, number: str, campaign_id: int, disposition: str,
                             now: datetime) -> None:
+    """Record an agent's disposition of a lead and do what it implies (outcomes.after_disposition)."""
     await store.set_disposition(conn, lead_id, disposition)
-    if disposition == "do_not_call":
+    change = outcomes.after_disposition(disposition, now)
+    if change.add_to_dnc:
         await store.add_dnc(conn, "campaign", None, campaign_id, [number], "agent disposition")
-        await conn.execute("UPDATE leads SET status = 'dnc' WHERE id = %s", (lead_id,))
-    elif disposition == "callback":
-        await conn.execute("UPDATE leads SET status = 'ready', next_at = %s WHERE id = %s AND status <> 'dnc'",
-                           (now + timedelta(hours=24), lead_id))
+    if change.status is not None:
+        await store.set_lead_status(conn, lead_id, change.status, change.next_at)
 
 
-async def _shared_queues(conn: Any, campaign_queue: str) -> list[str]:
-    """The other queues the campaign's agents belong to."""
-    cur = await conn.execute(
-        """SELECT DISTINCT q2.name FROM queue_members m JOIN queues q ON q.id = m.queue_id
-             JOIN queue_members m2 ON m2.agent_id = m.agent_id JOIN queues q2 ON q2.id = m2.queue_id
-            WHERE q.name = %s AND q2.name <> %s""", (campaign_queue, campaign_queue))
-    return [r[0] for r in await cur.fetchall()]
+async def campaign_status(conn: Any, code: str, now: datetime) -> dict[str, Any] | None:
+    """Live figures of a campaign (None if there is none): see figures.py."""
+    campaign = await store.get_campaign(conn, code)
+    if campaign is None:
+        return None
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    live30, ab30, live_day, ab_day = await store.abandonment_counts(conn, campaign.id, now, day)
+    agents = await store.campaign_agents(conn, campaign.queue)
+    codes = {a for a, _, _ in agents}
+    history = [h for h in await reports.state_history(conn, day, now, campaign.tenant_code) if h[0] in codes]
+    counts = CampaignCounts(
+        code=code, mode=campaign.mode, status=campaign.status, abandon_target=campaign.abandon_target,
+        dial_rate_per_min=await store.dial_rate(conn, campaign.id, now - timedelta(minutes=1)),
+        agent_states=[state for _, state, _ in agents], live_30d=live30, abandoned_30d=ab30,
+        live_today=live_day, abandoned_today=ab_day, outcomes_today=await store.outcome_counts(conn, campaign.id, day),
+        leads=await store.lead_status_counts(conn, campaign.id))
+    return campaign_figures(counts, history, now)

@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from middleware.cdr import kpis
+from middleware.reports import kpis
 
 
 def _save(fig: object, path: Path) -> Path:
