@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
 
-from middleware.agents.adapter import AgentService
+from middleware.agents.service import AgentService
 from middleware.agents.state import AgentEvent
 from middleware.ami.client import AmiClient
 from middleware.config import Settings, load_settings

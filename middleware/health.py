@@ -3,16 +3,19 @@ that meets a failure, and ``on_recovered`` hooks run (each guarded) once a probe
 
 ``/healthz``, the IVR (which must send a caller to the dialplan fallback at once, not after a pool
 timeout) and the AMI consumer (which must not wait on a database known to be down) read ``down``
-instead of asking the database themselves.
+instead of asking the database themselves; a caller's FastAGI step takes its connection through
+``connection()``, which fails at once while the database is known down.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
+from psycopg import AsyncConnection
 
 from middleware.store import database
 from middleware.store.database import Pool
@@ -21,7 +24,7 @@ log = structlog.get_logger(__name__)
 Hook = Callable[[], Awaitable[object]]
 
 
-class DatabaseMonitor:
+class DatabaseHealth:
     def __init__(self, pool: Pool, *, interval_s: float = 5.0, down_interval_s: float = 1.0,
                  timeout_s: float = 2.0, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._pool = pool
@@ -43,6 +46,20 @@ class DatabaseMonitor:
             self.down, self.down_since = True, self._clock()
             self.outages += 1
             log.error("database.down", error=self.last_error)
+
+    @contextlib.asynccontextmanager
+    async def connection(self, timeout_s: float) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection within ``timeout_s``, DatabaseUnavailable at once while PostgreSQL is known
+        down; a failure marks it down for everyone (a busy pool does not: the server may be fine)."""
+        if self.down:
+            raise database.DatabaseUnavailable("PostgreSQL is down")
+        try:
+            async with self._pool.connection(timeout=timeout_s) as conn:
+                yield conn
+        except database.DatabaseUnavailable as exc:
+            if not exc.busy:
+                self.mark_down(exc)
+            raise
 
     async def probe(self) -> bool:
         """Ask once; on the way back up, run the recovery hooks in order. Never raises."""

@@ -1,4 +1,4 @@
-"""PBX events as plain, typed values (parsed from AMI headers), shared by the AMI adapter and the cores."""
+"""PBX events as plain, typed values (parsed from AMI headers), shared by the AMI client and the cores."""
 
 from __future__ import annotations
 

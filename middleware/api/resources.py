@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from psycopg import errors as pg_errors
 
-from middleware.agents.adapter import AgentError
+from middleware.agents.service import AgentError
 from middleware.agents.state import AgentEvent, AgentState
 from middleware.ami.client import AmiActionFailed, AmiUnavailable
 from middleware.api.spec import (

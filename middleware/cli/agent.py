@@ -8,7 +8,7 @@ from dataclasses import asdict
 import psycopg
 from psycopg import AsyncConnection
 
-from middleware.agents.adapter import AgentError, AgentService
+from middleware.agents.service import AgentError, AgentService
 from middleware.agents.state import AgentEvent, AgentState
 from middleware.ami.client import AmiClient
 from middleware.cli.common import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 
-from middleware.agents.adapter import AgentService
+from middleware.agents.service import AgentService
 from middleware.ami.client import AmiClient
 from middleware.cli.common import CliError, with_pbx
 from middleware.config import Settings

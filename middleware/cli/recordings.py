@@ -21,9 +21,9 @@ from middleware.cli.common import (
     with_connection,
 )
 from middleware.config import Settings
-from middleware.recordings.adapter import FORMATS
 from middleware.recordings.media import sha256_of
 from middleware.recordings.retention import confined
+from middleware.recordings.service import FORMATS
 from middleware.store import recordings
 
 LIST_COLUMNS = ("id", "tenant", "started_at", "duration_s", "agent_code", "queue", "caller_number", "disposition")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from middleware.agents.adapter import AgentError, AgentService
+from middleware.agents.service import AgentError, AgentService
 from middleware.agents.supervision import SpyMode
 from middleware.ami.client import AmiClient
 from middleware.cli.common import with_pbx

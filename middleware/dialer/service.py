@@ -25,7 +25,7 @@ from middleware.ami.actions import channel_text
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.clock import Clock, system_clock
 from middleware.dialer import compliance, outcomes, pacing
-from middleware.dialer.attempts import Attempt, attempt_of, channel_id
+from middleware.dialer.attempts import CHANNEL_PREFIX, Attempt, attempt_of, channel_id
 from middleware.dialer.figures import CampaignCounts, campaign_figures
 from middleware.dialer.observed import agents_now, calls_now, learn, learned_from
 from middleware.event_stream import EventStream
@@ -44,6 +44,7 @@ LEARNED_FOR_S = 30.0  # a campaign's statistics are rebuilt from all nodes' atte
 
 
 class DialerService:
+    EVENTS = ("UserEvent", "AgentConnect", "Hangup")  # of its own calls only: see owns()
     def __init__(self, pool: Pool, ami: AmiClient, events: EventStream | None = None, *,
                  node: str | None = None, clock: Clock = system_clock) -> None:
         self._pool = pool
@@ -186,6 +187,11 @@ class DialerService:
         # Success: the call is up in [dialer]; its Hangup finishes the attempt.
 
     # -- following the calls --
+
+    @staticmethod
+    def owns(event: AmiEvent) -> bool:
+        """An event of a call the dialer placed (its linkedid names the attempt)."""
+        return event.linkedid.startswith(CHANNEL_PREFIX)
 
     async def on_event(self, event: AmiEvent) -> None:
         attempt_id = attempt_of(event.linkedid)

@@ -1,1 +1,1 @@
-"""IVR: the caller's first minute. Flows, schedules and the engine are pure; adapter.py speaks FastAGI and SQL."""
+"""IVR: the caller's first minute. Flows, schedules and the engine are pure; service.py speaks FastAGI and SQL."""

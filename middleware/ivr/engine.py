@@ -1,7 +1,7 @@
 """The IVR flow engine: a pure state machine over a Flow.
 
 Inputs are events (digits or a timeout, a prompt finished, a lookup result, an acknowledgement) and
-the clock (`now`); outputs are the next action for the FastAGI adapter to carry out. The engine
+the clock (`now`); outputs are the next action for the IVR service to carry out. The engine
 never waits, reads a socket or a table: ``begin`` and ``advance`` return (state, action) at once.
 A flow that keeps moving without ever asking the caller anything is cut after MAX_TRANSITIONS.
 """
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from middleware.customers import Customer
 from middleware.errors import CallcenterError
 from middleware.ivr.flow import (
     CallbackNode,
@@ -39,7 +40,7 @@ class FlowLoop(CallcenterError):
 
 
 class UnexpectedInput(CallcenterError):
-    """An event the current node does not wait for (an adapter bug, not a caller's doing)."""
+    """An event the current node does not wait for (a service bug, not a caller's doing)."""
 
 
 # -- what the engine knows about the call and the caller --
@@ -52,14 +53,6 @@ class CallContext:
     language: str = "en"
 
 
-@dataclass(frozen=True)
-class Customer:
-    id: int
-    name: str
-    account: str
-    tier: str = ""
-    language: str = ""
-    notes: Mapping[str, object] = field(default_factory=dict)
 
 
 # -- events in --
@@ -223,7 +216,7 @@ def _enter(flow: Flow, ctx: CallContext, state: FlowState, node_id: str, now: da
                             skills=node.skills if node.skills is not None else state.skills,
                             priority=node.priority if node.priority is not None else state.priority)
             state = _log(state, node_id, "", "set")
-            if node.language is not None:  # the adapter switches the channel's language, then on
+            if node.language is not None:  # the service switches the channel's language, then on
                 return replace(state, language=node.language), SetLanguage(node.language)
             node_id = node.next
             continue

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from middleware.ivr.engine import Customer, FlowState
+from middleware.customers import Customer
+from middleware.ivr.engine import FlowState
 
 # Channel variables set with the "__" prefix on the caller, inherited by every leg the queue creates.
 SCREEN_POP_VARIABLES: tuple[str, ...] = (

@@ -1,5 +1,5 @@
 """Flow files: YAML text -> document -> problems, and a flow shown as a tree. Pure (storing a flow, with
-the tenant's queues and trunks checked, is in adapter.py)."""
+the tenant's queues and trunks checked, is in service.py)."""
 
 from __future__ import annotations
 

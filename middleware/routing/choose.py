@@ -1,8 +1,7 @@
 """Routing decisions the middleware makes itself. Pure; bench/routing.py times them at 1,000 agents.
 
 ``best_agent``: which free agent takes a call the middleware connects itself (the outbound dialer's
-answered customer): the most proficient in the queue's skill, then the one idle longest.
-``place_in_queue``: where a callback re-enters its queue, keeping the place its caller held."""
+answered customer): the most proficient in the queue's skill, then the one idle longest."""
 
 from __future__ import annotations
 
@@ -33,9 +32,3 @@ def assign(calls: int, candidates: list[Candidate]) -> list[Candidate]:
     """The agents for the next ``calls`` waiting calls, best first, each agent at most once."""
     ranked = sorted(candidates, key=lambda c: (-c.proficiency, c.idle_since))
     return ranked[:calls]
-
-
-def place_in_queue(joined_at: float, waiting_joined_at: Iterable[float]) -> int:
-    """Queue position (1 = next) for a caller who first joined at ``joined_at``: behind everyone
-    still waiting who joined earlier, ahead of everyone who joined later."""
-    return 1 + sum(1 for t in waiting_joined_at if t < joined_at)

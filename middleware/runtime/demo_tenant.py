@@ -9,7 +9,7 @@ from datetime import datetime
 
 from middleware.config import PROJECT_ROOT
 from middleware.dialing.policy import DialingPolicy
-from middleware.ivr import adapter as ivr_adapter
+from middleware.ivr import service as ivr_service
 from middleware.ivr.flow import PromptExists
 from middleware.store import agents as agent_store
 from middleware.store import customers, tenants
@@ -64,7 +64,7 @@ async def seed(pool: Pool, agents: tuple[DemoAgent, ...] = AGENTS, *, flow_text:
                 await agent_store.add_membership(conn, q, a.code)
         for c in CUSTOMERS:
             await customers.upsert_customer(conn, tenant_id, c.account, c.name, list(c.phones), tier=c.tier)
-    flow, _ = await ivr_adapter.load(pool, TENANT, flow_text or FLOW_FILE.read_text(), prompt_exists)
+    flow, _ = await ivr_service.load(pool, TENANT, flow_text or FLOW_FILE.read_text(), prompt_exists)
     async with pool.connection() as conn:
         await tenants.upsert_did(conn, tenant_id, DID, "acme-support", flow.name)
 

@@ -1,1 +1,1 @@
-"""PostgreSQL adapter: one module per aggregate, plain SQL next to the function that runs it."""
+"""PostgreSQL: one module per aggregate, plain SQL next to the function that runs it."""

@@ -62,7 +62,7 @@ async def _state(service, code: str, expected: str) -> bool:
 async def test_a_pause_racing_an_agent_connect_never_leaves_the_agent_paused_while_talking(db_url) -> None:
     """Agent states are written compare-and-set: an AgentConnect that lands while a supervisor's pause
     is on its way to the queues wins; the pause is refused (409 in the API) and taken back in Asterisk."""
-    from middleware.agents.adapter import AgentError, AgentService
+    from middleware.agents.service import AgentError, AgentService
     from middleware.agents.state import AgentEvent, AgentState
     from middleware.event_stream import EventStream
     from middleware.pbx_events import AmiEvent

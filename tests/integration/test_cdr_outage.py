@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 
 from middleware.agents.state import AgentEvent
-from middleware.cdr.adapter import CdrService
+from middleware.cdr.service import CdrService
 from middleware.cdr.journal import Journal, record_to_line
-from middleware.health import DatabaseMonitor
+from middleware.health import DatabaseHealth
 from middleware.provision.service import provision
 from middleware.runtime.demo_tenant import AGENTS, DID, seed
 from middleware.store import agents as agent_store
@@ -136,7 +136,7 @@ async def test_a_torn_line_then_1000_records_replay_as_1000_stored(db_url, tmp_p
     journal.append([record(f"j.{i}") for i in range(1000)])
     pool = await open_pool(db_url, min_size=1, max_size=2)
     try:
-        cdr = CdrService(pool, DatabaseMonitor(pool), journal=journal)
+        cdr = CdrService(pool, DatabaseHealth(pool), journal=journal)
         await cdr.replay()
         async with pool.connection() as conn:
             cur = await conn.execute("SELECT count(*), count(*) FILTER (WHERE complete) FROM calls "
@@ -156,8 +156,9 @@ async def test_attempts_and_callbacks_left_in_flight_by_an_outage_are_settled(db
     from middleware.dialer.attempts import channel_id
     from middleware.dialer.leads import make_lead
     from middleware.dialer.service import DialerService
-    from middleware.routing.adapter import CallbackDialer
-    from middleware.store import campaigns, customers
+    from middleware.callbacks.service import CallbackService
+    from middleware.store import callbacks as customers
+    from middleware.store import campaigns
 
     pool = await open_pool(db_url, min_size=1, max_size=4)
     try:
@@ -185,7 +186,7 @@ async def test_attempts_and_callbacks_left_in_flight_by_an_outage_are_settled(db
                          "uniqueid": "9.1", "linkedid": "9.1"}]
 
         dialer = DialerService(pool, Asterisk(), node="node-a")  # type: ignore[arg-type]
-        callbacks = CallbackDialer(pool, Asterisk())  # type: ignore[arg-type]
+        callbacks = CallbackService(pool, Asterisk())  # type: ignore[arg-type]
         assert await dialer.settle_after_outage() == 1
         assert await callbacks.settle_after_outage() == 1
         async with pool.connection() as conn:

@@ -13,11 +13,11 @@ import psycopg
 import pytest
 import structlog
 
-from middleware.cdr import adapter
-from middleware.cdr.adapter import CdrService
+from middleware.cdr import service as adapter
+from middleware.cdr.service import CdrService
 from middleware.cdr.assembly import CallRecord
 from middleware.cdr.journal import Journal
-from middleware.health import DatabaseMonitor
+from middleware.health import DatabaseHealth
 from middleware.store.database import failures_mapped
 from tests.unit.test_cdr_journal import record
 
@@ -55,8 +55,8 @@ def pool(monkeypatch: pytest.MonkeyPatch) -> FakePool:
     return fake
 
 
-def service(pool: FakePool, journal_path: Path) -> tuple[CdrService, DatabaseMonitor]:
-    monitor = DatabaseMonitor(pool)  # type: ignore[arg-type]
+def service(pool: FakePool, journal_path: Path) -> tuple[CdrService, DatabaseHealth]:
+    monitor = DatabaseHealth(pool)  # type: ignore[arg-type]
     return CdrService(pool, monitor, journal=Journal(journal_path)), monitor  # type: ignore[arg-type]
 
 
@@ -110,7 +110,7 @@ async def test_the_in_memory_backlog_is_bounded_and_counts_what_it_drops(pool: F
 
 
 async def test_a_recovery_hook_that_fails_does_not_stop_the_others(pool: FakePool) -> None:
-    monitor = DatabaseMonitor(pool)  # type: ignore[arg-type]
+    monitor = DatabaseHealth(pool)  # type: ignore[arg-type]
     ran: list[str] = []
 
     async def broken() -> None:

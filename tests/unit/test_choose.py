@@ -23,7 +23,7 @@ def test_assign_gives_each_call_a_different_agent_best_first() -> None:
 
 
 def test_a_callback_goes_back_behind_earlier_callers_only() -> None:
-    from middleware.routing.choose import place_in_queue
+    from middleware.callbacks.rules import place_in_queue
 
     assert place_in_queue(100.0, []) == 1
     assert place_in_queue(100.0, [120.0, 130.0]) == 1  # everyone waiting came after the caller

@@ -1,7 +1,7 @@
 import re
 
 from middleware.ami.actions import hangup_regex, whisper
-from middleware.routing.announce import SAFE_UNIQUEID, WaitingCaller, due, whisper_channel_pattern
+from middleware.announcements.periodic import SAFE_UNIQUEID, WaitingCaller, due, whisper_channel_pattern
 
 
 def caller(uid: str, joined: float, position: int = 1) -> WaitingCaller:

@@ -6,8 +6,6 @@ agent is left in a queue it logged out of, or missing from one it is logged into
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
@@ -17,14 +15,16 @@ from middleware.agents import tracking
 from middleware.agents.state import AgentEvent, AgentState, InvalidTransition, next_state
 from middleware.agents.supervision import SpyMode, chanspy_options, spy_target
 from middleware.agi.session import AgiSession
-from middleware.ami import actions
+from middleware.ami import actions, members, queries
 from middleware.ami.client import AmiActionFailed, AmiClient
+from middleware.clock import Clock, system_clock
 from middleware.errors import Invalid
 from middleware.event_stream import EventStream
 from middleware.pbx_events import AmiEvent, endpoint_of_channel
 from middleware.store import agents as agent_store
 from middleware.store.agents import AgentRow
-from middleware.store.database import DatabaseUnavailable, Pool
+from middleware.store.database import Pool
+from middleware.supervisor import every
 
 log = structlog.get_logger(__name__)
 
@@ -46,10 +46,24 @@ SESSION_MODES = ("ring", "persistent")
 
 
 class AgentService:
-    def __init__(self, pool: Pool, ami: AmiClient, events: EventStream | None = None) -> None:
+    # The AMI events that move agents: app_queue's, per member, and app_agent_pool's persistent sessions.
+    QUEUE_EVENTS = ("AgentCalled", "AgentRingNoAnswer", "AgentConnect", "AgentComplete", "QueueMemberStatus")
+    EVENTS = (*QUEUE_EVENTS, "AgentLogin", "AgentLogoff")
+
+    def __init__(self, pool: Pool, ami: AmiClient, events: EventStream | None = None,
+                 clock: Clock = system_clock) -> None:
         self._pool = pool
         self._ami = ami
         self._events = events
+        self._clock = clock
+
+    async def on_event(self, event: AmiEvent) -> None:
+        if event.name == "AgentLogin":
+            await self.on_agent_login(event)
+        elif event.name == "AgentLogoff":
+            await self.on_agent_logoff(event)
+        else:
+            await self.on_queue_event(event)
 
     async def _published(self, agent: AgentRow, new: AgentState, reason: str) -> None:
         if self._events is not None:
@@ -103,22 +117,10 @@ class AgentService:
 
     async def _add(self, queue: str, interface: str, code: str, penalty: int, *, paused: bool,
                    reason: str) -> None:
-        try:
-            await self._ami.action(actions.queue_add(queue, interface, code, penalty=penalty,
-                                                     paused=paused, reason=reason))
-        except AmiActionFailed as exc:
-            if "already there" not in str(exc).lower():
-                raise
-            await self._ami.action(actions.queue_penalty(queue, interface, penalty))
-            await self._ami.action(actions.queue_pause(interface, paused, reason, queue=queue))
+        await members.ensure_member(self._ami, queue, interface, code, penalty=penalty, paused=paused, reason=reason)
 
     async def _remove(self, queue: str, interface: str) -> None:
-        try:
-            await self._ami.action(actions.queue_remove(queue, interface))
-        except AmiActionFailed as exc:
-            text = str(exc).lower()
-            if "not there" not in text and "no such queue" not in text:
-                raise
+        await members.ensure_removed(self._ami, queue, interface)
 
     async def resync(self) -> int:
         """Make every queue's membership in Asterisk match PostgreSQL; return the members added."""
@@ -187,24 +189,16 @@ class AgentService:
             await self._move(agent, next_state(agent.state, AgentEvent.WRAP_UP_DONE), "wrap-up over")
         return len(done)
 
-    async def run_wrap_up_clock(self, clock: Callable[[], datetime], interval_s: float = 0.5) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.expire_wrap_ups(clock())
-            except DatabaseUnavailable as exc:
-                log.warning("agent.wrap_up_clock_failed", detail=str(exc)[:200])
+    async def run_wrap_up_clock(self, interval_s: float = 0.5) -> None:
+        await every(interval_s, lambda: self.expire_wrap_ups(self._clock()), "agent.wrap_up_clock_failed")
 
     async def reconcile(self, now: datetime) -> int:
         """Make every logged-in agent's state match what Asterisk's queues show; return the changes."""
-        messages = await self._ami.action({"Action": "QueueStatus"}, as_list=True, timeout=10)
+        status = await queries.queue_status(self._ami, timeout=10)
         by_member: dict[str, list[tracking.MemberStatus]] = {}
-        for m in messages:
-            if m.get("event") != "QueueMember":
-                continue
-            by_member.setdefault(m.get("name", ""), []).append(tracking.MemberStatus(
-                m.get("queue", ""), m.get("name", ""), m.get("status", ""), m.get("paused") == "1",
-                m.get("incall") == "1"))
+        for m in status.members:
+            by_member.setdefault(m.name, []).append(tracking.MemberStatus(m.queue, m.name, m.status, m.paused,
+                                                                          m.in_call))
         async with self._pool.connection() as conn:
             agents = await agent_store.list_agents(conn)
         changed = 0
@@ -234,12 +228,10 @@ class AgentService:
         supervisor = phones.get(supervisor_endpoint)
         if supervisor is None or supervisor.tenant_code != agent.tenant_code:
             raise AgentError(f"phone {supervisor_endpoint} is not one of tenant {agent.tenant_code}'s phones")
-        variables = (f"CC_SPY_TARGET={spy_target(agent.endpoint or '')},"
-                     f"CC_SPY_OPTIONS={chanspy_options(mode)}")
+        variables = {cc.CC_SPY_TARGET: spy_target(agent.endpoint or ""), cc.CC_SPY_OPTIONS: chanspy_options(mode)}
         await self._ami.action(
-            {"Action": "Originate", "Channel": actions.pjsip_interface(supervisor_endpoint), "Context": "supervise",
-             "Exten": "s", "Priority": "1", "Async": "true", "Timeout": "20000",
-             "CallerID": f"Supervise {code} <{code}>", "Variable": variables}, timeout=30)
+            actions.originate(actions.pjsip_interface(supervisor_endpoint), context="supervise", timeout_s=20,
+                              caller_id=f"Supervise {code} <{code}>", variables=variables), timeout=30)
         log.info("agent.supervised", agent=code, supervisor=supervisor_endpoint, mode=mode.value)
 
     async def switch_mode(self, code: str, mode: str) -> None:

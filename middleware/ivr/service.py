@@ -1,28 +1,32 @@
-"""The IVR's adapter, the one module of this core that touches FastAGI and SQL.
+"""The IVR's application service, the one module of this feature that touches FastAGI and SQL.
 
 The ``ivr`` FastAGI route runs the DID's flow through the engine, carries out each action over AGI,
 stores what was learned and hands the call to the dialplan (queue, voicemail, transfer or hang-up).
 Flow files are stored here too, after the tenant's queues and trunks are checked.
 
-Also publishes the screen pop when an agent connects (AMI AgentConnect)."""
+Also publishes the screen pop when an agent connects (AMI AgentConnect), and runs the post-call
+survey (the ``csat`` route)."""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import re
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 
 import structlog
 from psycopg import AsyncConnection
 
 from middleware import constants as cc
 from middleware.agi.session import AgiHangup, AgiSession
+from middleware.announcements.service import say_wait
+from middleware.callbacks import rules as callback_rules
+from middleware.callbacks import service as callbacks
 from middleware.dialing.policy import DialingPolicy, NumberRefused, judge
 from middleware.dialing.service import DialingGate
 from middleware.event_stream import EventStream
-from middleware.health import DatabaseMonitor
+from middleware.health import DatabaseHealth
 from middleware.ivr import engine
 from middleware.ivr.facts import IvrFacts, channel_variables, facts_of, screen_pop
 from middleware.ivr.flow import (
@@ -37,9 +41,9 @@ from middleware.ivr.flow import (
 )
 from middleware.ivr.library import read_document
 from middleware.pbx_events import AmiEvent
-from middleware.routing.adapter import QueueState
+from middleware.routing.service import QueueState
 from middleware.routing.skills import WidenStep, initial_max_penalty
-from middleware.routing.wait_estimate import announcement, estimate_wait
+from middleware.routing.wait_estimate import estimate_wait
 from middleware.store import calls, customers, flows, tenants
 from middleware.store.database import DatabaseUnavailable, Pool
 
@@ -48,13 +52,15 @@ Clock = Callable[[], datetime]
 
 
 class IvrService:
+    EVENTS = ("AgentConnect",)
+
     # A caller must not wait in silence on a database that does not answer: past this, the dialplan's
     # fallback queue takes the call.
     DB_WAIT_S = 0.8
 
     def __init__(self, pool: Pool, clock: Clock, events: EventStream,
                  queue_state: QueueState | None = None, gate: DialingGate | None = None,
-                 db: DatabaseMonitor | None = None) -> None:
+                 db: DatabaseHealth | None = None) -> None:
         self._pool = pool
         self._db = db
         self._clock = clock
@@ -63,18 +69,11 @@ class IvrService:
         self._gate = gate or DialingGate()
         self._flows: dict[tuple[str, str], tuple[datetime, Flow]] = {}
 
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        """A pooled connection within DB_WAIT_S; a failure marks the database down for everyone."""
-        if self._db is not None and self._db.down:
-            raise DatabaseUnavailable("PostgreSQL is down")
-        try:
-            async with self._pool.connection(timeout=self.DB_WAIT_S) as conn:
-                yield conn
-        except DatabaseUnavailable as exc:
-            if self._db is not None and not exc.busy:  # (a busy pool is not down)
-                self._db.mark_down(exc)
-            raise
+    def _connection(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A pooled connection within DB_WAIT_S (at once DatabaseUnavailable while PostgreSQL is known down)."""
+        if self._db is not None:
+            return self._db.connection(self.DB_WAIT_S)
+        return self._pool.connection(timeout=self.DB_WAIT_S)
 
     async def _flow(self, tenant: str, name: str) -> Flow:
         async with self._connection() as conn:
@@ -172,22 +171,18 @@ class IvrService:
             return engine.Done()
         if isinstance(action, engine.RequestCallback):
             async with self._connection() as conn:
-                try:
-                    destination = await self._gate.check_callback(conn, tenant_id, action.number, self._clock())
-                except NumberRefused:
-                    destination = None
-                else:
-                    callback_id = await customers.add_callback(conn, tenant_id, linkedid, destination.e164,
-                                                               action.queue)
-            if destination is None:
-                for prompt in CALLBACK_REFUSED_PROMPTS:  # the caller hears why, rather than wait for nothing
+                stored = await callbacks.request(conn, self._gate, tenant_id, linkedid, action.number, action.queue,
+                                                 self._clock())
+            if stored is None:
+                for prompt in callback_rules.REFUSED_PROMPTS:  # the caller hears why, rather than wait for nothing
                     await session.stream_file(prompt)
                 return engine.Done()
+            callback_id, destination = stored
             log.info("ivr.callback_requested", queue=action.queue, number=destination.e164, callback=callback_id)
             for prompt in action.prompts:
                 await session.stream_file(prompt)
             return engine.Done()
-        raise engine.UnexpectedInput(f"no adapter for {type(action).__name__}")
+        raise engine.UnexpectedInput(f"no action handler for {type(action).__name__}")
 
     async def _finish(self, session: AgiSession, action: engine.Action, tenant_id: int) -> None:
         if isinstance(action, engine.ToQueue):
@@ -224,22 +219,18 @@ class IvrService:
         log.info("ivr.wait_estimate", queue=queue, position=snapshot.position, estimate_s=estimate)
         if estimate == 0:
             return  # an agent is free: connect now rather than talk about waiting
-        for kind, value in announcement(snapshot.position, estimate):
-            if kind == "number":
-                await session.command("SAY NUMBER", value, "")
-            else:
-                await session.stream_file(str(value))
+        await say_wait(session, snapshot.position, estimate)
 
     async def _queue_variables(self, queue: str, priority: int | None) -> dict[str, str]:
         variables = {cc.CC_QUEUE: queue}
         if priority is not None:
-            variables["QUEUE_PRIO"] = str(priority)
+            variables[cc.QUEUE_PRIO] = str(priority)
         async with self._connection() as conn:
             row = await tenants.get_queue(conn, queue)
         if row is not None and row.widen_steps:
             first = initial_max_penalty([WidenStep(s, p) for s, p in row.widen_steps])
             if first is not None:
-                variables["QUEUE_MAX_PENALTY"] = str(first)  # the rule's first step, from the first ring
+                variables[cc.QUEUE_MAX_PENALTY] = str(first)  # the rule's first step, from the first ring
         return variables
 
     async def _route(self, session: AgiSession, route: str, variables: dict[str, str]) -> None:
@@ -251,40 +242,6 @@ class IvrService:
         async with self._connection() as conn:
             await calls.record_ivr(conn, linkedid=linkedid, tenant_id=tenant_id, did=did, caller_number=caller,
                                    facts=facts)
-
-    async def handle_callback(self, session: AgiSession) -> None:
-        """The ``callback`` route: a caller in a queue pressed 1 to be called back instead of waiting.
-        Stored (CC_CALLBACK_ID set, the dialplan hangs up) only for a number the tenant's dialing policy
-        lets it call back, within its rate limits; otherwise the caller hears why and goes back into
-        the queue at the place they held (CC_CALLBACK_REFUSED, CC_REQUEUE_POSITION)."""
-        queue = session.request.query.get("queue", "")
-        linkedid = session.request.query.get("linkedid") or session.request.uniqueid
-        number = session.request.caller_id
-        joined = joined_at_of(session.request.query.get("joined", ""))
-        async with self._connection() as conn:
-            row = await tenants.get_queue(conn, queue)
-            tenant_id = await tenants.tenant_id(conn, row.tenant_code) if row else None
-            destination = None
-            if tenant_id is not None:
-                try:
-                    destination = await self._gate.check_callback(conn, tenant_id, number, self._clock())
-                except NumberRefused:
-                    pass
-            if tenant_id is None or destination is None:
-                log.warning("ivr.callback_refused", queue=queue, number=number)
-                position = await self._queue_state.place_of(queue, joined) if self._queue_state and joined else None
-                await session.set_variable(cc.CC_CALLBACK_REFUSED, "1")
-                if position is not None:
-                    await session.set_variable(cc.CC_REQUEUE_POSITION, str(position))
-                for prompt in CALLBACK_REFUSED_PROMPTS:
-                    await session.stream_file(prompt)
-                return
-            did = re.sub(r"[^+0-9]", "", session.request.query.get("did", ""))[:20]
-            callback_id = await customers.add_callback(conn, tenant_id, linkedid, destination.e164, queue,
-                                                       joined, did=did)
-        await session.set_variable(cc.CC_CALLBACK_ID, str(callback_id))
-        log.info("ivr.callback_requested", queue=queue, number=destination.e164, callback=callback_id)
-        await session.stream_file("queue-thankyou")
 
     async def handle_csat(self, session: AgiSession) -> None:
         """The ``csat`` route: after the agent hung up, the tenant's question and one digit, 1-5."""
@@ -307,6 +264,9 @@ class IvrService:
         log.info("ivr.csat", linkedid=linkedid, score=score)
         await session.stream_file("auth-thankyou")
 
+    async def on_event(self, event: AmiEvent) -> None:
+        await self.on_agent_connect(event)
+
     async def on_agent_connect(self, event: AmiEvent) -> None:
         """Publish the screen pop for the agent who just got the call."""
         async with self._connection() as conn:
@@ -320,24 +280,11 @@ class IvrService:
 
 
 DTMF = "0123456789*#"
-# "I'm sorry, that feature is not available on this line": played when the dialing policy or the rate
-# limits refuse to call a caller back on the number they called from.
-CALLBACK_REFUSED_PROMPTS = ("im-sorry", "feature-not-avail-line")
-
 
 
 def survey_score(digits: str) -> int | None:
     """One key, 1 to 5; anything else is no answer."""
     return int(digits) if len(digits) == 1 and digits in "12345" else None
-
-
-def joined_at_of(epoch: str) -> datetime | None:
-    """${EPOCH} from the dialplan, set as the caller joined the queue; None if absent or garbled."""
-    try:
-        value = float(epoch)
-    except ValueError:
-        return None
-    return datetime.fromtimestamp(value, UTC) if 1e9 < value < 1e10 else None
 
 
 async def ask(session: AgiSession, action: engine.Ask) -> engine.Digits:

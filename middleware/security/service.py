@@ -1,4 +1,5 @@
-"""Wires the failed-authentication counter to AMI security events, PostgreSQL and res_pjsip_acl.
+"""The SIP guard: the failed-authentication counter (auth_failures.py) fed by AMI security events,
+its blocks stored in PostgreSQL and applied through res_pjsip_acl.
 
 A block is stored (sip_blocks) and the ACL file regenerated and reloaded through provisioning, so a
 restarted middleware or Asterisk keeps blocking; a periodic sweep lifts blocks that have run out.
@@ -8,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 
 from middleware.ami.client import AmiActionFailed, AmiUnavailable
+from middleware.clock import Clock, system_clock
 from middleware.pbx_events import AmiEvent
 from middleware.security.auth_failures import FAILURE_EVENTS, FailureCounter, Policy, remote_address
 from middleware.store import sip_blocks
@@ -23,8 +25,10 @@ Reprovision = Callable[[], Awaitable[object]]
 
 
 class SipGuard:
+    EVENTS = tuple(sorted(FAILURE_EVENTS))
+
     def __init__(self, pool: Pool, policy: Policy, reprovision: Reprovision,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Clock = system_clock) -> None:
         self._pool = pool
         self._reprovision = reprovision
         self._clock = clock

@@ -1,4 +1,4 @@
-"""Periodic position and wait announcements to callers waiting in a queue. Pure.
+"""Periodic position and wait announcements to callers waiting in a queue: who is due one. Pure.
 
 app_queue can only announce its own running-average hold time, so the middleware announces ours. A
 caller whose last announcement is ``every_s`` old gets it whispered into their channel (ChanSpy with

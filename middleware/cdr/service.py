@@ -17,7 +17,7 @@ import structlog
 
 from middleware.cdr.assembly import CallRecord, CdrAssembler
 from middleware.cdr.journal import Journal
-from middleware.health import DatabaseMonitor
+from middleware.health import DatabaseHealth
 from middleware.pbx_events import AmiEvent
 from middleware.store import calls
 from middleware.store.database import DatabaseUnavailable, Pool
@@ -27,9 +27,10 @@ REPLAY_BATCH = 1000  # records per transaction when the journal is replayed
 
 
 class CdrService:
+    EVENTS = ("*",)  # every event: the assembler decides what a call's record needs
     WRITE_TIMEOUT_S = 5.0
 
-    def __init__(self, pool: Pool, db: DatabaseMonitor, assembler: CdrAssembler | None = None,
+    def __init__(self, pool: Pool, db: DatabaseHealth, assembler: CdrAssembler | None = None,
                  journal: Journal | None = None, *, max_call_age_s: float = 4 * 3600.0,
                  max_unjournaled: int = 100_000) -> None:
         self._pool = pool
@@ -46,10 +47,6 @@ class CdrService:
         self._lock = asyncio.Lock()  # one database write at a time, in order
         self.on_saved: list[Callable[[list[CallRecord]], Awaitable[None]]] = []  # e.g. recordings index
         db.on_recovered.insert(0, self.replay)  # before anything else: records in order, oldest first
-
-    @property
-    def db_down(self) -> bool:
-        return self.db.down
 
     @property
     def backlog(self) -> int:
