@@ -53,8 +53,6 @@ class CallContext:
     language: str = "en"
 
 
-
-
 # -- events in --
 
 @dataclass(frozen=True)

@@ -336,7 +336,6 @@ async def load(pool: Pool, tenant: str, text: str,
     return flow, version
 
 
-
 def transfer_dial(action: engine.ToTransfer) -> str:
     if action.extension:
         return f"PJSIP/{action.extension}"

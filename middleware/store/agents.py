@@ -8,7 +8,8 @@ from datetime import datetime
 from psycopg import AsyncConnection
 
 from middleware.agents.state import AgentState
-from middleware.routing.skills import member_penalty
+from middleware.directory import PhoneRow
+from middleware.routing.membership import Membership, member_interface
 
 
 @dataclass(frozen=True)
@@ -27,38 +28,6 @@ class AgentRow:
     def interface(self) -> str:
         """The queue member interface: the phone, or the agent's persistent session."""
         return member_interface(self.code, self.endpoint or "", self.session_mode)
-
-
-@dataclass(frozen=True)
-class MembershipRow:
-    agent_code: str
-    endpoint: str
-    queue: str
-    penalty: int  # for a queue needing a skill: 5 - the agent's proficiency in it
-    state: AgentState
-    state_reason: str
-    eligible: bool = True  # False: the queue needs a skill the agent lacks; keep them out of it
-    session_mode: str = "ring"
-
-    @property
-    def interface(self) -> str:
-        return member_interface(self.agent_code, self.endpoint, self.session_mode)
-
-
-def member_interface(code: str, endpoint: str, session_mode: str) -> str:
-    """For a persistent session, a Local channel into [agent-request] (AgentRequest: app_agent_pool
-    bridges the call to the agent's open line without ringing); else the phone itself."""
-    return f"Local/{code}@agent-request/n" if session_mode == "persistent" else f"PJSIP/{endpoint}"
-
-
-@dataclass(frozen=True)
-class PhoneRow:
-    endpoint: str
-    secret: str
-    caller_name: str
-    codecs: str
-    tenant_code: str
-    agent_code: str | None
 
 
 _AGENT_SELECT = """
@@ -119,7 +88,7 @@ async def queue_wrap_up_s(conn: AsyncConnection, queue: str) -> int:
     return int(row[0]) if row else 0
 
 
-async def memberships(conn: AsyncConnection, agent_code: str | None = None) -> list[MembershipRow]:
+async def memberships(conn: AsyncConnection, agent_code: str | None = None) -> list[Membership]:
     """Every (agent phone, queue) pair; for one agent when agent_code is given."""
     cur = await conn.execute(
         """SELECT a.code, p.endpoint, q.name, m.penalty, a.state, a.state_reason, q.skill, s.proficiency,
@@ -131,13 +100,8 @@ async def memberships(conn: AsyncConnection, agent_code: str | None = None) -> l
              LEFT JOIN agent_skills s ON s.agent_id = a.id AND s.skill = q.skill
             WHERE %(code)s::text IS NULL OR a.code = %(code)s
             ORDER BY a.code, q.name""", {"code": agent_code})
-    out = []
-    for code, endpoint, queue, penalty, state, reason, skill, proficiency, mode in await cur.fetchall():
-        skills = {skill: proficiency} if skill and proficiency else {}
-        computed = member_penalty(skill, skills, penalty)
-        out.append(MembershipRow(code, endpoint, queue, computed if computed is not None else penalty,
-                                 AgentState(state), reason, computed is not None, mode))
-    return out
+    return [Membership(code, endpoint, queue, AgentState(state), reason, mode, penalty, skill, proficiency)
+            for code, endpoint, queue, penalty, state, reason, skill, proficiency, mode in await cur.fetchall()]
 
 
 async def set_skill(conn: AsyncConnection, agent_code: str, skill: str, proficiency: int) -> bool:

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from psycopg import AsyncConnection
 
+from middleware.routing.membership import member_interface
 from middleware.routing.overflow import OverflowRule
-from middleware.store.agents import member_interface
 
 
 @dataclass(frozen=True)

@@ -2,40 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from middleware.dialing.policy import DialingPolicy
-
-
-@dataclass(frozen=True)
-class DidRow:
-    number: str
-    tenant_id: int
-    tenant_code: str
-    fallback_queue: str
-    flow: str | None
-    record: bool = True  # the tenant records its answered calls
-    consent_prompt: str = ""  # played to callers first when set ("this call may be recorded")
-    csat_prompt: str = ""  # the survey question after the agent hangs up; empty: no survey
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    name: str
-    tenant_code: str
-    strategy: str
-    ring_timeout_s: int
-    wrapup_s: int
-    service_level_s: int
-    max_wait_s: int
-    skill: str | None = None
-    widen_steps: tuple[tuple[int, int], ...] = ()  # (seconds waited, worst proficiency allowed)
-    extension: str | None = None  # the number agents dial to transfer a caller to this queue
-    announce_every_s: int = 60  # repeat the position and wait announcement this often (0: on entry only)
-    weight: int = 10  # app_queue serves a free agent's heavier queue first (campaign queues weigh less)
+from middleware.directory import DidRow, QueueRow
 
 
 async def find_did(conn: AsyncConnection, number: str) -> DidRow | None:

@@ -3,8 +3,8 @@ import hashlib
 import pytest
 
 from middleware.provision.render import ProvisionError, render_extensions, render_pjsip, render_queues
-from middleware.store.agents import PhoneRow
-from middleware.store.tenants import DidRow, QueueRow
+from middleware.directory import PhoneRow
+from middleware.directory import DidRow, QueueRow
 
 PHONE = PhoneRow("acme-1001", "alice-pw-1001", "Alice Archer", "alaw,ulaw", "acme", "1001")
 
