@@ -10,9 +10,10 @@ from psycopg import AsyncConnection
 
 from middleware.cli.common import CliError, add_json_flag, pool_for, show_rows, with_connection
 from middleware.config import Settings
-from middleware.ivr.flow import InvalidFlow, PromptExists, parse_flow
+from middleware.ivr.flow import InvalidFlow, PromptExists
 from middleware.ivr.library import check_text, tree
 from middleware.ivr.service import load
+from middleware.ivr.validation import parse_flow
 from middleware.runtime.sounds import prompt_checker
 from middleware.store import flows
 

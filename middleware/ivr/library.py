@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from middleware.ivr.flow import Flow, InvalidFlow, Problem, PromptExists, validate
+from middleware.ivr.flow import Flow, InvalidFlow, Problem, PromptExists
+from middleware.ivr.validation import validate
 
 
 def read_document(text: str) -> Any:

@@ -29,17 +29,9 @@ from middleware.event_stream import EventStream
 from middleware.health import DatabaseHealth
 from middleware.ivr import engine
 from middleware.ivr.facts import IvrFacts, channel_variables, facts_of, screen_pop
-from middleware.ivr.flow import (
-    Flow,
-    InvalidFlow,
-    Problem,
-    PromptExists,
-    parse_flow,
-    queues,
-    transfer_numbers,
-    trunks,
-)
+from middleware.ivr.flow import Flow, InvalidFlow, Problem, PromptExists, queues, transfer_numbers, trunks
 from middleware.ivr.library import read_document
+from middleware.ivr.validation import parse_flow
 from middleware.pbx_events import AmiEvent
 from middleware.routing.service import QueueState
 from middleware.routing.skills import WidenStep, initial_max_penalty

@@ -12,7 +12,8 @@ import structlog
 
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient
-from middleware.ivr.flow import mailboxes, parse_flow
+from middleware.ivr.flow import mailboxes
+from middleware.ivr.validation import parse_flow
 from middleware.provision.files import asterisk_gid, seal, write_private
 from middleware.provision.render import (
     render_agents,

@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 
 from middleware.agents.state import AgentEvent
-from middleware.cdr.service import CdrService
 from middleware.cdr.journal import Journal, record_to_line
+from middleware.cdr.service import CdrService
 from middleware.health import DatabaseHealth
 from middleware.provision.service import provision
 from middleware.runtime.demo_tenant import AGENTS, DID, seed
@@ -153,10 +153,10 @@ async def test_attempts_and_callbacks_left_in_flight_by_an_outage_are_settled(db
     """Events skipped while PostgreSQL was away used to leave attempts 'dialing' and callbacks
     'dialing' for ever (campaigns under-dial, callbacks never retried). On recovery each is checked
     against Asterisk's channels: the ones whose call is gone are settled, the ones still up are left."""
+    from middleware.callbacks.service import CallbackService
     from middleware.dialer.attempts import channel_id
     from middleware.dialer.leads import make_lead
     from middleware.dialer.service import DialerService
-    from middleware.callbacks.service import CallbackService
     from middleware.store import callbacks as customers
     from middleware.store import campaigns
 

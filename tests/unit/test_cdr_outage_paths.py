@@ -14,9 +14,9 @@ import pytest
 import structlog
 
 from middleware.cdr import service as adapter
-from middleware.cdr.service import CdrService
 from middleware.cdr.assembly import CallRecord
 from middleware.cdr.journal import Journal
+from middleware.cdr.service import CdrService
 from middleware.health import DatabaseHealth
 from middleware.store.database import failures_mapped
 from tests.unit.test_cdr_journal import record

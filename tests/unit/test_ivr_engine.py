@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from middleware.ivr import engine as e
-from middleware.ivr.flow import parse_flow, validate
+from middleware.ivr.validation import parse_flow, validate
 
 NOON = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # Monday 12:00 in New York
 NIGHT = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # Monday 23:00 in New York

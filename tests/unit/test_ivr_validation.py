@@ -2,8 +2,9 @@
 
 import pytest
 
-from middleware.ivr.flow import InvalidFlow, parse_flow, validate
+from middleware.ivr.flow import InvalidFlow
 from middleware.ivr.library import check_text, tree
+from middleware.ivr.validation import parse_flow, validate
 
 GOOD = {
     "flow": "ok", "start": "menu",
@@ -107,8 +108,9 @@ def test_a_flow_without_a_timezone_runs_its_schedules_in_the_tenants() -> None:
     """A flow without `timezone` used to run its schedule in UTC whatever the tenant's zone."""
     from datetime import UTC, datetime
 
-    from middleware.ivr.flow import ScheduleNode, parse_flow
+    from middleware.ivr.flow import ScheduleNode
     from middleware.ivr.schedule import is_open
+    from middleware.ivr.validation import parse_flow
 
     doc = {"flow": "f", "start": "hours", "nodes": {
         "hours": {"type": "schedule", "hours": {"mon-sun": "09:00-17:00"}, "open": "bye", "closed": "bye"},

@@ -2,9 +2,8 @@ import hashlib
 
 import pytest
 
+from middleware.directory import DidRow, PhoneRow, QueueRow
 from middleware.provision.render import ProvisionError, render_extensions, render_pjsip, render_queues
-from middleware.directory import PhoneRow
-from middleware.directory import DidRow, QueueRow
 
 PHONE = PhoneRow("acme-1001", "alice-pw-1001", "Alice Archer", "alaw,ulaw", "acme", "1001")
 

@@ -1,8 +1,8 @@
 import pytest
 
+from middleware.directory import QueueRow
 from middleware.provision.render import render_queue_rules, render_queues
 from middleware.routing.skills import InvalidSteps, WidenStep, member_penalty, parse_steps, penalty_rule
-from middleware.directory import QueueRow
 
 
 def test_penalty_is_six_minus_proficiency_and_the_skill_is_required() -> None:
