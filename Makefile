@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration venv system-deps rootfs postgres stack-up stack-down clean
+.PHONY: demo test lint typecheck unit integration venv system-deps rootfs postgres stack-up stack-down clean
 
 $(INSTALLED): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,13 +33,17 @@ demo: rootfs postgres
 lint: venv
 	$(BIN)/ruff check .
 
+# mypy: strict on the pure cores, checked everywhere in middleware/ (pyproject.toml [tool.mypy]).
+typecheck: venv
+	$(BIN)/mypy
+
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
 integration: rootfs postgres
 	$(BIN)/pytest -q tests/integration
 
-test: lint rootfs postgres
+test: lint typecheck rootfs postgres
 	$(BIN)/pytest -q tests
 
 stack-up: rootfs postgres

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from psycopg.conninfo import make_conninfo
 
@@ -103,8 +104,8 @@ class Settings:
         """Where provisioning writes the PJSIP/queue config that Asterisk #includes."""
         return self.asterisk_root / "etc" / "asterisk" / "generated"
 
-    def with_overrides(self, **changes: object) -> Settings:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+    def with_overrides(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
 
 
 _ENV_NAMES: dict[str, str] = {
@@ -158,9 +159,9 @@ def _coerce(name: str, raw: object) -> object:
     kind = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
     try:
         if kind == "int":
-            return int(raw)  # type: ignore[arg-type]
+            return int(str(raw))
         if kind == "float":
-            return float(raw)  # type: ignore[arg-type]
+            return float(str(raw))
         if kind in ("Path", "Path | None"):
             return Path(str(raw)).expanduser() if str(raw) else None
     except (TypeError, ValueError) as exc:
@@ -211,7 +212,7 @@ def local_secret(path: Path) -> Path:
 
 
 def _with_secrets(settings: Settings) -> Settings:
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if not settings.ami_secret:
         path = settings.ami_secret_file or local_secret(settings.run_dir / "ami-secret")
         changes["ami_secret"] = read_secret(path, "AMI secret")
@@ -223,13 +224,13 @@ def _with_secrets(settings: Settings) -> Settings:
             raise ConfigError("CDR_DATABASE_PASSWORD_FILE needs CDR_DATABASE_URL")
         password = read_secret(settings.cdr_database_password_file, "CDR database password")
         changes["cdr_database_url"] = make_conninfo(settings.cdr_database_url, password=password)
-    return dataclasses.replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
+    return dataclasses.replace(settings, **changes) if changes else settings
 
 
 def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None = None) -> Settings:
     """Build Settings from a TOML file (flat keys named like the fields) and the environment."""
     env = os.environ if env is None else env
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     path = toml_path or (Path(env["CALLCENTER_CONFIG"]) if env.get("CALLCENTER_CONFIG") else None)
     if path is not None:
         try:
@@ -249,7 +250,7 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None =
     for name, env_name in _ENV_NAMES.items():
         if env.get(env_name):
             values[name] = _coerce(name, env[env_name])
-    settings = _with_secrets(Settings(**values))  # type: ignore[arg-type]
+    settings = _with_secrets(Settings(**values))
     if settings.clock:
         fixed_clock(settings.clock)  # fail at start-up, not on the first call
     for name, value in (("SIP_NEVER_BLOCK", settings.sip_never_block), ("AGI_ALLOW", settings.agi_allow)):

@@ -28,7 +28,8 @@ Handler = Callable[[AmiEvent], Awaitable[None]]
 
 
 class Consumer(Protocol):
-    EVENTS: tuple[str, ...]
+    @property
+    def EVENTS(self) -> tuple[str, ...]: ...  # (a class attribute in each service)
 
     async def on_event(self, event: AmiEvent) -> None: ...
 

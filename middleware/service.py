@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -69,7 +70,7 @@ class Service:
         self._closed = False
         self._runner: web.AppRunner | None = None
         # Built by start(): None until then.
-        self.pool: Pool | None = None
+        self._pool: Pool | None = None
         self.db: DatabaseHealth | None = None
         self.cdr: CdrService | None = None
         self.recordings: RecordingIndexer | None = None
@@ -85,10 +86,16 @@ class Service:
         self.sip_guard: SipGuard | None = None
         self.agi: FastAgiServer | None = None
 
+    @property
+    def pool(self) -> Pool:
+        if self._pool is None:
+            raise RuntimeError("the service is not started")
+        return self._pool
+
     async def start(self) -> None:
         s = self.settings
         clock = self.clock
-        pool = self.pool = await open_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        pool = self._pool = await open_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
         db = self.db = DatabaseHealth(pool)
         cdr = self.cdr = CdrService(pool, db, journal=Journal(s.journal_path), max_call_age_s=s.cdr_max_call_age_s)
         recordings = self.recordings = RecordingIndexer(pool, s.recordings_root)
@@ -161,9 +168,11 @@ class Service:
         if "ami" not in self.only or self.agents is None or self.dialer is None or self.callbacks is None:
             return
         agents = self.agents
-        for name, settle in (("agent states", lambda: agents.reconcile(self.clock())),
-                             ("dial attempts", self.dialer.settle_after_outage),
-                             ("callbacks", self.callbacks.settle_after_outage)):
+        steps: list[tuple[str, Callable[[], Awaitable[int]]]] = [
+            ("agent states", lambda: agents.reconcile(self.clock())),
+            ("dial attempts", self.dialer.settle_after_outage),
+            ("callbacks", self.callbacks.settle_after_outage)]
+        for name, settle in steps:
             try:
                 await settle()
             except Unavailable as exc:
@@ -179,8 +188,8 @@ class Service:
         return found
 
     async def _reprovision(self) -> None:
-        if self.settings.generated_dir.parent.is_dir() and self.pool is not None:
-            await provision(self.pool, self.settings.generated_dir, self.ami,
+        if self.settings.generated_dir.parent.is_dir() and self._pool is not None:
+            await provision(self._pool, self.settings.generated_dir, self.ami,
                             cdr_conninfo=self.settings.cdr_database_url or None)
 
     async def resync(self) -> None:
@@ -222,8 +231,8 @@ class Service:
             steps.append(("agi", self.agi.close()))
         if self.ami is not None:
             steps.append(("ami", self.ami.close()))
-        if self.pool is not None:
-            steps.append(("database pool", self.pool.close()))
+        if self._pool is not None:
+            steps.append(("database pool", self._pool.close()))
         for name, step in steps:
             try:
                 await asyncio.wait_for(step, 10)

@@ -47,7 +47,7 @@ class Backoff:
 
     def delay(self, quick_deaths: int) -> float:
         """The wait before the restart that follows ``quick_deaths`` deaths in a row (>= 1)."""
-        return min(self.max_s, self.first_s * 2 ** max(0, quick_deaths - 1))
+        return min(self.max_s, self.first_s * 2.0 ** max(0, quick_deaths - 1))
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,10 @@ class AmiActionFailed(Refused):
     """Asterisk answered an action with Response: Error."""
 
 
-class Utf8AmiProtocol(AMIProtocol):
+class Utf8AmiProtocol(AMIProtocol):  # type: ignore[misc]  # (panoramisk is untyped: its classes are Any)
     """AMIProtocol that decodes the stream incrementally instead of chunk by chunk."""
+
+    version: str | None
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)

@@ -61,9 +61,10 @@ def _record(linkedid: str, rows: list[RawCdr], agent_of: Callable[[str], str | N
     else:
         disposition = "unanswered"
     connected = ended - timedelta(seconds=answered.billsec) if answered else None
-    legs = tuple({"uniqueid": r.uniqueid, "channel": r.channel, "role": "caller" if r is first else "other",
-                  "started_at": r.calldate.isoformat(), "dstchannel": r.dstchannel, "disposition": r.disposition}
-                 for r in rows)
+    legs: tuple[dict[str, object], ...] = tuple(
+        {"uniqueid": r.uniqueid, "channel": r.channel, "role": "caller" if r is first else "other",
+         "started_at": r.calldate.isoformat(), "dstchannel": r.dstchannel, "disposition": r.disposition}
+        for r in rows)
     return CallRecord(
         linkedid=linkedid, did=did, caller_number=first.src, caller_name="", started_at=started,
         answered_at=None, queue=queue or None, queue_entered_at=None, agent_code=agent,

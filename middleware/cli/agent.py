@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
+from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
@@ -26,7 +27,7 @@ from middleware.store import agents as agent_store
 from middleware.store.database import Pool
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("agent", help="agents and their sessions")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True
@@ -81,7 +82,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    async def one(conn: AsyncConnection) -> dict[str, object]:
+    async def one(conn: AsyncConnection) -> dict[str, Any]:
         agent = await agent_store.get_agent(conn, args.code)
         if agent is None:
             raise CliError(f"no agent {args.code!r}")
@@ -95,9 +96,9 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for key in ("code", "name", "tenant_code", "state", "state_reason", "endpoint"):
         print(f"{key:12} {data[key] if data[key] not in (None, '') else '-'}")
-    skills = ", ".join(f"{k} {v}" for k, v in data["skills"].items())  # type: ignore[attr-defined]
+    skills = ", ".join(f"{k} {v}" for k, v in data["skills"].items())
     print(f"{'skills':12} {skills or '-'}")
-    queues = ", ".join(f"{q['queue']} (penalty {q['penalty']})" for q in data["queues"])  # type: ignore[attr-defined]
+    queues = ", ".join(f"{q['queue']} (penalty {q['penalty']})" for q in data["queues"])
     print(f"{'queues':12} {queues or '-'}")
     return 0
 

@@ -16,7 +16,7 @@ from middleware.runtime import rootfs
 from middleware.store.database import Pool
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("asterisk", help="Asterisk: build the rootfs, sync provisioning, run CLI commands")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from psycopg import AsyncConnection
 
@@ -11,7 +12,7 @@ from middleware.config import Settings
 from middleware.store import calls
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("call", help="call records")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True
@@ -38,7 +39,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    async def one(conn: AsyncConnection) -> dict[str, object] | None:
+    async def one(conn: AsyncConnection) -> dict[str, Any] | None:
         return await calls.get_call(conn, args.linkedid)
 
     row = with_connection(settings, one)
@@ -55,10 +56,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
                 value = ", ".join(map(str, value)) or None
             print(f"  {key:18} {format_cell(value)}")
     print("ivr path")
-    for step in row["ivr_path"]:  # type: ignore[attr-defined]
+    for step in row["ivr_path"]:
         print(f"  {step.get('node', '?'):20} {step.get('input') or '':14} {step.get('outcome')}")
     print("legs")
-    for leg in row["legs"]:  # type: ignore[attr-defined]
+    for leg in row["legs"]:
         print(f"  {leg['role']:7} {leg['channel']:36} {leg['started_at']} -> {leg['ended_at']} cause {leg['cause']}")
     return 0
 

@@ -30,7 +30,7 @@ _PROMPT = re.compile(r"[A-Za-z0-9_/-]{1,120}\Z")
 _CALLER_ID = re.compile(r"(\"[^\"\\\n,]{0,40}\" )?<?\+?[0-9]{3,20}>?\Z")
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("campaign", help="outbound campaigns and the predictive dialer")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True

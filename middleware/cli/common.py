@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,8 +28,8 @@ Command = Callable[[argparse.Namespace, Settings], int]
 T = TypeVar("T")
 
 
-def run_async(coro: Awaitable[int]) -> int:
-    return asyncio.run(coro)  # type: ignore[arg-type]
+def run_async(coro: Coroutine[Any, Any, int]) -> int:
+    return asyncio.run(coro)
 
 
 @asynccontextmanager
@@ -61,6 +61,7 @@ def with_connection(settings: Settings, work: Callable[[AsyncConnection], Awaita
 def with_pbx(settings: Settings, work: Callable[[Pool, AmiClient], Awaitable[T]],
              errors: tuple[type[Exception], ...] = ()) -> T:
     """Run one job that needs Asterisk (a short AMI session) and the database; its errors become one line."""
+    expected: tuple[type[Exception], ...] = (AmiUnavailable, AmiActionFailed, *errors)
 
     async def go() -> T:
         ami = AmiClient(host=settings.ami_host, port=settings.ami_port, username=settings.ami_user,
@@ -69,7 +70,7 @@ def with_pbx(settings: Settings, work: Callable[[Pool, AmiClient], Awaitable[T]]
             await ami.start(wait=10)
             async with pool_for(settings) as pool:
                 return await work(pool, ami)
-        except (AmiUnavailable, AmiActionFailed, *errors) as exc:
+        except expected as exc:
             raise CliError(str(exc)) from exc
         finally:
             await ami.close()

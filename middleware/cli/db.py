@@ -12,7 +12,7 @@ from middleware.runtime import postgres
 from middleware.store import database
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("db", help="database: create, upgrade, downgrade, current, ensure-server")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True

@@ -14,7 +14,7 @@ from middleware.runtime.sipp import SippError
 from middleware.store import database
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("demo", help="run the demo call center: callers, IVR, queues, agents, CDRs")
     p.set_defaults(func=cmd_demo)
 

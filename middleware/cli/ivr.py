@@ -18,7 +18,7 @@ from middleware.runtime.sounds import prompt_checker
 from middleware.store import flows
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("ivr", help="IVR flows: validate, load, show, list")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from middleware.cli import (
     agent,
@@ -37,7 +38,7 @@ from middleware.log import configure
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (exit 2) that point at --help."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(2)
 

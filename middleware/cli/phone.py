@@ -13,7 +13,7 @@ from middleware.config import Settings
 from middleware.store import agents as agent_store
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("phone", help="SIP phones")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True

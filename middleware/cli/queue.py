@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
@@ -20,7 +21,7 @@ from middleware.store import calls, teams, tenants
 STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "rrordered", "linear", "wrandom")
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("queue", help="queues")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True
@@ -164,7 +165,7 @@ async def _overflow(conn: AsyncConnection, args: argparse.Namespace) -> None:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    async def one(conn: AsyncConnection) -> dict[str, object]:
+    async def one(conn: AsyncConnection) -> dict[str, Any]:
         queue = next((q for q in await tenants.list_queues(conn) if q.name == args.name), None)
         if queue is None:
             raise CliError(f"no queue {args.name!r}")
@@ -184,17 +185,17 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     for key in ("name", "tenant_code", "strategy", "ring_timeout_s", "wrapup_s", "service_level_s", "skill",
                 "extension", "announce_every_s"):
         print(f"{key:16} {data[key] if data[key] not in (None, '') else '-'}")
-    steps = ", ".join(f"after {s}s proficiency >= {p}" for s, p in data["widen_steps"])  # type: ignore[attr-defined]
+    steps = ", ".join(f"after {s}s proficiency >= {p}" for s, p in data["widen_steps"])
     print(f"{'widening':16} {steps or '-'}")
     overflow = data["overflow"]
     if overflow:
-        print(f"{'overflow':16} team {overflow['team']} joins at {overflow['join_wait_s']}s expected wait, "  # type: ignore[index]
-              f"leaves at {overflow['leave_wait_s']}s; now {'IN' if overflow['active'] else 'out'}")  # type: ignore[index]
-        for entry in data["overflow_log"]:  # type: ignore[attr-defined]
+        print(f"{'overflow':16} team {overflow['team']} joins at {overflow['join_wait_s']}s expected wait, "
+              f"leaves at {overflow['leave_wait_s']}s; now {'IN' if overflow['active'] else 'out'}")
+        for entry in data["overflow_log"]:
             print(f"  {entry['at']:%Y-%m-%d %H:%M:%S}  {entry['team']} {entry['action']}s "
                   f"(expected wait {entry['expected_wait_s']:.0f}s)")
     print("members")
-    for m in data["members"]:  # type: ignore[attr-defined]
+    for m in data["members"]:
         note = "" if m["eligible"] else "  (lacks the skill: kept out)"
         print(f"  {m['agent']:10} penalty {m['penalty']:<3} {m['state']}{note}")
     return 0

@@ -29,7 +29,7 @@ from middleware.store import recordings
 LIST_COLUMNS = ("id", "tenant", "started_at", "duration_s", "agent_code", "queue", "caller_number", "disposition")
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("recordings", help="search, show, export, verify and purge call recordings")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True

@@ -22,7 +22,7 @@ COLUMNS = ("group", "offered", "answered", "abandoned", "abandoned_after_short",
            "csat_responses")
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("report", help="call-center KPIs for a period (table, --csv, --json, --png DIR)")
     p.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (UTC; default: today)")
     p.add_argument("--to", dest="end", help="last day, YYYY-MM-DD, included (default: the first day)")

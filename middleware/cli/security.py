@@ -13,7 +13,7 @@ from middleware.store import sip_blocks
 from middleware.store.database import Pool
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("security", help="SIP addresses blocked after failed authentications")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True

@@ -11,7 +11,7 @@ from middleware.config import Settings
 from middleware.service import PARTS, run
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("serve", help="run the middleware service",
                          description="Run the FastAGI server, the AMI consumer and the HTTP API.")
     p.add_argument("--only", default=",".join(PARTS),

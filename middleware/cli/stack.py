@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+from typing import Any
 
 from middleware.cli.common import CliError, emit_json
 from middleware.config import Settings
 from middleware.runtime import asterisk, rootfs, stack
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("stack", help="bring the local stack (Asterisk + middleware) up or down")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True
@@ -43,7 +44,7 @@ def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     ast = asterisk.status(settings)
-    report = {
+    report: dict[str, Any] = {
         "rootfs": {"path": str(settings.asterisk_root), "current": rootfs.is_current(settings.asterisk_root)},
         "asterisk": {"running": ast.running, "pid": ast.pid, "detail": ast.detail},
         "middleware": {"pid": stack.middleware_pid(settings), "health": stack.health(settings)},

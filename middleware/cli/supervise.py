@@ -12,7 +12,7 @@ from middleware.config import Settings
 from middleware.store.database import Pool
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("supervise", help="listen to, whisper to or barge into an agent's call",
                          description="Rings the supervisor's phone; once answered, they are on the agent's call.")
     p.add_argument("agent", help="agent code")

@@ -15,7 +15,7 @@ from middleware.dialing.policy import RESTRICTED_TYPES, DialingPolicy
 from middleware.store import flows, tenants
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("tenant", help="tenants (client companies)")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True

@@ -18,7 +18,7 @@ from middleware.store import agents as agent_store
 from middleware.store import tokens
 
 
-def register(nouns: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = nouns.add_parser("token", help="API tokens (supervisor API, wallboard, event stream)")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", parser_class=type(p))
     verbs.required = True

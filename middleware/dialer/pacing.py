@@ -22,6 +22,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 Mode = Literal["preview", "progressive", "predictive"]
+
+
+def mode_of(text: str) -> Mode:
+    """A campaign's stored mode, as pacing knows it (ValueError for anything else)."""
+    for mode in MODES:
+        if text == mode:
+            return mode
+    raise ValueError(f"unknown dialing mode {text!r}")
 MODES: tuple[Mode, ...] = ("preview", "progressive", "predictive")
 
 

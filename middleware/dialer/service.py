@@ -111,7 +111,7 @@ class DialerService:
             a30, b30, aday, bday = await store.abandonment_counts(conn, campaign.id, now, day_start)
             mean_talk = max(0.0, learned.handle.mean(learned.prior_handle_s) - campaign.wrapup_s)
             agents = agents_now(agent_rows, now, mean_talk, sum(inbound_waiting.get(q, 0) for q in shared))
-            decision = pacing.decide(campaign.mode, agents, calls_now(flight, now), learned,  # type: ignore[arg-type]
+            decision = pacing.decide(pacing.mode_of(campaign.mode), agents, calls_now(flight, now), learned,
                                      pacing.Budget(campaign.abandon_target, a30, b30, aday, bday),
                                      pacing.Limits(campaign.max_lines, campaign.max_ratio))
             self.last_decision[campaign.code] = decision

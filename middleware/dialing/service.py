@@ -13,7 +13,7 @@ import structlog
 from psycopg import AsyncConnection
 
 from middleware.dialing.policy import Destination, DialingPolicy, NumberRefused, callback_rate, judge
-from middleware.store import customers, tenants
+from middleware.store import callbacks, tenants
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +40,7 @@ class DialingGate:
     async def check_callback(self, conn: AsyncConnection, tenant_id: int, number: str, now: datetime) -> Destination:
         """As check, plus the tenant's limits on callbacks per number and per hour."""
         destination = await self.check(conn, tenant_id, number, "callback")
-        per_number, per_tenant = await customers.recent_callback_requests(conn, tenant_id, destination.e164, now)
+        per_number, per_tenant = await callbacks.recent_callback_requests(conn, tenant_id, destination.e164, now)
         try:
             callback_rate(per_number, per_tenant, await self.policy(conn, tenant_id))
         except NumberRefused as exc:

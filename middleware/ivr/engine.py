@@ -288,7 +288,7 @@ def advance(flow: Flow, ctx: CallContext, state: FlowState, event: Event, now: d
         customer = event.customer
         if customer is None:
             return _enter(flow, ctx, _log(state, node.id, "", "not found"), node.not_found, now)
-        variables = {**state.variables, "account": customer.account} if customer.account else state.variables
+        variables = {**state.variables, "account": customer.account} if customer.account else dict(state.variables)
         state = replace(_log(state, node.id, "", f"found customer {customer.id}"), customer=customer,
                         variables=variables)
         return _enter(flow, ctx, state, node.found, now)

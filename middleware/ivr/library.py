@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from middleware.ivr.flow import Flow, InvalidFlow, Problem, PromptExists
+from middleware.ivr.flow import Flow, InvalidFlow, MenuNode, Problem, PromptExists
 from middleware.ivr.validation import validate
 
 
@@ -61,8 +61,8 @@ def _is_branch(node: object, name: str) -> bool:
 
 def _branches(node: object) -> list[tuple[str, str]]:
     out = []
-    if getattr(node, "kind", "") == "menu":
-        out += [(f"press {d}", t) for d, t in node.options.items()]  # type: ignore[attr-defined]
+    if isinstance(node, MenuNode):
+        out += [(f"press {d}", t) for d, t in node.options.items()]
     for name in _BRANCHES:
         target = getattr(node, name, None)
         if isinstance(target, str) and (name != "on_invalid" or target != getattr(node, "on_timeout", None)):
@@ -74,5 +74,5 @@ def _short(value: object) -> str:
     if isinstance(value, tuple | list):
         return "[" + ", ".join(map(str, value)) + "]"
     if hasattr(value, "timezone") and hasattr(value, "week"):
-        return f"<hours in {value.timezone}>"  # type: ignore[attr-defined]
+        return f"<hours in {value.timezone}>"
     return str(value)

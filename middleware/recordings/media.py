@@ -93,5 +93,5 @@ def wav_complete(header: bytes, size: int) -> bool:
     """Whether a WAV's header accounts for every byte on disk (its writer has closed it)."""
     if len(header) < 12 or header[:4] != b"RIFF":
         return False
-    riff_length = struct.unpack_from("<I", header, 4)[0]
+    riff_length = int(struct.unpack_from("<I", header, 4)[0])
     return riff_length + 8 == size

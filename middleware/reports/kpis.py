@@ -177,8 +177,9 @@ GROUPINGS: dict[str, Callable[[CallFact], str | None]] = {
 }
 
 
-def report(calls: Sequence[CallFact], spans: Sequence[StateSpan], by: str, start: datetime, end: datetime,
-           **options: float | timedelta) -> list[Kpis]:
+def report(calls: Sequence[CallFact], spans: Sequence[StateSpan], by: str, start: datetime, end: datetime, *,
+           service_level_s: float = 20.0, short_abandon_s: float = 5.0,
+           fcr_window: timedelta = timedelta(hours=24)) -> list[Kpis]:
     """One row per group of the calls started in [start, end), plus a "total" row."""
     key = GROUPINGS[by]
     period = [c for c in calls if start <= c.started_at < end]
@@ -198,6 +199,8 @@ def report(calls: Sequence[CallFact], spans: Sequence[StateSpan], by: str, start
         else:
             agents = {c.agent for c in groups[name] if c.agent}
             own = [s for s in clipped if s.agent in agents]
-        rows.append(compute(name, groups[name], own, all_calls=calls, **options))  # type: ignore[arg-type]
-    rows.append(compute("total", period, clipped, all_calls=calls, **options))  # type: ignore[arg-type]
+        rows.append(compute(name, groups[name], own, all_calls=calls, service_level_s=service_level_s,
+                            short_abandon_s=short_abandon_s, fcr_window=fcr_window))
+    rows.append(compute("total", period, clipped, all_calls=calls, service_level_s=service_level_s,
+                        short_abandon_s=short_abandon_s, fcr_window=fcr_window))
     return rows

@@ -64,7 +64,7 @@ class OverflowService:
     async def tick(self) -> list[tuple[str, OverflowAction]]:
         async with self._pool.connection() as conn:
             rules = await teams.overflow_rules(conn)
-        changes = []
+        changes: list[tuple[str, OverflowAction]] = []
         for q in rules:
             snapshot = await self._state.snapshot(q.queue)
             if snapshot is None:

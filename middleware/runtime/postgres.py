@@ -34,7 +34,7 @@ def _run(cmd: list[str]) -> None:
 def ensure_server(url: str, wait: float = 30.0) -> str:
     params = conninfo_to_dict(url)
     host = str(params.get("host", "127.0.0.1"))
-    port = int(params.get("port", 5432))
+    port = int(str(params.get("port", 5432)))
     if answers(host, port):
         return f"PostgreSQL answers on {host}:{port}"
     if host not in ("127.0.0.1", "localhost"):

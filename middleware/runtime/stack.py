@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from middleware.config import PROJECT_ROOT, Settings
 from middleware.runtime import asterisk, rootfs
@@ -47,15 +48,16 @@ def middleware_pid(settings: Settings) -> int | None:
     return pid
 
 
-def health(settings: Settings, timeout: float = 2.0) -> dict[str, object] | None:
+def health(settings: Settings, timeout: float = 2.0) -> dict[str, Any] | None:
     url = f"http://{settings.http_host}:{settings.http_port}/health"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return json.loads(resp.read())
+            report: dict[str, Any] = json.loads(resp.read())
     except urllib.error.HTTPError as exc:
-        return json.loads(exc.read() or b"{}")
+        report = json.loads(exc.read() or b"{}")
     except (urllib.error.URLError, OSError, ValueError):
         return None
+    return report
 
 
 def start_middleware(settings: Settings, timeout: float = 30.0) -> int:
@@ -71,8 +73,9 @@ def start_middleware(settings: Settings, timeout: float = 30.0) -> int:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise StackError(f"the middleware exited with {proc.returncode}; see {settings.run_dir / 'middleware.log'}")
-        report = health(settings)
-        if report and report.get("ami", {}).get("ok"):  # type: ignore[union-attr]
+        report = health(settings) or {}
+        ami = report.get("ami")
+        if isinstance(ami, dict) and ami.get("ok"):
             return proc.pid
         time.sleep(0.3)
     raise StackError(f"the middleware did not report healthy within {timeout:.0f}s")

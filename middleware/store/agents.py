@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from psycopg import AsyncConnection
 
@@ -38,7 +39,7 @@ SELECT a.id, a.code, a.name, t.code, a.state, a.state_reason,
 """
 
 
-def _agent(row: tuple) -> AgentRow:  # type: ignore[type-arg]
+def _agent(row: tuple[Any, ...]) -> AgentRow:
     return AgentRow(row[0], row[1], row[2], row[3], AgentState(row[4]), row[5], row[6], row[7], row[8])
 
 

@@ -150,7 +150,7 @@ async def list_dnc(conn: AsyncConnection, scope: str | None = None) -> list[tupl
         """SELECT d.scope, COALESCE(t.code, ''), COALESCE(c.code, ''), d.number FROM dnc d
              LEFT JOIN tenants t ON t.id = d.tenant_id LEFT JOIN campaigns c ON c.id = d.campaign_id
             WHERE %(s)s::text IS NULL OR d.scope = %(s)s ORDER BY d.number""", {"s": scope})
-    return [tuple(r) for r in await cur.fetchall()]  # type: ignore[misc]
+    return [tuple(r) for r in await cur.fetchall()]
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ async def in_flight(conn: AsyncConnection, campaign_id: int) -> list[tuple[datet
             WHERE campaign_id = %s AND status = 'dialing' AND connected_at IS NULL
               AND (amd_cause IS NULL OR amd_cause NOT LIKE 'MACHINE%%')""",
         (campaign_id,))
-    return [tuple(r) for r in await cur.fetchall()]  # type: ignore[misc]
+    return [tuple(r) for r in await cur.fetchall()]
 
 
 async def recent_attempts(conn: AsyncConnection, campaign_id: int, limit: int = 2000) -> list[tuple[Any, ...]]:
@@ -264,7 +264,7 @@ async def campaign_agents(conn: AsyncConnection, queue: str) -> list[tuple[str, 
     cur = await conn.execute(
         """SELECT a.code, a.state, a.state_since FROM queue_members m JOIN queues q ON q.id = m.queue_id
              JOIN agents a ON a.id = m.agent_id WHERE q.name = %s ORDER BY a.code""", (queue,))
-    return [tuple(r) for r in await cur.fetchall()]  # type: ignore[misc]
+    return [tuple(r) for r in await cur.fetchall()]
 
 
 async def lead_status_counts(conn: AsyncConnection, campaign_id: int) -> dict[str, int]:

@@ -51,7 +51,7 @@ class Pool(AsyncConnectionPool):
     connection or by a statement on it), or no pooled connection within the timeout (``PoolTimeout``)."""
 
     @contextlib.asynccontextmanager
-    async def connection(self, timeout: float | None = None) -> AsyncIterator[AsyncConnection]:  # type: ignore[override]
+    async def connection(self, timeout: float | None = None) -> AsyncIterator[AsyncConnection]:
         with failures_mapped():
             async with super().connection(timeout) as conn:
                 yield conn

@@ -30,8 +30,10 @@ async def list_queues(conn: AsyncConnection) -> list[QueueRow]:
         """SELECT q.name, t.code, q.strategy, q.ring_timeout_s, q.wrapup_s, q.service_level_s, q.max_wait_s,
                   q.skill, q.widen_steps, q.extension, q.announce_every_s, q.weight
              FROM queues q JOIN tenants t ON t.id = q.tenant_id ORDER BY q.name""")
-    return [QueueRow(*row[:8], tuple((int(a), int(b)) for a, b in row[8]), row[9], row[10], row[11])
-            for row in await cur.fetchall()]
+    return [QueueRow(name, tenant, strategy, ring_s, wrapup_s, sl_s, max_wait_s, skill,
+                     tuple((int(a), int(b)) for a, b in steps), extension, announce_s, weight)
+            for (name, tenant, strategy, ring_s, wrapup_s, sl_s, max_wait_s, skill, steps, extension, announce_s,
+                 weight) in await cur.fetchall()]
 
 
 async def get_queue(conn: AsyncConnection, name: str) -> QueueRow | None:
