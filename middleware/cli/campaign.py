@@ -20,6 +20,7 @@ from middleware.dialer.outcomes import DISPOSITIONS
 from middleware.dialer.pacing import MODES
 from middleware.dialer.service import apply_disposition, campaign_status
 from middleware.dialing.policy import DialingPolicy
+from middleware.store import agents as agent_store
 from middleware.store import campaigns as store
 from middleware.store import flows, tenants
 
@@ -173,9 +174,7 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
         agents = [a.strip() for a in args.agents.split(",") if a.strip()]
         teams = [t.strip() for t in args.teams.split(",") if t.strip()]
         agents += await store.agents_of_teams(conn, tenant_id, teams)
-        cur = await conn.execute("SELECT code FROM agents WHERE tenant_id = %s AND code = ANY(%s)",
-                                 (tenant_id, agents))
-        known = {r[0] for r in await cur.fetchall()}
+        known = await agent_store.known_codes(conn, tenant_id, agents)
         if missing := sorted(set(agents) - known):
             raise CliError(f"no agent {', '.join(missing)} in tenant {args.tenant}")
         settings_row = {"name": args.name, "caller_id": args.caller_id, "trunk": trunk, "mode": args.mode,
@@ -315,15 +314,9 @@ def cmd_leads(args: argparse.Namespace, settings: Settings) -> int:
         campaign = await store.get_campaign(conn, args.campaign)
         if campaign is None:
             raise CliError(f"no campaign {args.campaign!r}")
-        cur = await conn.execute(
-            """SELECT id, number, timezone, name, status, attempts, next_at, last_outcome, disposition FROM leads
-                WHERE campaign_id = %s AND (%s::text IS NULL OR status = %s) ORDER BY id""",
-            (campaign.id, args.status, args.status))
-        names = ["id", "number", "timezone", "name", "status", "attempts", "next_at", "last_outcome", "disposition"]
-        return [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+        return await store.list_leads(conn, campaign.id, args.status)
 
-    show_rows(args, with_connection(settings, rows),
-              ["id", "number", "timezone", "name", "status", "attempts", "next_at", "last_outcome", "disposition"])
+    show_rows(args, with_connection(settings, rows), store.LEAD_COLUMNS)
     return 0
 
 

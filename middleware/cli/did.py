@@ -30,8 +30,7 @@ def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     async def add(conn: AsyncConnection) -> None:
         tenant_id = await require_tenant(conn, args.tenant)
-        cur = await conn.execute("SELECT 1 FROM queues WHERE name = %s", (args.queue,))
-        if await cur.fetchone() is None:
+        if not await tenants.queue_exists(conn, args.queue):
             raise CliError(f"no queue {args.queue!r}")
         if args.flow and await flows.get_flow(conn, args.tenant, args.flow) is None:
             raise CliError(f"no flow {args.flow!r} for tenant {args.tenant} (`callcenter ivr load` it first)")

@@ -158,8 +158,7 @@ async def _overflow(conn: AsyncConnection, args: argparse.Namespace) -> None:
         OverflowRule(args.overflow_team, join, leave)
     except ValueError as exc:
         raise CliError(f"overflow: {exc}") from exc
-    cur = await conn.execute("SELECT 1 FROM teams WHERE name = %s", (args.overflow_team,))
-    if await cur.fetchone() is None:
+    if not await teams.team_exists(conn, args.overflow_team):
         raise CliError(f"no team {args.overflow_team!r} (`callcenter team add` it first)")
     await teams.set_overflow(conn, args.name, args.overflow_team, join, leave)
 
@@ -230,8 +229,7 @@ def cmd_member(args: argparse.Namespace, settings: Settings) -> int:
     async def add(conn: AsyncConnection) -> None:
         if await agent_store.get_agent(conn, args.agent) is None:
             raise CliError(f"no agent {args.agent!r}")
-        cur = await conn.execute("SELECT 1 FROM queues WHERE name = %s", (args.name,))
-        if await cur.fetchone() is None:
+        if not await tenants.queue_exists(conn, args.name):
             raise CliError(f"no queue {args.name!r}")
         await agent_store.add_membership(conn, args.name, args.agent, args.penalty)
 

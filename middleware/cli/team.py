@@ -46,11 +46,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
-        cur = await conn.execute(
-            """SELECT t.name, string_agg(a.code, ',' ORDER BY a.code) FROM teams t
-                 LEFT JOIN team_members tm ON tm.team_id = t.id LEFT JOIN agents a ON a.id = tm.agent_id
-                GROUP BY t.name ORDER BY t.name""")
-        return [{"team": r[0], "agents": r[1] or ""} for r in await cur.fetchall()]
+        return await teams.list_teams(conn)
 
     show_rows(args, with_connection(settings, rows), ("team", "agents"))
     return 0

@@ -83,13 +83,10 @@ def cmd_recording(args: argparse.Namespace, settings: Settings) -> int:
     async def change(conn: AsyncConnection) -> None:
         await require_tenant(conn, args.code)
         try:
-            await conn.execute(
-                """UPDATE tenants SET record_calls = COALESCE(%s, record_calls),
-                          recording_consent_prompt = COALESCE(%s, recording_consent_prompt),
-                          recording_retention_days = COALESCE(%s, recording_retention_days),
-                          csat_prompt = COALESCE(%s, csat_prompt) WHERE code = %s""",
-                (None if args.record is None else args.record == "yes", args.consent_prompt, args.retention_days,
-                 args.survey_prompt, args.code))
+            await tenants.set_recording_policy(
+                conn, args.code, record=None if args.record is None else args.record == "yes",
+                consent_prompt=args.consent_prompt, retention_days=args.retention_days,
+                csat_prompt=args.survey_prompt)
         except psycopg.errors.CheckViolation as exc:
             raise CliError("prompts must be sound names: letters, digits, '_', '-', '/'") from exc
 
@@ -134,15 +131,10 @@ def cmd_dialing(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COLUMNS = ("code", "name", "timezone", "country", "dial_countries", "dial_number_types", "record_calls",
-           "recording_consent_prompt", "recording_retention_days", "csat_prompt")
-
-
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
-        cur = await conn.execute(f"SELECT {', '.join(COLUMNS)} FROM tenants ORDER BY code")
-        return [{k: ",".join(v) if isinstance(v, list) else v for k, v in zip(COLUMNS, r, strict=True)}
-                for r in await cur.fetchall()]
+        return [{k: ",".join(v) if isinstance(v, list) else v for k, v in row.items()}
+                for row in await tenants.list_tenants(conn)]
 
-    show_rows(args, with_connection(settings, rows), COLUMNS)
+    show_rows(args, with_connection(settings, rows), tenants.TENANT_COLUMNS)
     return 0

@@ -27,7 +27,7 @@ from middleware.runtime.demo_tenant import AGENTS, DID, TENANT, WORLD_COUNTRIES,
 from middleware.runtime.sipp import AgentPhone, Sipp, SippRun
 from middleware.runtime.sounds import prompt_checker
 from middleware.service import Service
-from middleware.store import campaigns, flows, recordings, tenants
+from middleware.store import calls, campaigns, flows, recordings, tenants
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,7 @@ async def _wait_for_records(service: Service, since: datetime, count: int, timeo
     rows: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         async with service.pool.connection() as conn:
-            cur = await conn.execute(
-                """SELECT c.linkedid, c.caller_number, c.ivr_digits, c.reason, cu.name AS customer, c.queue,
-                          c.agent_code, c.wait_s, c.talk_s, c.duration_s, c.disposition
-                     FROM calls c LEFT JOIN customers cu ON cu.id = c.customer_id
-                    WHERE c.started_at >= %s AND c.complete ORDER BY c.started_at""",
-                (since,))
-            names = [d.name for d in cur.description or []]
-            rows = [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+            rows = await calls.complete_calls_since(conn, since)
         if len(rows) >= count:
             return rows
         await asyncio.sleep(0.5)
@@ -97,8 +90,7 @@ async def _outbound(service: Service, sipp: Sipp, say: Callable[[str], None]) ->
         tenant_id = await tenants.tenant_id(conn, TENANT)
         assert tenant_id is not None
         await flows.allow_trunk(conn, tenant_id, "carrier-sim")
-        await conn.execute("DELETE FROM campaigns WHERE code = %s", (CAMPAIGN,))
-        await conn.execute("DELETE FROM queues WHERE name = %s", (campaigns.CAMPAIGN_QUEUE_PREFIX + CAMPAIGN,))
+        await campaigns.delete_campaign(conn, CAMPAIGN)
         rules = compliance.check_retry_rules({"no_answer": {"after_s": 5, "max": 2}, "busy": {"after_s": 5, "max": 2}})
         campaign_id = await campaigns.create_campaign(
             conn, tenant_id=tenant_id, code=CAMPAIGN, agents=[a.code for a in AGENTS], wrapup_s=1,
@@ -120,12 +112,8 @@ async def _outbound(service: Service, sipp: Sipp, say: Callable[[str], None]) ->
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
         async with service.pool.connection() as conn:
-            cur = await conn.execute(
-                """SELECT count(*) FROM leads l JOIN campaigns c ON c.id = l.campaign_id WHERE c.code = %s
-                      AND (l.status = 'dialing' OR (l.status = 'ready' AND l.next_at < now() + interval '1 hour'))""",
-                (CAMPAIGN,))
-            row = await cur.fetchone()
-        if row and row[0] == 0:
+            to_go = await campaigns.leads_to_go(conn, CAMPAIGN, timedelta(hours=1))
+        if to_go == 0:
             break
         await asyncio.sleep(1)
     async with service.pool.connection() as conn:

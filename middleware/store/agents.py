@@ -176,3 +176,9 @@ async def agent_names(conn: AsyncConnection) -> list[tuple[str, str, str]]:
     cur = await conn.execute("SELECT t.code, a.code, a.name FROM agents a JOIN tenants t ON t.id = a.tenant_id "
                              "ORDER BY a.code")
     return [(t, c, n) for t, c, n in await cur.fetchall()]
+
+
+async def known_codes(conn: AsyncConnection, tenant_id: int, codes: list[str]) -> set[str]:
+    """Which of ``codes`` are agents of the tenant."""
+    cur = await conn.execute("SELECT code FROM agents WHERE tenant_id = %s AND code = ANY(%s)", (tenant_id, codes))
+    return {r[0] for r in await cur.fetchall()}

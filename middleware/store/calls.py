@@ -166,3 +166,14 @@ async def unrecorded_raw_cdrs(conn: AsyncConnection, since: datetime) -> list[Ra
 
 async def mark_reconciled(conn: AsyncConnection, linkedids: list[str]) -> None:
     await conn.execute("UPDATE calls SET reconciled = true WHERE linkedid = ANY(%s)", (linkedids,))
+
+
+async def complete_calls_since(conn: AsyncConnection, since: datetime) -> list[dict[str, Any]]:
+    """Complete call records started since ``since``, with the customer's name (the demo's summary)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            """SELECT c.linkedid, c.caller_number, c.ivr_digits, c.reason, cu.name AS customer, c.queue,
+                      c.agent_code, c.wait_s, c.talk_s, c.duration_s, c.disposition
+                 FROM calls c LEFT JOIN customers cu ON cu.id = c.customer_id
+                WHERE c.started_at >= %s AND c.complete ORDER BY c.started_at""", (since,))
+        return list(await cur.fetchall())

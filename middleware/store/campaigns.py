@@ -366,3 +366,29 @@ async def dial_rate(conn: AsyncConnection, campaign_id: int, since: datetime) ->
                              (campaign_id, since))
     row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+LEAD_COLUMNS = ("id", "number", "timezone", "name", "status", "attempts", "next_at", "last_outcome", "disposition")
+
+
+async def list_leads(conn: AsyncConnection, campaign_id: int, status: str | None = None) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        """SELECT id, number, timezone, name, status, attempts, next_at, last_outcome, disposition FROM leads
+            WHERE campaign_id = %s AND (%s::text IS NULL OR status = %s) ORDER BY id""",
+        (campaign_id, status, status))
+    return [dict(zip(LEAD_COLUMNS, r, strict=True)) for r in await cur.fetchall()]
+
+
+async def delete_campaign(conn: AsyncConnection, code: str) -> None:
+    """A campaign, its leads and attempts, and its own queue (the demo starts each run afresh)."""
+    await conn.execute("DELETE FROM campaigns WHERE code = %s", (code,))
+    await conn.execute("DELETE FROM queues WHERE name = %s", (CAMPAIGN_QUEUE_PREFIX + code,))
+
+
+async def leads_to_go(conn: AsyncConnection, code: str, within: timedelta) -> int:
+    """Leads of the campaign being dialled or due again within ``within``."""
+    cur = await conn.execute(
+        """SELECT count(*) FROM leads l JOIN campaigns c ON c.id = l.campaign_id WHERE c.code = %s
+              AND (l.status = 'dialing' OR (l.status = 'ready' AND l.next_at < now() + %s))""", (code, within))
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from psycopg import AsyncConnection
 
@@ -86,3 +87,17 @@ async def overflow_log(conn: AsyncConnection, queue: str, last: int = 10) -> lis
         """SELECT at, action, team, expected_wait_s FROM queue_overflow_log WHERE queue = %s
             ORDER BY id DESC LIMIT %s""", (queue, last))
     return [(r[0], r[1], r[2], float(r[3]) if r[3] is not None else float("inf")) for r in await cur.fetchall()]
+
+
+async def team_exists(conn: AsyncConnection, name: str) -> bool:
+    cur = await conn.execute("SELECT 1 FROM teams WHERE name = %s", (name,))
+    return await cur.fetchone() is not None
+
+
+async def list_teams(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Each team and its agents' codes (comma-separated)."""
+    cur = await conn.execute(
+        """SELECT t.name, string_agg(a.code, ',' ORDER BY a.code) FROM teams t
+             LEFT JOIN team_members tm ON tm.team_id = t.id LEFT JOIN agents a ON a.id = tm.agent_id
+            GROUP BY t.name ORDER BY t.name""")
+    return [{"team": r[0], "agents": r[1] or ""} for r in await cur.fetchall()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
@@ -128,3 +130,30 @@ async def records_calls(conn: AsyncConnection, tenant_id: int) -> bool:
     cur = await conn.execute("SELECT record_calls FROM tenants WHERE id = %s", (tenant_id,))
     row = await cur.fetchone()
     return bool(row and row[0])
+
+
+async def queue_exists(conn: AsyncConnection, name: str) -> bool:
+    cur = await conn.execute("SELECT 1 FROM queues WHERE name = %s", (name,))
+    return await cur.fetchone() is not None
+
+
+TENANT_COLUMNS = ("code", "name", "timezone", "country", "dial_countries", "dial_number_types", "record_calls",
+                  "recording_consent_prompt", "recording_retention_days", "csat_prompt")
+
+
+async def list_tenants(conn: AsyncConnection) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        """SELECT code, name, timezone, country, dial_countries, dial_number_types, record_calls,
+                  recording_consent_prompt, recording_retention_days, csat_prompt FROM tenants ORDER BY code""")
+    return [dict(zip(TENANT_COLUMNS, r, strict=True)) for r in await cur.fetchall()]
+
+
+async def set_recording_policy(conn: AsyncConnection, code: str, *, record: bool | None, consent_prompt: str | None,
+                               retention_days: int | None, csat_prompt: str | None) -> None:
+    """Change what is given (None: unchanged). CheckViolation for a prompt that is not a sound name."""
+    await conn.execute(
+        """UPDATE tenants SET record_calls = COALESCE(%s, record_calls),
+                  recording_consent_prompt = COALESCE(%s, recording_consent_prompt),
+                  recording_retention_days = COALESCE(%s, recording_retention_days),
+                  csat_prompt = COALESCE(%s, csat_prompt) WHERE code = %s""",
+        (record, consent_prompt, retention_days, csat_prompt, code))
