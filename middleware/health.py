@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 from psycopg import AsyncConnection
 
+from middleware.clock import Clock, system_clock
 from middleware.store import database
 from middleware.store.database import Pool
 
@@ -26,7 +27,7 @@ Hook = Callable[[], Awaitable[object]]
 
 class DatabaseHealth:
     def __init__(self, pool: Pool, *, interval_s: float = 5.0, down_interval_s: float = 1.0,
-                 timeout_s: float = 2.0, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 timeout_s: float = 2.0, clock: Clock = system_clock) -> None:
         self._pool = pool
         self._interval_s = interval_s
         self._down_interval_s = down_interval_s

@@ -96,8 +96,9 @@ class Service:
         s = self.settings
         clock = self.clock
         pool = self._pool = await open_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
-        db = self.db = DatabaseHealth(pool)
-        cdr = self.cdr = CdrService(pool, db, journal=Journal(s.journal_path), max_call_age_s=s.cdr_max_call_age_s)
+        db = self.db = DatabaseHealth(pool, clock=clock)
+        cdr = self.cdr = CdrService(pool, db, journal=Journal(s.journal_path), max_call_age_s=s.cdr_max_call_age_s,
+                                    clock=clock)
         recordings = self.recordings = RecordingIndexer(pool, s.recordings_root)
         cdr.on_saved.append(recordings.on_saved)
         db.on_recovered.append(self._database_back)

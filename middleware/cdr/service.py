@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 
 from middleware.cdr.assembly import CallRecord, CdrAssembler
 from middleware.cdr.journal import Journal
+from middleware.clock import Clock, system_clock
 from middleware.health import DatabaseHealth
 from middleware.pbx_events import AmiEvent
 from middleware.store import calls
@@ -32,8 +33,9 @@ class CdrService:
 
     def __init__(self, pool: Pool, db: DatabaseHealth, assembler: CdrAssembler | None = None,
                  journal: Journal | None = None, *, max_call_age_s: float = 4 * 3600.0,
-                 max_unjournaled: int = 100_000) -> None:
+                 max_unjournaled: int = 100_000, clock: Clock = system_clock) -> None:
         self._pool = pool
+        self._clock = clock
         self.db = db
         self.assembler = assembler or CdrAssembler()
         self.journal = journal
@@ -74,7 +76,7 @@ class CdrService:
     async def run_expiry(self, interval_s: float = 2.0) -> None:
         while True:
             await asyncio.sleep(interval_s)
-            await self.expire(datetime.now(UTC))
+            await self.expire(self._clock())
 
     def _keep(self, records: list[CallRecord]) -> None:
         """Keep records the database did not take: in the journal if it can be written, else in memory."""

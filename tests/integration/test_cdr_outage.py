@@ -157,7 +157,7 @@ async def test_attempts_and_callbacks_left_in_flight_by_an_outage_are_settled(db
     from middleware.dialer.attempts import channel_id
     from middleware.dialer.leads import make_lead
     from middleware.dialer.service import DialerService
-    from middleware.store import callbacks as customers
+    from middleware.store import callbacks as callback_store
     from middleware.store import campaigns
 
     pool = await open_pool(db_url, min_size=1, max_size=4)
@@ -171,8 +171,8 @@ async def test_attempts_and_callbacks_left_in_flight_by_an_outage_are_settled(db
                 "RETURNING id, number) INSERT INTO dial_attempts (campaign_id, lead_id, number, node, launched_at) "
                 "SELECT %s, id, number, 'node-a', now() FROM l RETURNING id, number", (campaign_id, campaign_id))
             attempt_of = {number: attempt for attempt, number in await cur.fetchall()}
-            gone_cb = await customers.add_callback(conn, tenant_id, "L1", "+12125550170", "acme-support")
-            live_cb = await customers.add_callback(conn, tenant_id, "L2", "+12125550171", "acme-support")
+            gone_cb = await callback_store.add_callback(conn, tenant_id, "L1", "+12125550170", "acme-support")
+            live_cb = await callback_store.add_callback(conn, tenant_id, "L2", "+12125550171", "acme-support")
             await conn.execute("UPDATE callbacks SET status = 'dialing', attempts = 1")
 
         class Asterisk:
