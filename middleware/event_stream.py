@@ -11,9 +11,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import structlog
 
+from middleware.store import notifications
 from middleware.store.database import DatabaseUnavailable, Pool
 
 log = structlog.get_logger(__name__)
@@ -66,8 +66,8 @@ class EventStream:
             return
         try:
             async with self._pool.connection(timeout=2) as conn:
-                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, text))
-        except (DatabaseUnavailable, psycopg.Error) as exc:  # (a NOTIFY refused: payload too large)
+                await notifications.notify(conn, CHANNEL, text)
+        except DatabaseUnavailable as exc:
             log.error("events.notify_failed", kind=kind, detail=str(exc)[:200])
 
     async def relay(self, url: str, retry_s: float = 2.0) -> None:
@@ -75,16 +75,13 @@ class EventStream:
         process's subscribers; reconnects until cancelled."""
         while True:
             try:
-                conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=5)
-                async with conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    log.info("events.relay_listening")
-                    async for note in conn.notifies():
-                        with contextlib.suppress(ValueError):
-                            event = json.loads(note.payload)
-                            if isinstance(event, dict) and event.get("origin") != self.origin:
-                                self.relayed += 1
-                                self._deliver(event)
-            except psycopg.Error as exc:
+                log.info("events.relay_starting")
+                async for payload in notifications.listen(url, CHANNEL):
+                    with contextlib.suppress(ValueError):
+                        event = json.loads(payload)
+                        if isinstance(event, dict) and event.get("origin") != self.origin:
+                            self.relayed += 1
+                            self._deliver(event)
+            except DatabaseUnavailable as exc:
                 log.warning("events.relay_lost", detail=str(exc)[:200])
             await asyncio.sleep(retry_s)

@@ -1,0 +1,31 @@
+"""PostgreSQL NOTIFY / LISTEN: how live events cross processes (the CLI, other middleware nodes)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import psycopg
+from psycopg import AsyncConnection, sql
+
+from middleware.store.database import DatabaseUnavailable
+
+
+async def notify(conn: AsyncConnection, channel: str, payload: str) -> None:
+    """NOTIFY ``channel``; DatabaseUnavailable also when PostgreSQL refuses the payload (too large)."""
+    try:
+        await conn.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(str(exc).strip()[:200], cause=type(exc).__name__) from exc
+
+
+async def listen(url: str, channel: str) -> AsyncIterator[str]:
+    """The payloads NOTIFYed on ``channel``, on a connection of its own, until the connection fails
+    (DatabaseUnavailable) or the caller stops."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=5)
+        async with conn:
+            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            async for note in conn.notifies():
+                yield note.payload
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(str(exc).strip()[:200], cause=type(exc).__name__) from exc
