@@ -169,12 +169,12 @@ class DialerService:
                      cc.CC_SAFE_HARBOR: campaign.safe_harbor_prompt, cc.inherited(cc.CC_TENANT): campaign.tenant_code,
                      cc.CC_RECORD: int(record), cc.inherited(cc.CC_REASON): f"campaign {campaign.code}",
                      cc.inherited(cc.CC_CUSTOMER_NAME): channel_text(lead.name)}
-        fields = actions.originate(f"PJSIP/{lead.number}@{campaign.trunk}", channel_id=channel_id(attempt.id),
-                                   context="dialer", timeout_s=campaign.ring_timeout_s,
-                                   caller_id=campaign.caller_id, variables=variables)
         try:
+            fields = actions.originate(f"PJSIP/{lead.number}@{campaign.trunk}", channel_id=channel_id(attempt.id),
+                                       context="dialer", timeout_s=campaign.ring_timeout_s,
+                                       caller_id=campaign.caller_id, variables=variables)
             messages = await self._ami.action(fields, timeout=campaign.ring_timeout_s + 15)
-        except (AmiUnavailable, AmiActionFailed) as exc:
+        except (AmiUnavailable, AmiActionFailed, actions.InvalidVariable) as exc:  # (a campaign prompt with a comma)
             log.warning("dialer.originate_failed", attempt=attempt.id, detail=str(exc)[:200])
             attempt.reason = 0
             await self._finish(attempt)
