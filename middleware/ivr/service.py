@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from collections.abc import Callable
 from datetime import datetime
 
 import structlog
@@ -23,6 +22,7 @@ from middleware.agi.session import AgiHangup, AgiSession
 from middleware.announcements.service import say_wait
 from middleware.callbacks import rules as callback_rules
 from middleware.callbacks import service as callbacks
+from middleware.clock import Clock
 from middleware.dialing.policy import DialingPolicy, NumberRefused, judge
 from middleware.dialing.service import DialingGate
 from middleware.event_stream import EventStream
@@ -40,7 +40,6 @@ from middleware.store import calls, customers, flows, tenants
 from middleware.store.database import DatabaseUnavailable, Pool
 
 log = structlog.get_logger(__name__)
-Clock = Callable[[], datetime]
 
 
 class IvrService:
@@ -124,7 +123,7 @@ class IvrService:
             await self._store(linkedid, did_row.tenant_id, did, request.caller_id, facts)
             stored = True
             for name, value in channel_variables(facts).items():
-                await session.set_variable(f"__{name}", value)  # "__": every leg inherits it
+                await session.set_variable(cc.inherited(name), value)  # every leg inherits it
             if isinstance(action, engine.ToQueue):
                 await self._announce_wait(session, linkedid, action.queue)
             await self._finish(session, action, did_row.tenant_id)
