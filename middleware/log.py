@@ -30,10 +30,9 @@ def configure(level: str = "info", fmt: str = "json") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    # Libraries that log through stdlib logging (panoramisk, alembic, psycopg_pool).
+    # Libraries that log through stdlib logging (alembic, psycopg_pool).
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("panoramisk").setLevel(logging.CRITICAL)
     if fmt == "console":
         # The CLI reports a database outage itself, in one line.
         logging.getLogger("psycopg.pool").setLevel(logging.ERROR)

@@ -1,1 +1,1 @@
-"""AMI: a wrapper around panoramisk's Manager (reconnect, watchdog, resync) and typed events."""
+"""AMI: our client on asyncio streams (parse once, reconnect, watchdog, resync), typed actions and queries."""

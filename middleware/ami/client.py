@@ -1,10 +1,11 @@
-"""The AMI client: panoramisk's Manager wrapped so that it is safe to build a service on.
+"""The AMI client on asyncio streams: one connection, kept logged in, safe to build a service on.
 
-What the wrapper adds (see ../shared/DESIGN.md for the measured reasons):
-- the Manager is created inside the running loop; ``start`` waits for the login, not just the TCP connect;
-- every action has a timeout and fails fast with AmiUnavailable while logged out;
-- a watchdog pings with a timeout and aborts a silent transport so panoramisk reconnects;
-- TCP chunks are decoded with an incremental UTF-8 decoder (multi-byte names survive split reads);
+- ``start`` connects inside the running loop and, with ``wait``, waits for the login, not just the
+  TCP connect; a lost or refused connection is retried every ``reconnect_delay`` seconds;
+- every action has a timeout and fails fast with AmiUnavailable while logged out; actions waiting
+  when the connection drops fail at once (AmiUnavailable), they are not replayed blind;
+- a watchdog pings with a timeout and aborts a silent transport, so the connection is made again;
+- each message is parsed once (``ami.wire``) into lower-cased headers, and events into AmiEvent;
 - events go into an asyncio.Queue consumed by one owned task; after every (re)login the ``on_login``
   coroutine runs (state resync).
 """
@@ -12,31 +13,22 @@ What the wrapper adds (see ../shared/DESIGN.md for the measured reasons):
 from __future__ import annotations
 
 import asyncio
-import codecs
-import contextlib
 import itertools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
-from panoramisk import Manager
-from panoramisk.ami_protocol import AMIProtocol
-from panoramisk.message import Message
 
+from middleware.ami import wire
 from middleware.errors import Refused, Unavailable
-from middleware.pbx_events import AmiEvent, event_from_headers
+from middleware.pbx_events import AmiEvent
 
 log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[AmiEvent], Awaitable[None]]
 LoginHook = Callable[[], Awaitable[None]]
-_EOM = "\r\n\r\n"
-
-
-def _text(value: object) -> str:
-    # panoramisk turns a repeated header (Output: of a Command) into a list.
-    return "\n".join(map(str, value)) if isinstance(value, list) else str(value)
+READ_CHUNK = 256 * 1024
 
 
 class AmiUnavailable(Unavailable):
@@ -47,62 +39,53 @@ class AmiActionFailed(Refused):
     """Asterisk answered an action with Response: Error."""
 
 
-class Utf8AmiProtocol(AMIProtocol):  # type: ignore[misc]  # (panoramisk is untyped: its classes are Any)
-    """AMIProtocol that decodes the stream incrementally instead of chunk by chunk."""
+@dataclass
+class _Pending:
+    """An action sent and not yet answered in full."""
 
-    version: str | None
+    future: asyncio.Future[list[dict[str, str]]]
+    as_list: bool
+    messages: list[dict[str, str]] = field(default_factory=list)
 
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
-
-    def data_received(self, data: bytes) -> None:
-        text = self._decoder.decode(data)
-        if self.version is None and text.startswith("Asterisk Call Manager/"):
-            banner, _, text = text.partition("\r\n")
-            self.version = banner.partition("/")[2].strip()
-        self._buffer += text
-        *blocks, self._buffer = self._buffer.split(_EOM)
-        for block in blocks:
-            message = Message.from_line(block.strip())
-            if message is not None:
-                self.handle_message(message)
+    def add(self, message: dict[str, str]) -> bool:
+        """Take one message of the answer; True when the answer is complete."""
+        self.messages.append(message)
+        if not self.as_list or wire.is_error(message) or wire.ends_list(message):
+            if not self.future.done():
+                self.future.set_result(self.messages)
+            return True
+        return False
 
 
 class AmiClient:
     def __init__(self, *, host: str, port: int, username: str, secret: str, action_timeout: float,
                  on_event: EventHandler | None = None, on_login: LoginHook | None = None,
                  watchdog_interval: float = 5.0, reconnect_delay: float = 1.0) -> None:
-        self._config = dict(host=host, port=port, username=username, secret=secret)
+        self._host, self._port = host, port
+        self._username, self._secret = username, secret
         self._action_timeout = action_timeout
         self._on_event = on_event
         self._on_login = on_login
         self._watchdog_interval = watchdog_interval
         self._reconnect_delay = reconnect_delay
-        self._manager: Manager | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._pending: dict[str, _Pending] = {}
         self._events: asyncio.Queue[AmiEvent] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._login_tasks: set[asyncio.Task[None]] = set()
         self._logged_in = asyncio.Event()
         self._ids = itertools.count(1)
+        self.version: str | None = None
         self.logins = 0
         self.events_received = 0
 
     @property
     def connected(self) -> bool:
-        return self._manager is not None and bool(self._manager.authenticated) and self._logged_in.is_set()
+        return self._writer is not None and self._logged_in.is_set()
 
     async def start(self, wait: float | None = None) -> None:
         """Connect and keep reconnecting; with ``wait``, raise AmiUnavailable if no login by then."""
-        loop = asyncio.get_running_loop()
-        self._manager = Manager(
-            loop=loop, **self._config, protocol_factory=Utf8AmiProtocol,
-            ping_delay=3600, ping_interval=3600,  # our watchdog pings instead
-            reconnect_timeout=self._reconnect_delay,
-            on_login=self._logged_in_cb, on_disconnect=self._disconnected_cb)
-        self._manager.register_event("*", self._enqueue)
-        self._manager.connect()
+        self._tasks.append(asyncio.create_task(self._run(), name="ami-connection"))
         self._tasks.append(asyncio.create_task(self._consume(), name="ami-events"))
         self._tasks.append(asyncio.create_task(self._watchdog(), name="ami-watchdog"))
         if wait is not None:
@@ -112,43 +95,87 @@ class AmiClient:
         try:
             await asyncio.wait_for(self._logged_in.wait(), timeout)
         except TimeoutError as exc:
-            raise AmiUnavailable(
-                f"no AMI login to {self._config['host']}:{self._config['port']} within {timeout:.0f}s") from exc
+            raise AmiUnavailable(f"no AMI login to {self._host}:{self._port} within {timeout:.0f}s") from exc
 
     async def close(self) -> None:
         for task in [*self._tasks, *self._login_tasks]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._login_tasks, return_exceptions=True)
         self._tasks.clear()
-        if self._manager is not None:
-            self._manager.reconnect_timeout = 10**9
-            self._manager.connection_lost = lambda exc: None  # no reconnect after an orderly close
-            self._manager.close()
-            if self._manager.pinger is not None:
-                self._manager.pinger.cancel()
         self._logged_in.clear()
 
-    # -- callbacks from panoramisk (plain functions on the loop) --
+    # -- the connection --
 
-    def _logged_in_cb(self, manager: Manager) -> None:
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._session()
+            except (OSError, TimeoutError, wire.MalformedStream) as exc:
+                if self._logged_in.is_set():
+                    log.warning("ami.disconnected", detail=str(exc)[:200])
+            finally:
+                self._dropped()
+            await asyncio.sleep(self._reconnect_delay)
+
+    async def _session(self) -> None:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(self._host, self._port),
+                                                self._action_timeout)
+        self._writer = writer
+        messages = wire.MessageReader()
+        login = asyncio.create_task(self._login(), name="ami-login")
+        try:
+            while True:
+                data = await reader.read(READ_CHUNK)
+                if not data:
+                    if self._logged_in.is_set():
+                        log.warning("ami.disconnected", detail="connection closed by Asterisk")
+                    return
+                received = datetime.now(UTC)
+                for headers in messages.feed(data):
+                    self._handle(headers, received)
+                self.version = messages.version
+        finally:
+            login.cancel()
+            writer.close()
+
+    async def _login(self) -> None:
+        try:
+            await self._request({"Action": "Login", "Username": self._username, "Secret": self._secret},
+                                as_list=False, timeout=self._action_timeout)
+        except (AmiUnavailable, AmiActionFailed) as exc:
+            log.error("ami.login_failed", host=self._host, detail=str(exc))
+            if self._writer is not None:
+                self._writer.transport.abort()
+            return
         self.logins += 1
         self._logged_in.set()
-        log.info("ami.logged_in", host=self._config["host"], logins=self.logins)
+        log.info("ami.logged_in", host=self._host, logins=self.logins)
         if self._on_login is not None:
             task = asyncio.create_task(self._run_login_hook(), name="ami-resync")
             self._login_tasks.add(task)
             task.add_done_callback(self._login_tasks.discard)
 
-    def _disconnected_cb(self, manager: Manager, exc: object) -> None:
-        if self._logged_in.is_set():
-            log.warning("ami.disconnected", detail=str(exc)[:200])
+    def _dropped(self) -> None:
         self._logged_in.clear()
+        self._writer = None
+        pending, self._pending = self._pending, {}
+        for p in pending.values():
+            if not p.future.done():
+                p.future.set_exception(AmiUnavailable("AMI connection lost before the answer"))
 
-    def _enqueue(self, manager: Manager, message: Message) -> None:
-        event = event_from_headers(message, datetime.now(UTC))
-        if event is not None:
-            self.events_received += 1
-            self._events.put_nowait(event)
+    def _handle(self, headers: dict[str, str], received: datetime) -> None:
+        action_id = headers.get("actionid")
+        if action_id is not None and (pending := self._pending.get(action_id)) is not None:
+            if pending.add(headers):
+                del self._pending[action_id]
+            return
+        event = wire.event_of(headers, received)
+        if event is None:
+            return
+        self.events_received += 1
+        self._events.put_nowait(event)
+        if event.name == "Shutdown" and self._writer is not None:
+            self._writer.transport.abort()  # Asterisk is stopping: connect again until it is back
 
     async def _run_login_hook(self) -> None:
         assert self._on_login is not None
@@ -180,35 +207,46 @@ class AmiClient:
             except (AmiUnavailable, AmiActionFailed):
                 log.warning("ami.watchdog_abort", detail="no Pong in time")
                 self._logged_in.clear()
-                protocol = getattr(self._manager, "protocol", None)
-                transport = getattr(protocol, "transport", None)
-                if transport is not None:
-                    transport.abort()
+                if self._writer is not None:
+                    self._writer.transport.abort()
 
     # -- actions --
 
+    async def _request(self, fields: dict[str, str], *, as_list: bool, timeout: float) -> list[dict[str, str]]:
+        writer = self._writer
+        if writer is None:
+            raise AmiUnavailable(f"AMI not connected; cannot send {fields.get('Action')}")
+        payload = dict(fields)
+        action_id = payload.setdefault("ActionID", f"cc-{next(self._ids)}")
+        data = wire.encode_action(payload)
+        pending = _Pending(asyncio.get_running_loop().create_future(), as_list)
+        self._pending[action_id] = pending
+        try:
+            writer.write(data)
+            messages = await asyncio.wait_for(pending.future, timeout)
+        except TimeoutError as exc:
+            raise AmiUnavailable(f"{fields.get('Action')}: no response in time") from exc
+        finally:
+            if self._pending.get(action_id) is pending:
+                del self._pending[action_id]
+        if messages and wire.is_error(messages[0]):
+            raise AmiActionFailed(f"{fields.get('Action')}: {messages[0].get('message', 'error')}")
+        return messages
+
     async def action(self, fields: dict[str, str], *, as_list: bool = False,
                      timeout: float | None = None) -> list[dict[str, str]]:
-        """Send one action; return its messages (lower-cased headers). Raise on error or timeout."""
-        if not self.connected or self._manager is None:
+        """Send one action; return its messages (lower-cased headers). Raise on error or timeout.
+
+        With ``as_list`` the answer is the response and every event of its list, up to the one that
+        ends it; otherwise the response alone (an async Originate's OriginateResponse comes later,
+        as an ordinary event)."""
+        if not self.connected:
             raise AmiUnavailable(f"AMI not logged in; cannot send {fields.get('Action')}")
-        payload = dict(fields)
-        payload.setdefault("ActionID", f"cc-{next(self._ids)}")
-        future = self._manager.send_action(payload, as_list=as_list)
-        try:
-            result = await asyncio.wait_for(future, timeout or self._action_timeout)
-        except TimeoutError as exc:
-            with contextlib.suppress(Exception):
-                self._manager.protocol.responses.pop(payload["ActionID"], None)
-            raise AmiUnavailable(f"{fields.get('Action')}: no response in time") from exc
-        messages = result if isinstance(result, list) else [result]
-        plain = [{str(k).lower(): _text(v) for k, v in m.items()} for m in messages]
-        if plain and plain[0].get("response", "").lower() == "error":
-            raise AmiActionFailed(f"{fields.get('Action')}: {plain[0].get('message', 'error')}")
-        return plain
+        return await self._request(fields, as_list=as_list, timeout=timeout or self._action_timeout)
 
     async def command(self, cli: str) -> str:
         """Run a CLI command through AMI and return its output text."""
         messages = await self.action({"Action": "Command", "Command": cli})
         first = messages[0] if messages else {}
         return first.get("output", first.get("content", ""))
+
