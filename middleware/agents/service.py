@@ -6,7 +6,7 @@ agent is left in a queue it logged out of, or missing from one it is logged into
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
 
@@ -157,30 +157,23 @@ class AgentService:
         return True
 
     async def on_queue_event(self, event: AmiEvent) -> None:
-        """Agent*/QueueMemberStatus events move the agent named by MemberName; the state is read and
-        written compare-and-set, read again when another writer came between (a few tries)."""
+        """Agent*/QueueMemberStatus events move the agent named by MemberName. What the event can do
+        is worked out first (``tracking.moves``): most member-status events move nobody and cost no
+        round trip; the others are one compare-and-set statement on the agent's current state."""
         code = event.get("membername")
         if not code:
             return
-        for _ in range(3):
-            if await self._follow(code, event):
-                return
-        log.warning("agent.state_contended", agent=code, ami_event=event.name)
-
-    async def _follow(self, code: str, event: AmiEvent) -> bool:
+        moves = tracking.moves(event.name, event.get("status"))
+        if not moves:
+            return
         async with self._pool.connection() as conn:
-            agent = await agent_store.get_agent(conn, code)
-            if agent is None:
-                return True
-            if event.name == "QueueMemberStatus":
-                new = tracking.after_member_status(agent.state, event.get("status"))
-            else:
-                new = tracking.after_queue_event(agent.state, event.name)
-            wrap_up_until = None
-            if new is AgentState.WRAP_UP:
-                seconds = await agent_store.queue_wrap_up_s(conn, event.get("queue"))
-                wrap_up_until = event.at + timedelta(seconds=seconds)
-        return new is None or await self._move(agent, new, event.name, wrap_up_until)
+            moved = await agent_store.follow(conn, code, moves, event.name, event.at, event.get("queue"))
+        if moved is None:
+            return
+        log.info("agent.state", agent=moved.code, state=moved.state.value, reason=event.name)
+        if self._events is not None:
+            await self._events.publish("agent_state", {"tenant": moved.tenant_code, "agent": moved.code,
+                                                       "state": moved.state.value, "reason": event.name})
 
     async def expire_wrap_ups(self, now: datetime) -> int:
         async with self._pool.connection() as conn:

@@ -56,6 +56,17 @@ def after_member_status(current: AgentState, status: str) -> AgentState | None:
     return None
 
 
+def moves(event_name: str, status: str = "") -> dict[AgentState, AgentState]:
+    """Every (current -> next) an Agent*/QueueMemberStatus event makes; empty when it moves nobody
+    (most QueueMemberStatus events), so the event costs no database round trip."""
+    if event_name == "QueueMemberStatus":
+        new = after_member_status(AgentState.RINGING, status)
+        return {} if new is None else {AgentState.RINGING: new}
+    if event_name not in QUEUE_EVENTS:
+        return {}
+    return {state: new for state in AgentState if (new := after_queue_event(state, event_name)) is not None}
+
+
 def wrap_up_over(current: AgentState, wrap_up_until: datetime | None, now: datetime) -> bool:
     return current is AgentState.WRAP_UP and (wrap_up_until is None or wrap_up_until <= now)
 

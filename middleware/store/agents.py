@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,15 +79,40 @@ async def set_state(conn: AsyncConnection, agent_id: int, state: AgentState, rea
     return True
 
 
+@dataclass(frozen=True)
+class Moved:
+    """An agent a queue event moved: who, in which tenant, to what."""
+
+    code: str
+    tenant_code: str
+    state: AgentState
+
+
+async def follow(conn: AsyncConnection, code: str, moves: Mapping[AgentState, AgentState], reason: str,
+                 at: datetime, wrap_up_queue: str = "") -> Moved | None:
+    """Move agent ``code`` by ``moves`` (its current state -> the next) in one statement, with its
+    history row; a move into wrap_up ends ``wrap_up_queue``'s wrap-up after ``at``. None when the
+    agent is unknown or in none of the moves' states (the state is the compare-and-set)."""
+    cur = await conn.execute(
+        """WITH m AS (SELECT unnest(%(old)s::text[]) AS old, unnest(%(new)s::text[]) AS new),
+                moved AS (
+                    UPDATE agents a SET state = m.new, state_reason = %(reason)s, state_since = now(),
+                           wrap_up_until = CASE WHEN m.new = 'wrap_up' THEN %(at)s + make_interval(
+                               secs => coalesce((SELECT wrapup_s FROM queues WHERE name = %(queue)s), 0)) END
+                      FROM m WHERE a.code = %(code)s AND a.state = m.old
+                    RETURNING a.id, a.code, a.tenant_id, a.state),
+                history AS (INSERT INTO agent_state_history (agent_id, state, reason)
+                            SELECT id, state, %(reason)s FROM moved)
+           SELECT moved.code, t.code, moved.state FROM moved JOIN tenants t ON t.id = moved.tenant_id""",
+        {"old": [s.value for s in moves], "new": [s.value for s in moves.values()], "reason": reason,
+         "at": at, "queue": wrap_up_queue, "code": code})
+    row = await cur.fetchone()
+    return None if row is None else Moved(row[0], row[1], AgentState(row[2]))
+
+
 async def wrap_ups_over(conn: AsyncConnection, now: datetime) -> list[AgentRow]:
     cur = await conn.execute(_AGENT_SELECT + " WHERE a.state = 'wrap_up' AND a.wrap_up_until <= %s", (now,))
     return [_agent(row) for row in await cur.fetchall()]
-
-
-async def queue_wrap_up_s(conn: AsyncConnection, queue: str) -> int:
-    cur = await conn.execute("SELECT wrapup_s FROM queues WHERE name = %s", (queue,))
-    row = await cur.fetchone()
-    return int(row[0]) if row else 0
 
 
 async def memberships(conn: AsyncConnection, agent_code: str | None = None) -> list[Membership]:

@@ -50,3 +50,14 @@ def test_reconcile_follows_what_asterisk_shows() -> None:
     assert reconcile(S.PAUSED, [member("1", paused=True)], None, NOW) is S.PAUSED
     assert reconcile(S.AVAILABLE, [member("1", paused=True)], None, NOW) is S.PAUSED
     assert reconcile(S.LOGGED_OUT, [member("2", in_call=True)], None, NOW) is S.LOGGED_OUT
+
+
+def test_moves_are_worked_out_before_any_round_trip() -> None:
+    from middleware.agents.tracking import moves
+
+    assert moves("QueueMemberStatus", "2") == {}  # in use: moves nobody, no database work
+    assert moves("QueueMemberStatus", "1") == {S.RINGING: S.AVAILABLE}
+    assert moves("QueueCallerJoin") == {}
+    assert moves("AgentConnect") == {s: after_queue_event(s, "AgentConnect") for s in S
+                                     if after_queue_event(s, "AgentConnect") is not None}
+    assert moves("AgentComplete")[S.ON_CALL] is S.WRAP_UP and S.LOGGED_OUT not in moves("AgentComplete")
