@@ -4,16 +4,20 @@ middleware.
 Each step sends ``rate`` calls per second for ``--seconds`` to the demo DID; every caller waits for the
 menu, presses 2 (RFC 2833), is queued to acme-support (round robin over ``--agents`` SIPp agent
 phones, all answered by one SIPp UAS) and talks ``--talk-ms``. A call counts as completed when SIPp
-saw it through and its call record shows the IVR's digit and an agent; anything else is a failure.
-The middleware runs as `callcenter serve` in its own process, restarted for each step, so its CPU time
-per call and its FastAGI turnaround p99 (request or Asterisk's reply -> our next command, from
-/metrics) belong to that step alone.
+saw it through and its call record is complete and shows the IVR's digit, the queue and a load agent;
+every other call is a failure, counted by cause: SIPp's own failures, the dialplan's fallback taken
+(the IVR did not answer in time), a record missing or incomplete, a record with the wrong queue,
+digit or agent. The middleware runs as `callcenter serve` in its own process, restarted for each
+step, so its CPU time per call, its RSS at the end of the step and its FastAGI turnaround p99
+(request or Asterisk's reply -> our next command, from /metrics) belong to that step alone; Asterisk's
+CPU per call is measured over the same step.
 
 Baseline, same run: the same steps with the middleware stopped, where the dialplan's fallback sends
-every caller straight to the DID's queue. Printed: per step completed / failed, middleware CPU ms per
-call, AGI p99, and the highest rate with zero failures for both, with their ratio.
+every caller straight to the DID's queue. Every rate runs ``--reps`` times (3); a rate counts as
+carried only when every repetition had zero failures. Printed: each step, and the highest carried
+rate of both, with their ratio.
 
-    .venv/bin/python bench/load.py [--rates 1,2,4,6] [--seconds 60] [--agents 40] [--talk-ms 4000]
+    .venv/bin/python bench/load.py [--rates 4,8,12,16] [--seconds 30] [--agents 100] [--talk-ms 4000] [--reps 3]
 
 Run it alone on the machine (it needs the ports and both cores the integration tests use).
 """
@@ -58,20 +62,38 @@ TICKS = os.sysconf("SC_CLK_TCK")
 class Step:
     rate: float
     middleware: bool
+    rep: int = 1
     offered: int = 0
+    sipp_ok: int = 0
     sipp_failed: int = 0
     completed: int = 0
+    fallback: int = 0
+    missing: int = 0
+    wrong: int = 0
     cpu_ms_per_call: float | None = None
+    asterisk_ms_per_call: float | None = None
+    rss_mb: float | None = None
     agi_p99_ms: float | None = None
 
     @property
     def failed(self) -> int:
         return self.offered - self.completed
 
+    def causes(self) -> str:
+        return (f"sipp {self.sipp_failed}, fallback {self.fallback}, missing/incomplete {self.missing}, "
+                f"wrong {self.wrong}")
+
 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 class Middleware:
@@ -158,6 +180,19 @@ async def login(settings: Settings, codes: list[str]) -> None:
         await pool.close()
 
 
+async def capture_ami(settings: Settings, path: Path) -> None:
+    """Write every byte one AMI session receives to ``path`` until cancelled (the AMI ingest bench's asset)."""
+    reader, writer = await asyncio.open_connection(settings.ami_host, settings.ami_port)
+    writer.write(f"Action: Login\r\nUsername: {settings.ami_user}\r\nSecret: {settings.ami_secret}\r\n"
+                 "Events: on\r\n\r\n".encode())
+    try:
+        with open(path, "wb") as out:
+            while data := await reader.read(65536):
+                out.write(data)
+    finally:
+        writer.close()
+
+
 def sipp_counts(stat_file: Path) -> tuple[int, int]:
     """(successful, failed) calls from SIPp's statistics file (its last line)."""
     with open(stat_file, newline="") as f:
@@ -166,22 +201,39 @@ def sipp_counts(stat_file: Path) -> tuple[int, int]:
     return int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
 
 
-async def completed_records(settings: Settings, since: float, middleware: bool) -> int:
+@dataclass
+class Records:
+    good: int
+    fallback: int
+    incomplete: int
+    wrong: int
+    total: int
+
+
+async def records(settings: Settings, since: float, agent_codes: list[str]) -> Records:
+    """What the step's calls left in ``calls``: good, fallback, incomplete and wrong records."""
     pool = await open_pool(settings.database_url, min_size=1, max_size=1)
     try:
         async with pool.connection() as conn:
             cur = await conn.execute(
-                """SELECT count(*) FROM calls WHERE complete AND started_at >= to_timestamp(%s)
-                      AND agent_code IS NOT NULL AND disposition = 'answered'
-                      AND (%s AND ivr_digits = '2' AND NOT ivr_fallback OR NOT %s)""",
-                (since, middleware, middleware))
+                """WITH r AS (SELECT complete, ivr_fallback,
+                                     complete AND NOT ivr_fallback AND disposition = 'answered'
+                                       AND ivr_digits = '2' AND queue = 'acme-support'
+                                       AND agent_code = ANY(%s) AS good
+                                FROM calls WHERE started_at >= to_timestamp(%s) AND direction = 'inbound')
+                   SELECT count(*) FILTER (WHERE good), count(*) FILTER (WHERE ivr_fallback),
+                          count(*) FILTER (WHERE NOT complete),
+                          count(*) FILTER (WHERE complete AND NOT good AND NOT ivr_fallback), count(*)
+                     FROM r""", (agent_codes, since))
             row = await cur.fetchone()
-            return int(row[0]) if row else 0
+            assert row is not None
+            return Records(*(int(v) for v in row))
     finally:
         await pool.close()
 
 
-async def run_step(settings: Settings, sipp: Sipp, mw: Middleware, step: Step, seconds: int, talk_ms: int) -> None:
+async def run_step(settings: Settings, sipp: Sipp, mw: Middleware, step: Step, seconds: int, talk_ms: int,
+                   agent_codes: list[str]) -> None:
     calls = max(1, int(step.rate * seconds))
     stat_name = f"load-{uuid.uuid4().hex[:8]}.csv"
     cpu0 = 0.0
@@ -189,28 +241,41 @@ async def run_step(settings: Settings, sipp: Sipp, mw: Middleware, step: Step, s
         await mw.start()
         assert mw.proc is not None
         cpu0 = cpu_seconds(mw.proc.pid)
+    pbx = asterisk.status(settings).pid
+    pbx_cpu0 = cpu_seconds(pbx) if pbx else 0.0
     since = time.time()
     run = await sipp.call(DID, digits="2", caller="12125551000", port=CALLER_PORT, dtmf_after_ms=3000,
                           hold_ms=talk_ms, calls=calls, rate_per_s=step.rate, limit=calls,
                           extra_args=["-trace_stat", "-stf", f"{WORK_IN_ROOT}/{stat_name}", "-fd", "1"])
     await run.wait(seconds + 180)
     ok, failed = sipp_counts(sipp.work / stat_name)
-    step.offered, step.sipp_failed = calls, failed
+    step.offered, step.sipp_ok, step.sipp_failed = calls, ok, failed
     await asyncio.sleep(3)  # the last records are written after the last hang-ups
-    if step.middleware:
-        assert mw.proc is not None
-        cpu = cpu_seconds(mw.proc.pid) - cpu0
-        step.agi_p99_ms = await mw.agi_p99_ms()
-        mw.stop()
-    step.completed = min(ok, await completed_records(settings, since, step.middleware)) if step.middleware \
-        else ok
-    if step.middleware:
-        step.cpu_ms_per_call = 1000 * cpu / max(1, step.completed)
+    if pbx:
+        step.asterisk_ms_per_call = 1000 * (cpu_seconds(pbx) - pbx_cpu0) / calls
+    if not step.middleware:
+        step.completed = ok
+        return
+    assert mw.proc is not None
+    cpu = cpu_seconds(mw.proc.pid) - cpu0
+    step.rss_mb = rss_mb(mw.proc.pid)
+    step.agi_p99_ms = await mw.agi_p99_ms()
+    mw.stop()
+    found = await records(settings, since, agent_codes)
+    step.completed = min(ok, found.good)
+    step.fallback, step.wrong = found.fallback, found.wrong
+    step.missing = max(0, ok - found.total) + found.incomplete
+    step.cpu_ms_per_call = 1000 * cpu / max(1, step.completed)
 
 
-def best(steps: list[Step]) -> float:
-    zero = [s.rate for s in steps if s.failed == 0]
-    return max(zero, default=0.0)
+def carried(steps: list[Step]) -> float:
+    """The highest rate at which every repetition had zero failures."""
+    rates = {s.rate for s in steps}
+    return max((r for r in rates if all(s.failed == 0 for s in steps if s.rate == r)), default=0.0)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -245,16 +310,25 @@ async def main_async(args: argparse.Namespace) -> int:
         mw.stop()
         print(f"{args.agents} agents registered on one SIPp UAS, logged in to acme-support (round robin); "
               f"{args.seconds} s per step, talk {args.talk_ms} ms after the IVR", flush=True)
+        codes = [code for code, _, _ in agents]
+        if args.capture_ami:
+            capture = asyncio.create_task(capture_ami(settings, Path(args.capture_ami)))
+            step = Step(float(args.rates.split(",")[0]), True)
+            await run_step(settings, sipp, mw, step, args.seconds, args.talk_ms, codes)
+            capture.cancel()
+            print(f"AMI stream of {step.offered} calls written to {args.capture_ami}")
+            return 0
         for middleware in (True, False):
             for rate in [float(r) for r in args.rates.split(",")]:
-                step = Step(rate, middleware)
-                await run_step(settings, sipp, mw, step, args.seconds, args.talk_ms)
-                steps.append(step)
-                cpu = f"{step.cpu_ms_per_call:.1f}" if step.cpu_ms_per_call is not None else "-"
-                p99 = f"{step.agi_p99_ms:.2f}" if step.agi_p99_ms is not None else "-"
-                print(f"{'middleware' if middleware else 'baseline  '} {rate:5.1f} calls/s: offered {step.offered:5d}"
-                      f"  completed {step.completed:5d}  failed {step.failed:4d} (sipp {step.sipp_failed})"
-                      f"  cpu/call {cpu:>6} ms  AGI p99 {p99:>6} ms", flush=True)
+                for rep in range(1, args.reps + 1):
+                    step = Step(rate, middleware, rep)
+                    await run_step(settings, sipp, mw, step, args.seconds, args.talk_ms, codes)
+                    steps.append(step)
+                    print(f"{'middleware' if middleware else 'baseline  '} {rate:5.1f}/s #{rep}: offered "
+                          f"{step.offered:5d} completed {step.completed:5d} failed {step.failed:4d} "
+                          f"({step.causes()})  cpu/call {_fmt(step.cpu_ms_per_call, '.1f')} ms  "
+                          f"asterisk/call {_fmt(step.asterisk_ms_per_call, '.1f')} ms  "
+                          f"rss {_fmt(step.rss_mb, '.0f')} MB  AGI p99 {_fmt(step.agi_p99_ms, '.2f')} ms", flush=True)
         await uas.stop()
     finally:
         mw.stop()
@@ -262,19 +336,28 @@ async def main_async(args: argparse.Namespace) -> int:
         if started:
             asterisk.stop(settings)
         database.drop_database(url)
-    ours = best([s for s in steps if s.middleware])
-    plain = best([s for s in steps if not s.middleware])
+    ours = carried([s for s in steps if s.middleware])
+    plain = carried([s for s in steps if not s.middleware])
     ratio = ours / plain if plain else float("nan")
-    print(f"highest rate with zero failed calls: IVR + middleware {ours:g}/s, plain queue (baseline) {plain:g}/s, "
-          f"ratio {ratio:.2f}")
+    at = [s for s in steps if s.middleware and s.rate == ours]
+    cpu = [s.cpu_ms_per_call for s in at if s.cpu_ms_per_call is not None]
+    p99 = [s.agi_p99_ms for s in at if s.agi_p99_ms is not None]
+    print(f"highest rate with zero failed calls in all {args.reps} repetitions: IVR + middleware {ours:g}/s, "
+          f"plain queue (baseline) {plain:g}/s, ratio {ratio:.2f}")
+    if cpu:
+        print(f"at {ours:g}/s: middleware cpu/call {min(cpu):.1f}-{max(cpu):.1f} ms, "
+              f"AGI p99 {min(p99, default=float('nan')):.2f}-{max(p99, default=float('nan')):.2f} ms")
     return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", default="1,2,4,6")
-    parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--agents", type=int, default=40)
+    parser.add_argument("--rates", default="4,8,12,16")
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--agents", type=int, default=100)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--capture-ami", metavar="FILE",
+                        help="run one step at the first rate and write its raw AMI stream to FILE (no report)")
     parser.add_argument("--talk-ms", type=int, default=4000)
     return asyncio.run(main_async(parser.parse_args()))
 
