@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -48,6 +49,15 @@ from middleware.supervisor import Supervisor
 log = structlog.get_logger(__name__)
 PARTS: tuple[str, ...] = ("agi", "ami", "api")
 
+
+
+def tune_gc() -> None:
+    """What start-up made (modules, settings, compiled flows) is never garbage: frozen out of every
+    collection. And the young generation is collected every 50,000 allocations instead of 700: the
+    AMI consumer makes and drops a dict and an event per AMI message (freed by reference counting,
+    not by the collector), and a young collection every 700 of them was a fifth of its time."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
 
 class Service:
     """Builds every part from the settings (``start``), owns them and stops them (``close``).
@@ -161,6 +171,7 @@ class Service:
             await web.TCPSite(self._runner, s.http_host, s.http_port).start()
             self.supervisor.start("event-relay", lambda: events.relay(s.database_url))
             log.info("api.listening", host=s.http_host, port=s.http_port)
+        tune_gc()
         log.info("service.started", parts=sorted(self.only))
 
     async def _database_back(self) -> None:
@@ -232,6 +243,8 @@ class Service:
             steps.append(("agi", self.agi.close()))
         if self.ami is not None:
             steps.append(("ami", self.ami.close()))
+        if self.cdr is not None:
+            steps.append(("call records", self.cdr.drain()))
         if self._pool is not None:
             steps.append(("database pool", self._pool.close()))
         for name, step in steps:

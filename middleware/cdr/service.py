@@ -45,8 +45,11 @@ class CdrService:
         self.records_lost = 0  # dropped from a full in-memory backlog (oldest first)
         self.journal_ok = True
         self.records_written = 0
+        self.writes = 0  # database writes that stored records (records_written / writes = the batch size)
         self.replayed = 0
         self._lock = asyncio.Lock()  # one database write at a time, in order
+        self._finished: list[CallRecord] = []  # finished since the writer last took them
+        self._writer: asyncio.Task[None] | None = None
         self.on_saved: list[Callable[[list[CallRecord]], Awaitable[None]]] = []  # e.g. recordings index
         db.on_recovered.insert(0, self.replay)  # before anything else: records in order, oldest first
 
@@ -56,11 +59,27 @@ class CdrService:
         return (self.journal.backlog() if self.journal else 0) + len(self.unjournaled)
 
     async def on_event(self, event: AmiEvent) -> None:
-        # Most events finish no call: nothing to write. And never waits on a database known to be
-        # down: the AMI consumer must keep up with Asterisk.
+        """Feed the assembler; never wait on the database: the AMI consumer must keep up with Asterisk.
+        Finished records go to one writer task that takes all that finished while it was writing (a
+        group commit: one record per write on a quiet center, batches under load)."""
         finished = self.assembler.feed(event)
         if finished:
-            await self._write(finished)
+            self._finished.extend(finished)
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.create_task(self._write_finished(), name="cdr-writer")
+
+    async def _write_finished(self) -> None:
+        while self._finished:
+            batch, self._finished = self._finished, []
+            try:
+                await self._write(batch)
+            except Exception:
+                log.exception("cdr.write_failed", records=len(batch), linkedids=[r.linkedid for r in batch[:20]])
+
+    async def drain(self) -> None:
+        """Wait until every finished record is written (or journaled): at shutdown."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
 
     async def expire(self, now: datetime) -> None:
         """Close calls whose end Asterisk announced but whose last Hangup never arrived, and calls
@@ -156,6 +175,7 @@ class CdrService:
 
     async def _saved(self, batch: list[CallRecord]) -> None:
         self.records_written += len(batch)
+        self.writes += 1
         for hook in self.on_saved:
             await hook(batch)
         for record in batch:

@@ -40,11 +40,14 @@ _RECORD_COLUMNS = ("linkedid", "did", "caller_number", "caller_name", "started_a
                    "ivr_fallback", "transfers", "complete")
 _COLUMNS = ", ".join(_RECORD_COLUMNS)
 
-# Finished records are COPYed into a per-session staging table and merged into ``calls`` by one
-# statement per batch (the last record of a linkedid in the batch wins, as one-by-one upserts would).
-_STAGING = f"""
-CREATE TEMP TABLE IF NOT EXISTS calls_staging ON COMMIT DELETE ROWS AS
-    SELECT 0 AS seq, {_COLUMNS} FROM calls WITH NO DATA"""
+# Finished records are COPYed (binary) into a per-session staging table and merged into ``calls`` by
+# one statement per batch (the last record of a linkedid in the batch wins, as one-by-one upserts would).
+_STAGING_TYPES = ("int4", "text", "text", "text", "text", "timestamptz", "timestamptz", "text", "timestamptz",
+                  "text", "text", "timestamptz", "timestamptz", "float8", "float8", "float8", "int4", "text", "int4",
+                  "text", "jsonb", "bool", "jsonb", "bool")
+_STAGING = ("CREATE TEMP TABLE IF NOT EXISTS calls_staging ("
+            + ", ".join(f"{c} {t}" for c, t in zip(("seq", *_RECORD_COLUMNS), _STAGING_TYPES, strict=True))
+            + ") ON COMMIT DELETE ROWS")
 
 _ON_CONFLICT = """
 ON CONFLICT (linkedid) DO UPDATE SET
@@ -101,7 +104,8 @@ async def save_records(conn: AsyncConnection, records: list[CallRecord]) -> None
             await cur.executemany(_UPSERT_RECORD, [(r.did, *_values(r)) for r in records])
             return
         await cur.execute(_STAGING)
-        async with cur.copy(f"COPY calls_staging (seq, {_COLUMNS}) FROM STDIN") as copy:
+        async with cur.copy(f"COPY calls_staging (seq, {_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(list(_STAGING_TYPES))
             for seq, record in enumerate(records):
                 await copy.write_row((seq, *_values(record)))
         await cur.execute(_MERGE_STAGED)
