@@ -52,7 +52,7 @@ async def written(db_url: str, batch: list[CallRecord], one_by_one: bool) -> lis
                 await calls.save_records(conn, batch)
             cur = await conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls ORDER BY linkedid")
             rows = await cur.fetchall()
-            return [tuple(v for k, v in zip(COLUMNS, r, strict=True) if k != "tenant_id") + (r[1] is not None,)
+            return [(*(v for k, v in zip(COLUMNS, r, strict=True) if k != "tenant_id"), r[1] is not None)
                     for r in rows]
     finally:
         await pool.close()
