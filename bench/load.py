@@ -278,39 +278,63 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+class Stack:
+    """A scratch database, Asterisk (started if it does not run), ``agents`` SIPp agent phones registered
+    on one UAS and logged in to acme-support; the middleware itself is started by the caller."""
+
+    def __init__(self, agents: int, prefix: str = "cc-load-") -> None:
+        base = load_settings()
+        postgres.ensure_server(base.database_url)
+        rootfs.build(base.asterisk_root)
+        self.url = database.with_database(base.database_url, f"cc_load_{uuid.uuid4().hex[:8]}")
+        self.settings = base.with_overrides(database_url=self.url)
+        self.agents = agents
+        self.sipp = Sipp(self.settings.asterisk_root)
+        self.mw = Middleware(self.settings, Path(tempfile.mkdtemp(prefix=prefix)) / "serve.log")
+        self.codes: list[str] = []
+        self._started = False
+
+    async def __aenter__(self) -> Stack:
+        database.ensure_database(self.url)
+        database.upgrade(self.url)
+        if not asterisk.status(self.settings).running:
+            asterisk.start(self.settings)
+            self._started = True
+        try:
+            agents = await prepare(self.settings, self.agents)
+            await self.mw.start()  # provisions the phones and queues
+            await self.sipp.start("load-uas", "agent_answer.xml",
+                                  ["-p", str(UAS_PORT), "-mp", str(UAS_PORT + 2000), "-s", "agent", "-m", "10000000",
+                                   "-timeout", "7200s"])
+            for i, (_, endpoint, secret) in enumerate(agents):
+                reg = await self.sipp.start(f"register-{endpoint}", "register.xml",
+                                            ["-p", str(UAS_PORT + 10 + i), "-s", endpoint, "-au", endpoint, "-ap",
+                                             secret, "-set", "uas_port", str(UAS_PORT), "-set", "expires", "7200",
+                                             "-m", "1", "-recv_timeout", "5000"])
+                if await reg.wait(20) != 0:
+                    raise RuntimeError(f"{endpoint} could not register: {reg.errors()[-300:]}")
+            self.codes = [code for code, _, _ in agents]
+            await login(self.settings, self.codes)
+            self.mw.stop()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.mw.stop()
+        await self.sipp.stop_all()
+        if self._started:
+            asterisk.stop(self.settings)
+        database.drop_database(self.url)
+
+
 async def main_async(args: argparse.Namespace) -> int:
-    base = load_settings()
-    postgres.ensure_server(base.database_url)
-    rootfs.build(base.asterisk_root)
-    url = database.with_database(base.database_url, f"cc_load_{uuid.uuid4().hex[:8]}")
-    database.ensure_database(url)
-    database.upgrade(url)
-    settings = base.with_overrides(database_url=url)
-    started = False
-    if not asterisk.status(settings).running:
-        asterisk.start(settings)
-        started = True
-    sipp = Sipp(settings.asterisk_root)
-    mw = Middleware(settings, Path(tempfile.mkdtemp(prefix="cc-load-")) / "serve.log")
     steps: list[Step] = []
-    try:
-        agents = await prepare(settings, args.agents)
-        await mw.start()  # provisions the phones and queues
-        uas = await sipp.start("load-uas", "agent_answer.xml",
-                               ["-p", str(UAS_PORT), "-mp", str(UAS_PORT + 2000), "-s", "agent", "-m", "10000000",
-                                "-timeout", "7200s"])
-        for i, (_, endpoint, secret) in enumerate(agents):
-            reg = await sipp.start(f"register-{endpoint}", "register.xml",
-                                   ["-p", str(UAS_PORT + 10 + i), "-s", endpoint, "-au", endpoint, "-ap", secret,
-                                    "-set", "uas_port", str(UAS_PORT), "-set", "expires", "7200", "-m", "1",
-                                    "-recv_timeout", "5000"])
-            if await reg.wait(20) != 0:
-                raise RuntimeError(f"{endpoint} could not register: {reg.errors()[-300:]}")
-        await login(settings, [code for code, _, _ in agents])
-        mw.stop()
+    async with Stack(args.agents) as stack:
+        settings, sipp, mw, codes = stack.settings, stack.sipp, stack.mw, stack.codes
         print(f"{args.agents} agents registered on one SIPp UAS, logged in to acme-support (round robin); "
               f"{args.seconds} s per step, talk {args.talk_ms} ms after the IVR", flush=True)
-        codes = [code for code, _, _ in agents]
         if args.capture_ami:
             capture = asyncio.create_task(capture_ami(settings, Path(args.capture_ami)))
             step = Step(float(args.rates.split(",")[0]), True)
@@ -329,13 +353,6 @@ async def main_async(args: argparse.Namespace) -> int:
                           f"({step.causes()})  cpu/call {_fmt(step.cpu_ms_per_call, '.1f')} ms  "
                           f"asterisk/call {_fmt(step.asterisk_ms_per_call, '.1f')} ms  "
                           f"rss {_fmt(step.rss_mb, '.0f')} MB  AGI p99 {_fmt(step.agi_p99_ms, '.2f')} ms", flush=True)
-        await uas.stop()
-    finally:
-        mw.stop()
-        await sipp.stop_all()
-        if started:
-            asterisk.stop(settings)
-        database.drop_database(url)
     ours = carried([s for s in steps if s.middleware])
     plain = carried([s for s in steps if not s.middleware])
     ratio = ours / plain if plain else float("nan")

@@ -66,14 +66,17 @@ class IvrService:
             return self._db.connection(self.DB_WAIT_S)
         return self._pool.connection(timeout=self.DB_WAIT_S)
 
-    async def _flow(self, tenant: str, name: str) -> Flow:
+    async def _flow(self, tenant: str, name: str, loaded_at: datetime | None) -> Flow:
+        """The compiled flow; read and compiled again only when its stored version changed."""
+        if loaded_at is None:
+            raise InvalidFlow([])
+        cached = self._flows.get((tenant, name))
+        if cached is not None and cached[0] == loaded_at:
+            return cached[1]
         async with self._connection() as conn:
             row = await flows.get_flow(conn, tenant, name)
         if row is None:
             raise InvalidFlow([])
-        cached = self._flows.get((tenant, name))
-        if cached is not None and cached[0] == row.loaded_at:
-            return cached[1]
         flow = parse_flow(row.definition, default_timezone=row.tenant_timezone)  # prompts checked at load time
         self._flows[(tenant, name)] = (row.loaded_at, flow)
         return flow
@@ -90,17 +93,18 @@ class IvrService:
         did = request.query.get("did") or (await session.get_variable(cc.CC_DID)) or ""
         linkedid = request.query.get("linkedid") or request.uniqueid
         async with self._connection() as conn:
-            did_row = await tenants.find_did(conn, did)
-        if did_row is None:
+            entry = await flows.did_entry(conn, did)
+        if entry is None:
             log.warning("ivr.unknown_did", did=did)
             await session.set_variable(cc.CC_AGI_ERROR, f"unknown DID {did}")
             return
+        did_row, flow_loaded_at = entry
         if did_row.flow is None:
             await self._announce_wait(session, linkedid, did_row.fallback_queue)
             await self._route(session, cc.ROUTE_QUEUE, await self._queue_variables(did_row.fallback_queue, None))
             return
         try:
-            flow = await self._flow(did_row.tenant_code, did_row.flow)
+            flow = await self._flow(did_row.tenant_code, did_row.flow, flow_loaded_at)
         except InvalidFlow as exc:
             log.error("ivr.flow_unusable", flow=did_row.flow, detail=str(exc) or "not loaded")
             await session.set_variable(cc.CC_AGI_ERROR, f"flow {did_row.flow} unusable")

@@ -45,7 +45,7 @@ class QueueState:
     async def snapshot_at(self, queue: str, position: int) -> QueueSnapshot:
         """The state a caller at ``position`` in ``queue`` meets."""
         async with self._pool.connection() as conn:
-            members = [m for m in await agent_store.memberships(conn) if m.queue == queue and m.eligible]
+            members = [m for m in await agent_store.memberships(conn, queue=queue) if m.eligible]
             aht = await calls.average_handle_time(conn, queue)
         free = sum(1 for m in members if m.state.value == "available")
         busy = [0.0 for m in members if m.state.value in BUSY]

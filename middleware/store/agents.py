@@ -115,8 +115,9 @@ async def wrap_ups_over(conn: AsyncConnection, now: datetime) -> list[AgentRow]:
     return [_agent(row) for row in await cur.fetchall()]
 
 
-async def memberships(conn: AsyncConnection, agent_code: str | None = None) -> list[Membership]:
-    """Every (agent phone, queue) pair; for one agent when agent_code is given."""
+async def memberships(conn: AsyncConnection, agent_code: str | None = None,
+                      queue: str | None = None) -> list[Membership]:
+    """Every (agent phone, queue) pair; for one agent and/or one queue when given."""
     cur = await conn.execute(
         """SELECT a.code, p.endpoint, q.name, m.penalty, a.state, a.state_reason, q.skill, s.proficiency,
                   a.session_mode
@@ -125,8 +126,8 @@ async def memberships(conn: AsyncConnection, agent_code: str | None = None) -> l
              JOIN queues q ON q.id = m.queue_id
              JOIN LATERAL (SELECT endpoint FROM phones WHERE agent_id = a.id ORDER BY id LIMIT 1) p ON true
              LEFT JOIN agent_skills s ON s.agent_id = a.id AND s.skill = q.skill
-            WHERE %(code)s::text IS NULL OR a.code = %(code)s
-            ORDER BY a.code, q.name""", {"code": agent_code})
+            WHERE (%(code)s::text IS NULL OR a.code = %(code)s) AND (%(queue)s::text IS NULL OR q.name = %(queue)s)
+            ORDER BY a.code, q.name""", {"code": agent_code, "queue": queue})
     return [Membership(code, endpoint, queue, AgentState(state), reason, mode, penalty, skill, proficiency)
             for code, endpoint, queue, penalty, state, reason, skill, proficiency, mode in await cur.fetchall()]
 

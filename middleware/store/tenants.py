@@ -27,19 +27,27 @@ async def list_dids(conn: AsyncConnection) -> list[DidRow]:
     return [DidRow(*row) for row in await cur.fetchall()]
 
 
+_QUEUE_SELECT = """
+SELECT q.name, t.code, q.strategy, q.ring_timeout_s, q.wrapup_s, q.service_level_s, q.max_wait_s,
+       q.skill, q.widen_steps, q.extension, q.announce_every_s, q.weight
+  FROM queues q JOIN tenants t ON t.id = q.tenant_id"""
+
+
+def _queue(row: tuple[Any, ...]) -> QueueRow:
+    name, tenant, strategy, ring_s, wrapup_s, sl_s, max_wait_s, skill, steps, extension, announce_s, weight = row
+    return QueueRow(name, tenant, strategy, ring_s, wrapup_s, sl_s, max_wait_s, skill,
+                    tuple((int(a), int(b)) for a, b in steps), extension, announce_s, weight)
+
+
 async def list_queues(conn: AsyncConnection) -> list[QueueRow]:
-    cur = await conn.execute(
-        """SELECT q.name, t.code, q.strategy, q.ring_timeout_s, q.wrapup_s, q.service_level_s, q.max_wait_s,
-                  q.skill, q.widen_steps, q.extension, q.announce_every_s, q.weight
-             FROM queues q JOIN tenants t ON t.id = q.tenant_id ORDER BY q.name""")
-    return [QueueRow(name, tenant, strategy, ring_s, wrapup_s, sl_s, max_wait_s, skill,
-                     tuple((int(a), int(b)) for a, b in steps), extension, announce_s, weight)
-            for (name, tenant, strategy, ring_s, wrapup_s, sl_s, max_wait_s, skill, steps, extension, announce_s,
-                 weight) in await cur.fetchall()]
+    cur = await conn.execute(_QUEUE_SELECT + " ORDER BY q.name")
+    return [_queue(row) for row in await cur.fetchall()]
 
 
 async def get_queue(conn: AsyncConnection, name: str) -> QueueRow | None:
-    return next((q for q in await list_queues(conn) if q.name == name), None)
+    cur = await conn.execute(_QUEUE_SELECT + " WHERE q.name = %s", (name,))
+    row = await cur.fetchone()
+    return None if row is None else _queue(row)
 
 
 async def set_queue_routing(conn: AsyncConnection, name: str, skill: str | None,
