@@ -160,15 +160,6 @@ async def ours(port: int, expected: int, db_url: str) -> tuple[float, int, int]:
     return seconds, cdr.records_written, len(cdr.assembler.calls)
 
 
-def quiet_service_logging() -> None:
-    """Log as `callcenter serve` does (JSON at info), into /dev/null."""
-    real, sys.stderr = sys.stderr, open(os.devnull, "w")
-    try:
-        middleware_log.configure("info", "json")
-    finally:
-        sys.stderr = real
-
-
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--asset", type=Path, default=ASSET)
@@ -178,7 +169,8 @@ async def main() -> int:
     expected = events * args.repeat
     print(f"{args.asset.name}: {events:,} events of {calls} calls ({len(payload) / events:.0f} bytes per event), "
           f"sent {args.repeat} times: {expected:,} events", flush=True)
-    quiet_service_logging()
+    # Logs as `callcenter serve` writes them (JSON at info), rendered into /dev/null.
+    middleware_log.configure("info", "json", stream=open(os.devnull, "w"))
     tune_gc()
     settings = load_settings()
     url = database.with_database(settings.database_url, f"cc_bench_{uuid.uuid4().hex[:10]}")

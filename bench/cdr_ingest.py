@@ -130,23 +130,14 @@ async def naive(pool, blocks: list[str]) -> tuple[float, int]:  # type: ignore[n
     return time.perf_counter() - start, written
 
 
-def quiet_service_logging() -> None:
-    """Log as `callcenter serve` does (JSON at info: one line per call recorded), into /dev/null: the
-    rendering is paid for, the terminal is not flooded."""
-    real, sys.stderr = sys.stderr, open(os.devnull, "w")
-    try:
-        middleware_log.configure("info", "json")
-    finally:
-        sys.stderr = real
-
-
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=100_000)
     ap.add_argument("--baseline-calls", type=int, default=5_000,
                     help="the naive baseline runs on this many calls (it is slow), rates compared per second")
     args = ap.parse_args()
-    quiet_service_logging()
+    # Logs as `callcenter serve` writes them (JSON at info), rendered into /dev/null.
+    middleware_log.configure("info", "json", stream=open(os.devnull, "w"))
     tune_gc()  # as `callcenter serve` does once started
     settings = load_settings()
     url = database.with_database(settings.database_url, f"cc_bench_{uuid.uuid4().hex[:10]}")
