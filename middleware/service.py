@@ -50,7 +50,6 @@ log = structlog.get_logger(__name__)
 PARTS: tuple[str, ...] = ("agi", "ami", "api")
 
 
-
 def tune_gc() -> None:
     """What start-up made (modules, settings, compiled flows) is never garbage: frozen out of every
     collection. And the young generation is collected every 50,000 allocations instead of 700: the
@@ -58,6 +57,7 @@ def tune_gc() -> None:
     not by the collector), and a young collection every 700 of them was a fifth of its time."""
     gc.freeze()
     gc.set_threshold(50_000, 20, 10)
+
 
 class Service:
     """Builds every part from the settings (``start``), owns them and stops them (``close``).
