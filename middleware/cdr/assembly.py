@@ -315,11 +315,18 @@ def is_internal(channel: str) -> bool:
 class CdrAssembler:
     """Holds the calls in progress; ``feed`` returns the records an event completes."""
 
+    CLOSED_KEPT_S = 60.0  # how long a closed linkedid's late events are recognised (and dropped)
+
     def __init__(self) -> None:
         self.calls: dict[str, CallInProgress] = {}
         self.internal: set[str] = set()  # linkedids of internal channels (no record)
+        # Closed calls, oldest first: app_queue's AgentComplete or QueueCallerLeave can reach AMI after
+        # the last Hangup, and must not open a second, empty call of the same linkedid.
+        self.closed: dict[str, datetime] = {}
 
     def feed(self, ev: AmiEvent) -> list[CallRecord]:
+        if self.closed and (ev.linkedid in self.closed or ev.get("linkedid") in self.closed):
+            return []
         if ev.name == "CEL":
             if ev.get("eventname") == "LINKEDID_END":
                 call = self.calls.get(ev.get("linkedid"))
@@ -359,8 +366,18 @@ class CdrAssembler:
         if max_age_s is not None:
             lost = [c for c in self.calls.values() if (now - c.started_at).total_seconds() > max_age_s]
             out += [r for c in lost for r in self._close(c.linkedid, now, ended=False)]
+        self._forget_closed(now)
         return out
+
+    def _forget_closed(self, now: datetime) -> None:
+        for linkedid, at in list(self.closed.items()):  # oldest first: stop at the first one still kept
+            if (now - at).total_seconds() <= self.CLOSED_KEPT_S:
+                break
+            del self.closed[linkedid]
 
     def _close(self, linkedid: str, at: datetime, ended: bool = True) -> list[CallRecord]:
         call = self.calls.pop(linkedid, None)
-        return [] if call is None else [finish(call, at, ended)]
+        if call is None:
+            return []
+        self.closed[linkedid] = at
+        return [finish(call, at, ended)]

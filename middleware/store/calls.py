@@ -41,7 +41,8 @@ _RECORD_COLUMNS = ("linkedid", "did", "caller_number", "caller_name", "started_a
 _COLUMNS = ", ".join(_RECORD_COLUMNS)
 
 # Finished records are COPYed (binary) into a per-session staging table and merged into ``calls`` by
-# one statement per batch (the last record of a linkedid in the batch wins, as one-by-one upserts would).
+# one statement per batch (the last record of a linkedid in the batch wins, the last complete one if any,
+# as one-by-one upserts would).
 _STAGING_TYPES = ("int4", "text", "text", "text", "text", "timestamptz", "timestamptz", "text", "timestamptz",
                   "text", "text", "timestamptz", "timestamptz", "float8", "float8", "float8", "int4", "text", "int4",
                   "text", "jsonb", "bool", "jsonb", "bool")
@@ -67,12 +68,14 @@ ON CONFLICT (linkedid) DO UPDATE SET
     ended_by = EXCLUDED.ended_by, legs = EXCLUDED.legs, ivr_fallback = EXCLUDED.ivr_fallback,
     transfers = EXCLUDED.transfers, complete = EXCLUDED.complete,
     updated_at = now()
+-- what was assembled whole is never replaced by less (a stray late event's empty record)
+WHERE NOT calls.complete OR EXCLUDED.complete
 """
 _STAGED_COLUMNS = ", ".join(f"s.{c}" for c in _RECORD_COLUMNS)
 _MERGE_STAGED = f"""
 INSERT INTO calls (tenant_id, {_COLUMNS})
 SELECT d.tenant_id, {_STAGED_COLUMNS}
-  FROM (SELECT DISTINCT ON (linkedid) * FROM calls_staging ORDER BY linkedid, seq DESC) s
+  FROM (SELECT DISTINCT ON (linkedid) * FROM calls_staging ORDER BY linkedid, complete DESC, seq DESC) s
   LEFT JOIN dids d ON d.number = s.did
 {_ON_CONFLICT}"""
 

@@ -65,6 +65,8 @@ async def test_copy_and_upsert_paths_agree(db_url: str) -> None:
         record("out", caller_number="5551000"),  # outbound: the number dialled stays, not the caller ID
         record("twice", talk_s=10.0, complete=False),
         record("twice", talk_s=20.0),  # the later record of a call wins
+        record("lessened", talk_s=30.0),
+        record("lessened", talk_s=None, agent_code=None, disposition="unanswered", complete=False),  # not over it
         record("elsewhere", did="5559999"),  # a DID no tenant owns: no tenant
     ]
     assert len(batch) >= calls.COPY_FROM
@@ -72,8 +74,9 @@ async def test_copy_and_upsert_paths_agree(db_url: str) -> None:
     alone = await written(db_url, batch, one_by_one=True)
     assert staged == alone
     by_id = {r[0]: r for r in staged}
-    assert len(staged) == calls.COPY_FROM + 5 + 4
+    assert len(staged) == calls.COPY_FROM + 5 + 5
     assert by_id["ivr"][2] == "12125550199" and by_id["ivr"][-2] == "2"
     assert by_id["out"][2] == "12125550777" and by_id["out"][-3] == "outbound"
     assert by_id["twice"][5] == 20.0 and by_id["twice"][-4] is True
+    assert by_id["lessened"][5:8] == (30.0, "answered", [{"channel": "x"}]) and by_id["lessened"][-4] is True
     assert by_id["elsewhere"][-1] is False and by_id["c00"][-1] is True

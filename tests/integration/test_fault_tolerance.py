@@ -75,7 +75,7 @@ class ServeProcess:
 
     def __init__(self, settings: Any, tmp: Path) -> None:
         self.env = {**os.environ, "DATABASE_URL": settings.database_url, "CALLCENTER_CLOCK": BUSINESS_HOURS,
-                    "CDR_JOURNAL": str(tmp / "journal.jsonl"), "LOG_LEVEL": "warning",
+                    "CDR_JOURNAL": str(tmp / "journal.jsonl"), "LOG_LEVEL": "info",
                     "HTTP_PORT": str(settings.http_port)}
         self.url = f"http://{settings.http_host}:{settings.http_port}/healthz"
         self.log = tmp / "serve.log"
@@ -155,6 +155,7 @@ async def test_middleware_killed_mid_call_the_call_goes_on_and_state_is_rebuilt(
         assert not asterisk_in_call(settings, busy_agent.endpoint)
     finally:
         serve.stop()
+        print(serve.log.read_text()[-30_000:])  # shown by pytest when the test fails
     # The call nobody watched gets its record from Asterisk's own CDR rows.
     rebuilt = await cli(settings, "cdr", "reconcile")
     assert rebuilt.returncode == 0, rebuilt.stderr

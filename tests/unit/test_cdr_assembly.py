@@ -123,6 +123,27 @@ def test_linkedid_end_after_the_last_hangup_changes_nothing() -> None:
     assert len(records) == 1 and asm.calls == {}
 
 
+def test_a_queue_event_after_the_last_hangup_opens_no_second_record() -> None:
+    """Seen in CI: app_queue's AgentComplete reached AMI after both channels' Hangup; it opened a new call
+    for the closed linkedid, LINKEDID_END closed that one, and its empty "unanswered" record replaced
+    the answered one."""
+    uid = "1795375421.1001"
+    asm = CdrAssembler()
+    records = feed_all(asm, [
+        *caller_start(), *agent_leg(uid, 2.01),
+        ev("AgentConnect", 2.4, Uniqueid=L, DestUniqueid=uid, Queue="acme-sales", MemberName="1001",
+           DestChannel="PJSIP/acme-1001-0000000a", HoldTime="0"),
+        ev("Hangup", 5.41, Uniqueid=L, Cause="16"),
+        ev("Hangup", 5.42, Uniqueid=uid, Cause="16"),
+        ev("AgentComplete", 5.43, Uniqueid=L, Queue="acme-sales", MemberName="1001", TalkTime="3", Reason="caller"),
+        ev("QueueCallerLeave", 5.43, Uniqueid=L, Queue="acme-sales"),
+        ev("CEL", 5.44, EventName="LINKEDID_END", LinkedID=L),
+    ])
+    assert [(r.disposition, r.agent_code, r.complete) for r in records] == [("answered", "1001", True)]
+    assert asm.calls == {}
+    assert asm.expire(T0 + timedelta(minutes=10)) == [] and L not in asm.closed  # forgotten in time
+
+
 def test_events_without_linkedid_or_unknown_are_ignored() -> None:
     asm = CdrAssembler()
     assert asm.feed(ev("PeerStatus", 0.0, Linkedid="")) == []
