@@ -67,7 +67,7 @@ def parse_env_line(line: str) -> tuple[str, str]:
 def split_script(network_script: str) -> tuple[str, dict[str, str]]:
     """``ivr/main?did=100&x=1`` -> (``ivr/main``, {did: 100, x: 1}); the last value of a repeated key wins."""
     path, _, qs = network_script.partition("?")
-    query = {k: v[-1] for k, v in parse_qs(qs, keep_blank_values=True).items()}
+    query = {k: v[-1] for k, v in parse_qs(qs, keep_blank_values=True).items()} if qs else {}
     return path.strip("/"), query
 
 
@@ -92,7 +92,7 @@ def build_request(lines: list[str]) -> AgiRequest:
     return AgiRequest(env=env, script=script, query=query, args=tuple(args))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per command: a frozen dataclass costs several times as much to build
 class AgiReply:
     code: int
     result: str = ""
@@ -112,14 +112,17 @@ class AgiReply:
             return -1
 
 
-_REPLY = re.compile(r"^(\d{3})([ -])(.*)$")
+_REPLY = re.compile(r"^([0-9]{3})([ -])(.*)$")  # ASCII digits only: int() refuses "²"
 
 
 def reply_is_complete(lines: list[str]) -> bool:
     """Whether these lines (without HANGUP lines) hold one whole reply (520- spans several)."""
     if not lines:
         return False
-    first = _REPLY.match(lines[0])
+    head = lines[0]
+    if head[3:4] == " " and head[:3].isascii() and head[:3].isdigit():  # the usual one-line reply, without the regex
+        return True
+    first = _REPLY.match(head)
     if first is None:
         return True  # garbage: let parse_reply raise
     if first.group(2) == " ":
@@ -132,7 +135,12 @@ def parse_reply(lines: list[str]) -> AgiReply:
     """Parse one reply (one line, or a 520- block) into code, result, (data) and key=value extras."""
     if not lines:
         raise AgiProtocolError("empty reply")
-    m = _REPLY.match(lines[0])
+    head = lines[0]
+    if head.startswith("200 result=") and len(lines) == 1:  # the usual reply: no regex, no tokens
+        result, _, rest = head[11:].partition(" ")
+        if not rest:
+            return AgiReply(code=200, result=result, data="", extra={}, text="")
+    m = _REPLY.match(head)
     if m is None:
         raise AgiProtocolError(f"not an AGI reply: {lines[0][:80]!r}")
     code = int(m.group(1))

@@ -82,6 +82,7 @@ class FastAgiServer:
         # before they cost a task each; so is any peer outside the networks Asterisk runs on.
         self._max_sessions = max_sessions
         self._allow = allow
+        self._peers: dict[str | None, bool] = {}  # address -> allowed, remembered
         self.sessions_refused = 0   # over max_sessions
         self.peers_refused = 0      # from an address not allowed
         self._host = host
@@ -163,7 +164,12 @@ class FastAgiServer:
     def _refusal(self, peer: object) -> str | None:
         """Why a new connection is refused at once, or None to serve it."""
         address = peer[0] if isinstance(peer, tuple) and peer else None
-        if not peer_allowed(address, self._allow):
+        allowed = self._peers.get(address)  # Asterisk connects from the same few addresses
+        if allowed is None:
+            allowed = peer_allowed(address, self._allow)
+            if len(self._peers) < 1024:
+                self._peers[address] = allowed
+        if not allowed:
             self.peers_refused += 1
             if self.peers_refused & (self.peers_refused - 1) == 0:  # 1st, 2nd, 4th, 8th, ...: no log flood
                 log.warning("agi.peer_refused", peer=str(address), refused=self.peers_refused)

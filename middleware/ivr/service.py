@@ -123,13 +123,14 @@ class IvrService:
                 state, action = engine.advance(flow, ctx, state, event, self._clock())
             outcome = describe(action)
             facts = facts_of(flow.name, state, outcome)
+            wait = await self._estimate(action.queue) if isinstance(action, engine.ToQueue) else None
             # Stored before the call moves on, so the screen pop finds it when an agent answers.
-            await self._store(linkedid, did_row.tenant_id, did, request.caller_id, facts)
+            await self._store(linkedid, did_row.tenant_id, did, request.caller_id, facts, wait)
             stored = True
             for name, value in channel_variables(facts).items():
                 await session.set_variable(cc.inherited(name), value)  # every leg inherits it
-            if isinstance(action, engine.ToQueue):
-                await self._announce_wait(session, linkedid, action.queue)
+            if isinstance(action, engine.ToQueue) and wait is not None:
+                await self._say_wait(session, action.queue, *wait)
             await self._finish(session, action, did_row.tenant_id)
             log.info("ivr.routed", flow=flow.name, outcome=outcome, digits=state.digits,
                      path=">".join(s.node for s in state.path))
@@ -200,21 +201,31 @@ class IvrService:
                 await session.stream_file(prompt)
             await self._route(session, cc.ROUTE_HANGUP, {})
 
-    async def _announce_wait(self, session: AgiSession, linkedid: str, queue: str) -> None:
-        """Tell the caller their position and expected wait; keep the estimate to compare with the wait."""
+    async def _estimate(self, queue: str) -> tuple[float, int] | None:
+        """The caller's expected wait (seconds, inf when nobody serves the queue) and position, if known."""
         if self._queue_state is None:
-            return
+            return None
         snapshot = await self._queue_state.snapshot(queue)
         if snapshot is None:
-            return
-        estimate = estimate_wait(snapshot)
-        async with self._connection() as conn:
-            await calls.record_estimate(conn, linkedid, None if math.isinf(estimate) else round(estimate, 3),
-                                        snapshot.position)
-        log.info("ivr.wait_estimate", queue=queue, position=snapshot.position, estimate_s=estimate)
+            return None
+        return estimate_wait(snapshot), snapshot.position
+
+    async def _say_wait(self, session: AgiSession, queue: str, estimate: float, position: int) -> None:
+        log.info("ivr.wait_estimate", queue=queue, position=position, estimate_s=estimate)
         if estimate == 0:
             return  # an agent is free: connect now rather than talk about waiting
-        await say_wait(session, snapshot.position, estimate)
+        await say_wait(session, position, estimate)
+
+    async def _announce_wait(self, session: AgiSession, linkedid: str, queue: str) -> None:
+        """A DID without a flow: tell the caller their position and expected wait; keep the estimate to
+        compare with the wait."""
+        wait = await self._estimate(queue)
+        if wait is None:
+            return
+        estimate, position = wait
+        async with self._connection() as conn:
+            await calls.record_estimate(conn, linkedid, _stored_estimate(estimate), position)
+        await self._say_wait(session, queue, estimate, position)
 
     async def _queue_variables(self, queue: str, priority: int | None) -> dict[str, str]:
         variables = {cc.CC_QUEUE: queue}
@@ -233,10 +244,12 @@ class IvrService:
             await session.set_variable(name, value)
         await session.set_variable(cc.CC_ROUTE, route)
 
-    async def _store(self, linkedid: str, tenant_id: int, did: str, caller: str, facts: IvrFacts) -> None:
+    async def _store(self, linkedid: str, tenant_id: int, did: str, caller: str, facts: IvrFacts,
+                     wait: tuple[float, int] | None = None) -> None:
+        estimate = (_stored_estimate(wait[0]), wait[1]) if wait is not None else None
         async with self._connection() as conn:
             await calls.record_ivr(conn, linkedid=linkedid, tenant_id=tenant_id, did=did, caller_number=caller,
-                                   facts=facts)
+                                   facts=facts, estimate=estimate)
 
     async def handle_csat(self, session: AgiSession) -> None:
         """The ``csat`` route: after the agent hung up, the tenant's question and one digit, 1-5."""
@@ -345,3 +358,8 @@ def describe(action: engine.Action) -> str:
     if isinstance(action, engine.ToTransfer):
         return f"transfer {transfer_dial(action)}"
     return "hangup"
+
+
+def _stored_estimate(estimate: float) -> float | None:
+    """The estimate as the calls table keeps it: None for "nobody serves the queue" (inf)."""
+    return None if math.isinf(estimate) else round(estimate, 3)

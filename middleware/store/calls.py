@@ -15,14 +15,20 @@ from middleware.ivr.facts import IvrFacts
 
 
 async def record_ivr(conn: AsyncConnection, *, linkedid: str, tenant_id: int, did: str, caller_number: str,
-                     facts: IvrFacts) -> None:
-    """Store everything the IVR learned; the CDR assembled later fills the other columns."""
+                     facts: IvrFacts, estimate: tuple[float | None, int] | None = None) -> None:
+    """Store everything the IVR learned, and the wait announced (seconds, position) when the call goes to a
+    queue: one round trip; the CDR assembled later fills the other columns."""
     await conn.execute(
         """INSERT INTO calls (linkedid, tenant_id, did, caller_number, ivr_flow, ivr_outcome, ivr_digits, ivr_path,
-                              language, customer_id, account, reason, skills, priority)
+                              language, customer_id, account, reason, skills, priority, estimated_wait_s,
+                              queue_position)
            VALUES (%(linkedid)s, %(tenant_id)s, %(did)s, %(caller)s, %(flow)s, %(outcome)s, %(digits)s, %(path)s,
-                   %(language)s, %(customer_id)s, %(account)s, %(reason)s, %(skills)s, %(priority)s)
+                   %(language)s, %(customer_id)s, %(account)s, %(reason)s, %(skills)s, %(priority)s,
+                   %(estimate_s)s, %(position)s)
            ON CONFLICT (linkedid) DO UPDATE SET ivr_flow = EXCLUDED.ivr_flow, ivr_outcome = EXCLUDED.ivr_outcome,
+               estimated_wait_s = CASE WHEN %(estimated)s THEN EXCLUDED.estimated_wait_s
+                                       ELSE calls.estimated_wait_s END,
+               queue_position = CASE WHEN %(estimated)s THEN EXCLUDED.queue_position ELSE calls.queue_position END,
                ivr_digits = EXCLUDED.ivr_digits, ivr_path = EXCLUDED.ivr_path, language = EXCLUDED.language,
                customer_id = EXCLUDED.customer_id, account = EXCLUDED.account, reason = EXCLUDED.reason,
                skills = EXCLUDED.skills, priority = EXCLUDED.priority,
@@ -31,7 +37,8 @@ async def record_ivr(conn: AsyncConnection, *, linkedid: str, tenant_id: int, di
          "outcome": facts.outcome, "digits": facts.digits, "path": Jsonb(list(facts.path)),
          "language": facts.language, "customer_id": facts.customer.id if facts.customer else None,
          "account": facts.account, "reason": facts.reason, "skills": list(facts.skills),
-         "priority": facts.priority})
+         "priority": facts.priority, "estimated": estimate is not None,
+         "estimate_s": estimate[0] if estimate else None, "position": estimate[1] if estimate else None})
 
 
 _RECORD_COLUMNS = ("linkedid", "did", "caller_number", "caller_name", "started_at", "answered_at", "queue",
