@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import csv
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,22 @@ class Middleware:
                     "CDR_JOURNAL": str(log.with_suffix(".journal")), "LOG_LEVEL": "warning"}
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
+        self.profile_to: Path | None = None  # py-spy records the next run here (collapsed stacks)
+        self._spy: subprocess.Popen[bytes] | None = None
+
+    def profile(self) -> None:
+        """Attach py-spy (sampling, from outside: the middleware runs unchanged) to the running process."""
+        assert self.proc is not None and self.profile_to is not None
+        spy = Path(sys.executable).with_name("py-spy")  # the dev extra installs it beside the interpreter
+        self._spy = subprocess.Popen([str(spy) if spy.exists() else "py-spy", "record", "--pid", str(self.proc.pid),
+                                      "--rate", "200", "--format", "raw", "--output", str(self.profile_to)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop_profile(self) -> None:
+        if self._spy is not None:
+            self._spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            self._spy.wait(30)
+            self._spy = None
 
     async def start(self) -> None:
         with open(self.log, "ab") as out:
@@ -136,6 +153,7 @@ class Middleware:
         return None
 
     def stop(self) -> None:
+        self.stop_profile()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(20)
@@ -241,6 +259,8 @@ async def run_step(settings: Settings, sipp: Sipp, mw: Middleware, step: Step, s
         await mw.start()
         assert mw.proc is not None
         cpu0 = cpu_seconds(mw.proc.pid)
+        if mw.profile_to is not None:
+            mw.profile()
     pbx = asterisk.status(settings).pid
     pbx_cpu0 = cpu_seconds(pbx) if pbx else 0.0
     since = time.time()
@@ -257,6 +277,7 @@ async def run_step(settings: Settings, sipp: Sipp, mw: Middleware, step: Step, s
         step.completed = ok
         return
     assert mw.proc is not None
+    mw.stop_profile()
     cpu = cpu_seconds(mw.proc.pid) - cpu0
     step.rss_mb = rss_mb(mw.proc.pid)
     step.agi_p99_ms = await mw.agi_p99_ms()
@@ -335,6 +356,15 @@ async def main_async(args: argparse.Namespace) -> int:
         settings, sipp, mw, codes = stack.settings, stack.sipp, stack.mw, stack.codes
         print(f"{args.agents} agents registered on one SIPp UAS, logged in to acme-support (round robin); "
               f"{args.seconds} s per step, talk {args.talk_ms} ms after the IVR", flush=True)
+        if args.profile:
+            for rate in [float(r) for r in args.rates.split(",")]:
+                step = Step(rate, True)
+                mw.profile_to = Path(args.profile) / f"serve-{rate:g}cps.txt"
+                mw.profile_to.parent.mkdir(parents=True, exist_ok=True)
+                await run_step(settings, sipp, mw, step, args.seconds, args.talk_ms, codes)
+                print(f"profiled {rate:g}/s ({step.completed} of {step.offered} calls completed, cpu/call "
+                      f"{_fmt(step.cpu_ms_per_call, '.1f')} ms with py-spy attached): {mw.profile_to}", flush=True)
+            return 0
         if args.capture_ami:
             capture = asyncio.create_task(capture_ami(settings, Path(args.capture_ami)))
             step = Step(float(args.rates.split(",")[0]), True)
@@ -376,6 +406,9 @@ def main() -> int:
     parser.add_argument("--capture-ami", metavar="FILE",
                         help="run one step at the first rate and write its raw AMI stream to FILE (no report)")
     parser.add_argument("--talk-ms", type=int, default=4000)
+    parser.add_argument("--profile", metavar="DIR",
+                        help="instead of measuring: one step per rate with py-spy recording the middleware into "
+                             "DIR/serve-<rate>cps.txt (collapsed stacks, for flame graphs or bench/profile_top.py)")
     return asyncio.run(main_async(parser.parse_args()))
 
 
