@@ -1,10 +1,11 @@
 """Where the middleware's CPU goes: a py-spy collapsed-stack file (``bench/load.py --profile DIR``) summed
 by function (self time) and by concern (any frame of the stack in that part of the code).
 
-    .venv/bin/python bench/profile_top.py DIR/serve-12cps.txt [--calls 360] [--rate 200] [--top 25]
+    .venv/bin/python bench/profile_top.py DIR/serve-12cps.txt [--cpu-ms-per-call 21.5] [--top 25]
 
-With ``--calls`` (the step's offered calls) every figure is also given as CPU milliseconds per call
-(samples / rate / calls); ``--rate`` is py-spy's sampling rate (load.py records at 200 Hz).
+Samples of a thread waiting (the event loop in epoll, idle thread-pool workers) are counted apart:
+py-spy does not always see them as idle. With ``--cpu-ms-per-call`` (load.py prints it for the
+profiled step) every share of the busy samples is also given in CPU milliseconds per call.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ CONCERNS: tuple[tuple[str, str], ...] = (
     ("psycopg (queries, pool)", r"psycopg"),
     ("asyncio loop + sockets", r"asyncio/|selectors\.py"),
 )
+IDLE_LEAVES = ("_worker (concurrent/futures/thread.py)", "EpollSelector.select (selectors.py)",
+               "select (selectors.py)", "wait (threading.py)")
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -60,8 +63,12 @@ def summarize(stacks: list[tuple[list[str], int]]) -> tuple[Counter[str], Counte
     total = 0
     patterns = [(name, re.compile(rx)) for name, rx in CONCERNS]
     for frames, count in stacks:
+        leaf = short(frames[-1])
+        if leaf in IDLE_LEAVES:
+            exclusive["(waiting: idle loop or thread)"] += count
+            continue
         total += count
-        own[short(frames[-1])] += count
+        own[leaf] += count
         hit = [name for name, rx in patterns if any(rx.search(f) for f in frames)]
         for name in hit:
             inclusive[name] += count
@@ -79,19 +86,19 @@ def summarize(stacks: list[tuple[list[str], int]]) -> tuple[Counter[str], Counte
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("profile", type=Path)
-    parser.add_argument("--calls", type=int, default=0)
-    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--cpu-ms-per-call", type=float, default=0.0)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
     own, inclusive, exclusive, total = summarize(parse(args.profile))
     if not total:
-        raise SystemExit(f"{args.profile}: no samples")
+        raise SystemExit(f"{args.profile}: no busy samples")
+    idle = exclusive.pop("(waiting: idle loop or thread)", 0)
 
     def cell(n: int) -> str:
-        ms = f"  {1000 * n / args.rate / args.calls:6.2f} ms/call" if args.calls else ""
+        ms = f"  {args.cpu_ms_per_call * n / total:6.2f} ms/call" if args.cpu_ms_per_call else ""
         return f"{100 * n / total:5.1f}%{ms}"
 
-    print(f"{total} samples ({total / args.rate:.1f} CPU s)" + (f", {args.calls} calls" if args.calls else ""))
+    print(f"{total} busy samples ({idle} more waiting, left out)")
     print("\nby concern, innermost frame decides (sums to 100%):")
     for name, n in exclusive.most_common():
         print(f"  {cell(n)}  {name}")
