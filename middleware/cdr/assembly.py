@@ -325,7 +325,7 @@ class CdrAssembler:
         self.closed: dict[str, datetime] = {}
 
     def feed(self, ev: AmiEvent) -> list[CallRecord]:
-        if self.closed and (ev.linkedid in self.closed or ev.get("linkedid") in self.closed):
+        if self.closed and ev.linkedid in self.closed:  # (CEL's LinkedID header too: keys are lower-cased)
             return []
         if ev.name == "CEL":
             if ev.get("eventname") == "LINKEDID_END":
