@@ -64,6 +64,18 @@ def parse_env_line(line: str) -> tuple[str, str]:
     return name, value.strip()
 
 
+def parse_header_block(block: bytes) -> AgiRequest:
+    """The bytes up to and including the blank line that ends a request header -> the request."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AgiProtocolError("request header is not UTF-8 text") from exc
+    lines = [line.rstrip("\r") for line in text.split("\n") if line.strip("\r")]
+    if not lines:
+        raise AgiProtocolError("empty request header")
+    return build_request(lines)
+
+
 def split_script(network_script: str) -> tuple[str, dict[str, str]]:
     """``ivr/main?did=100&x=1`` -> (``ivr/main``, {did: 100, x: 1}); the last value of a repeated key wins."""
     path, _, qs = network_script.partition("?")

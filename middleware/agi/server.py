@@ -1,4 +1,4 @@
-"""The FastAGI server on asyncio streams.
+"""The FastAGI server: one asyncio Protocol per connection (connection.py), one task per session.
 
 One task per connection; a slow, truncated, oversized or garbage request only ever costs its own
 task. Routes are looked up by script name (``agi://host:4573/<name>?k=v``); an unknown script, a
@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import structlog
 
-from middleware.agi.protocol import AgiProtocolError, AgiRequest, build_request
+from middleware.agi.connection import AgiConnection
+from middleware.agi.protocol import AgiProtocolError, AgiRequest, parse_header_block
 from middleware.agi.session import AgiCommandError, AgiHangup, AgiSession, AgiTimeout, Watch
 
 log = structlog.get_logger(__name__)
@@ -53,26 +54,6 @@ def route_table(routes: Iterable[tuple[str, Handler]]) -> dict[str, Handler]:
     return table
 
 
-async def read_request(reader: asyncio.StreamReader, *, max_bytes: int) -> AgiRequest:
-    """Read the header block up to its blank line; the stream's limit bounds it to max_bytes."""
-    try:
-        block = await reader.readuntil(b"\n\n")
-    except asyncio.LimitOverrunError as exc:
-        raise AgiProtocolError(f"request header exceeds {max_bytes} bytes") from exc
-    except asyncio.IncompleteReadError as exc:
-        raise AgiProtocolError(f"connection closed after {len(exc.partial)} bytes, before the header ended") from exc
-    if len(block) > max_bytes:
-        raise AgiProtocolError(f"request header exceeds {max_bytes} bytes")
-    try:
-        text = block.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise AgiProtocolError("request header is not UTF-8 text") from exc
-    lines = [line.rstrip("\r") for line in text.split("\n") if line.strip("\r")]
-    if not lines:
-        raise AgiProtocolError("empty request header")
-    return build_request(lines)
-
-
 class FastAgiServer:
     def __init__(self, routes: dict[str, Handler], *, host: str, port: int, max_header_bytes: int,
                  header_timeout: float, command_timeout: float, max_sessions: int = 1000,
@@ -91,7 +72,8 @@ class FastAgiServer:
         self._header_timeout = header_timeout
         self._command_timeout = command_timeout
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # one per session past its header
+        self._connections: dict[AgiConnection, Watch] = {}
         self._watches: set[Watch] = set()
         self._reaper: asyncio.Task[None] | None = None
         # The reaper's period bounds how late a timeout fires.
@@ -102,7 +84,7 @@ class FastAgiServer:
 
     @property
     def active_sessions(self) -> int:
-        return len(self._tasks)
+        return len(self._connections)
 
     @property
     def port(self) -> int:
@@ -111,8 +93,9 @@ class FastAgiServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._accept, self._host, self._port, limit=self._max_header_bytes + 1, reuse_address=True,
+        limit = self._max_header_bytes
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: AgiConnection(self, limit), self._host, self._port, reuse_address=True,
             backlog=4096)  # a burst of calls must not overflow the accept queue (SYN retries cost 1 s)
         self._reaper = asyncio.create_task(self._reap(), name="agi-reaper")
         log.info("agi.listening", host=self._host, port=self.port, routes=sorted(self._routes))
@@ -136,30 +119,49 @@ class FastAgiServer:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        for connection in list(self._connections):  # those still reading their header
+            connection.abort()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        refusal = self._refusal(writer.get_extra_info("peername"))
-        if refusal is not None:
-            writer.close()
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        watch = Watch(writer, asyncio.get_running_loop().time() + self._header_timeout)
+    # -- what the connections tell us (ConnectionOwner) --
+
+    def connection_opened(self, connection: AgiConnection) -> bool:
+        if self._refusal(connection.peer) is not None:
+            return False
+        watch = Watch(connection, asyncio.get_running_loop().time() + self._header_timeout)
+        self._connections[connection] = watch
         self._watches.add(watch)
+        return True
+
+    def header_failed(self, connection: AgiConnection, reason: str) -> None:
+        watch = self._connections.get(connection)
+        self.requests_rejected += 1
+        if watch is not None and watch.expired:
+            reason = f"no complete header within {self._header_timeout:.1f}s"
+        log.warning("agi.request_rejected", peer=str(connection.peer), reason=reason)
+
+    def header_received(self, connection: AgiConnection, block: bytes) -> None:
+        watch = self._connections.get(connection)
+        if watch is None:
+            connection.abort()
+            return
         try:
-            await self._serve(reader, writer, watch)
-        except asyncio.CancelledError:
-            # Only close() cancels us, and it awaits us; ending normally keeps asyncio's stream
-            # callback from logging the cancellation as an error.
-            log.info("agi.session_cancelled", reason="server closing")
-        finally:
-            self._tasks.discard(task)
+            request = parse_header_block(block)
+        except AgiProtocolError as exc:
+            self.header_failed(connection, str(exc))
+            connection.abort()
+            return
+        watch.deadline = None
+        task = asyncio.get_running_loop().create_task(self._serve(connection, request, watch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def connection_closed(self, connection: AgiConnection) -> None:
+        watch = self._connections.pop(connection, None)
+        if watch is not None:
             self._watches.discard(watch)
-            writer.close()  # not awaiting wait_closed(): a task and a timer per call for nothing
 
     def _refusal(self, peer: object) -> str | None:
         """Why a new connection is refused at once, or None to serve it."""
@@ -174,27 +176,19 @@ class FastAgiServer:
             if self.peers_refused & (self.peers_refused - 1) == 0:  # 1st, 2nd, 4th, 8th, ...: no log flood
                 log.warning("agi.peer_refused", peer=str(address), refused=self.peers_refused)
             return "peer"
-        if len(self._tasks) >= self._max_sessions:
+        if len(self._connections) >= self._max_sessions:
             self.sessions_refused += 1
             if self.sessions_refused & (self.sessions_refused - 1) == 0:
                 log.warning("agi.sessions_full", max_sessions=self._max_sessions, refused=self.sessions_refused)
             return "full"
         return None
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watch: Watch) -> None:
-        peer = writer.get_extra_info("peername")
+    async def _serve(self, connection: AgiConnection, request: AgiRequest, watch: Watch) -> None:
+        session = AgiSession(request, connection, self._command_timeout, watch, self.turnarounds.append)
+        # This task's own context: bound once, gone with the task (no reset needed).
+        structlog.contextvars.bind_contextvars(linkedid=request.query.get("linkedid") or request.uniqueid,
+                                               channel=request.channel, agi_script=request.script)
         try:
-            request = await read_request(reader, max_bytes=self._max_header_bytes)
-        except (AgiProtocolError, ConnectionError) as exc:
-            self.requests_rejected += 1
-            reason = f"no complete header within {self._header_timeout:.1f}s" if watch.expired else str(exc)
-            log.warning("agi.request_rejected", peer=str(peer), reason=reason)
-            return
-        watch.deadline = None
-        session = AgiSession(request, reader, writer, self._command_timeout, watch, self.turnarounds.append)
-        linkedid = request.query.get("linkedid") or request.uniqueid
-        with structlog.contextvars.bound_contextvars(linkedid=linkedid, channel=request.channel,
-                                                     agi_script=request.script):
             handler = self._routes.get(request.script)
             if handler is None:
                 log.error("agi.unknown_script", known=sorted(self._routes))
@@ -210,11 +204,14 @@ class FastAgiServer:
             except (AgiCommandError, AgiProtocolError) as exc:
                 log.error("agi.protocol_error", detail=str(exc))
                 await self._leave_error(session, str(exc))
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
                 log.exception("agi.handler_failed")
                 await self._leave_error(session, f"internal error: {type(exc).__name__}")
+        except asyncio.CancelledError:
+            # Only close() cancels us, and it awaits us.
+            log.info("agi.session_cancelled", reason="server closing")
+        finally:
+            connection.close()  # Asterisk ends the AGI when we close; the transport flushes first
 
     async def _leave_error(self, session: AgiSession, reason: str) -> None:
         try:

@@ -11,14 +11,13 @@ from collections.abc import Callable
 
 import structlog
 
+from middleware.agi.connection import AgiClosed, AgiConnection
 from middleware.agi.protocol import (
-    HANGUP_LINE,
     AgiProtocolError,
     AgiReply,
     AgiRequest,
     format_command,
     parse_reply,
-    reply_is_complete,
 )
 
 log = structlog.get_logger(__name__)
@@ -44,45 +43,37 @@ class Watch:
     """A connection's deadline, checked by the server's reaper (one timer for all connections, not a
     timer per command: at thousands of sessions, per-command timers cost a third of the throughput)."""
 
-    __slots__ = ("deadline", "expired", "writer")
+    __slots__ = ("connection", "deadline", "expired")
 
-    def __init__(self, writer: asyncio.StreamWriter, deadline: float | None) -> None:
-        self.writer = writer
+    def __init__(self, connection: AgiConnection, deadline: float | None) -> None:
+        self.connection = connection
         self.deadline = deadline
         self.expired = False
 
     def check(self, now: float) -> None:
         if self.deadline is not None and now > self.deadline and not self.expired:
             self.expired = True
-            transport = self.writer.transport
-            if transport is not None:
-                transport.abort()
+            self.connection.abort()
 
 
 class AgiSession:
-    def __init__(self, request: AgiRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 command_timeout: float, watch: Watch | None = None,
-                 turnaround: Callable[[float], None] | None = None) -> None:
+    def __init__(self, request: AgiRequest, connection: AgiConnection, command_timeout: float,
+                 watch: Watch | None = None, turnaround: Callable[[float], None] | None = None) -> None:
         self.request = request
         # Our turnaround: from the request (or Asterisk's last reply) to our next command.
         self._turnaround = turnaround
-        self._ready_at = asyncio.get_running_loop().time()
-        self._reader = reader
-        self._writer = writer
+        self._loop = asyncio.get_running_loop()
+        self._ready_at = self._loop.time()
+        self._connection = connection
         self._command_timeout = command_timeout
         self._watch = watch
-        self.hung_up = False
         self._broken = False
         self.commands_sent = 0
 
-    async def _read_line(self) -> str:
-        try:
-            raw = await self._reader.readline()
-        except ValueError as exc:  # a line over the stream's limit
-            raise AgiProtocolError("reply line too long") from exc
-        if not raw.endswith(b"\n"):
-            raise AgiHangup("connection closed by Asterisk")
-        return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    @property
+    def hung_up(self) -> bool:
+        """Whether Asterisk has said HANGUP (or the channel is known dead)."""
+        return self._connection.hung_up
 
     async def command(self, verb: str, *args: str | int, timeout: float | None = None) -> AgiReply:
         """Send one command and return its reply; raise AgiHangup on a dead channel."""
@@ -92,56 +83,39 @@ class AgiSession:
         limit = self._command_timeout if timeout is None else timeout
         self.commands_sent += 1
         watch = self._watch
+        if self._turnaround is not None:
+            self._turnaround(self._loop.time() - self._ready_at)
         try:
             if watch is None:
                 async with asyncio.timeout(limit):
-                    lines = await self._exchange(payload)
+                    lines = await self._connection.exchange(payload)
             else:
-                watch.deadline = asyncio.get_running_loop().time() + limit
+                watch.deadline = self._loop.time() + limit
                 try:
-                    lines = await self._exchange(payload)
+                    lines = await self._connection.exchange(payload)
                 finally:
                     watch.deadline = None
         except TimeoutError as exc:
             self._broken = True
             raise AgiTimeout(f"{verb}: no reply within {limit:.1f}s") from exc
-        except (ConnectionError, AgiHangup) as exc:
+        except (ConnectionError, AgiClosed) as exc:
             self._broken = True
             if watch is not None and watch.expired:
                 raise AgiTimeout(f"{verb}: no reply within {limit:.1f}s") from exc
-            self.hung_up = True
+            self._connection.hung_up = True
             raise AgiHangup(str(exc)) from exc
         except AgiProtocolError:
             self._broken = True
             raise
+        self._ready_at = self._loop.time()
         reply = parse_reply(lines)
         if reply.code == 511:
             self._broken = True
-            self.hung_up = True
+            self._connection.hung_up = True
             raise AgiHangup(f"{verb}: channel is dead (511)")
         if reply.code != 200:
             raise AgiCommandError(payload.decode(), reply)
         return reply
-
-    async def _exchange(self, payload: bytes) -> list[str]:
-        loop = asyncio.get_running_loop()
-        if self._turnaround is not None:
-            self._turnaround(loop.time() - self._ready_at)
-        self._writer.write(payload)
-        transport = self._writer.transport
-        if transport is None or transport.get_write_buffer_size() > 65536:
-            await self._writer.drain()  # only when Asterisk stops reading (one line is ~50 bytes)
-        lines: list[str] = []
-        while not reply_is_complete(lines):
-            line = await self._read_line()
-            if line == HANGUP_LINE:
-                self.hung_up = True
-                continue
-            if not lines and not line:
-                continue
-            lines.append(line)
-        self._ready_at = loop.time()
-        return lines
 
     # The commands our routes use, with the reply turned into a plain value.
 

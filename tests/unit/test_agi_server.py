@@ -316,3 +316,50 @@ def test_peer_addresses_are_matched_by_network() -> None:
     assert peer_allowed("127.0.0.1", allow) and peer_allowed("::1", allow) and peer_allowed("192.0.2.10", allow)
     assert peer_allowed("::ffff:127.0.0.1", allow)  # IPv4-mapped
     assert not peer_allowed("192.0.2.11", allow) and not peer_allowed(None, allow) and not peer_allowed("x", allow)
+
+
+async def test_header_and_replies_split_at_every_byte(make_server) -> None:
+    """The header's blank line and each reply may straddle reads: fed one byte per write, with a pause."""
+    seen: list[object] = []
+
+    async def ivr(session: AgiSession) -> None:
+        seen.append(await session.get_data("beep", 3000, 1))
+        seen.append(await session.get_variable("CALLERID(num)"))
+
+    server = await make_server({"ivr": ivr})
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+
+    async def dribble(data: bytes) -> None:
+        for i in range(len(data)):
+            writer.write(data[i:i + 1])
+            await writer.drain()
+            await asyncio.sleep(0.001)
+
+    await dribble(HEADER.format(script="ivr").encode())
+    assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"GET DATA beep")
+    await dribble(b"200 result=7\r\n")
+    assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"GET FULL VARIABLE")
+    await dribble(b"HANGUP\n200 result=1 (2125550101)\n")
+    assert await closed_by_server(reader)
+    assert seen == [("7", False), "2125550101"]
+
+
+async def test_a_reply_nobody_asked_for_ends_the_session(make_server) -> None:
+    """Two replies to one command: the second would be taken for the next command's answer."""
+    outcome: list[str] = []
+
+    async def ivr(session: AgiSession) -> None:
+        await session.answer()
+        await asyncio.sleep(0.2)
+        try:
+            await session.set_variable("X", "1")
+        except Exception as exc:
+            outcome.append(type(exc).__name__)
+            raise
+
+    server = await make_server({"ivr": ivr})
+    ast = await FakeAsterisk.connect(server.port)
+    await ast.expect("ANSWER")
+    await ast.reply("200 result=0", "200 result=0")
+    assert await closed_by_server(ast.reader)
+    assert outcome == ["AgiProtocolError"]
