@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -71,6 +71,7 @@ class Step:
     fallback: int = 0
     missing: int = 0
     wrong: int = 0
+    why_wrong: dict[str, int] = field(default_factory=dict)
     cpu_ms_per_call: float | None = None
     asterisk_ms_per_call: float | None = None
     rss_mb: float | None = None
@@ -82,7 +83,8 @@ class Step:
 
     def causes(self) -> str:
         return (f"sipp {self.sipp_failed}, fallback {self.fallback}, missing/incomplete {self.missing}, "
-                f"wrong {self.wrong}")
+                f"wrong {self.wrong}" + (f" ({', '.join(f'{k}: {v}' for k, v in self.why_wrong.items())})"
+                                         if self.why_wrong else ""))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -226,6 +228,25 @@ class Records:
     incomplete: int
     wrong: int
     total: int
+    why_wrong: dict[str, int] = field(default_factory=dict)  # "disposition=abandoned" -> calls
+
+
+def wrong_causes(rows: list[tuple[str | None, str | None, str | None, bool]]) -> dict[str, int]:
+    """Each wrong record's first column off its expected value: disposition, digits, queue, agent."""
+    causes: dict[str, int] = {}
+    for disposition, digits, queue, known_agent in rows:
+        if disposition != "answered":
+            cause = f"disposition={disposition}"
+        elif digits != "2":
+            cause = f"ivr_digits={digits}"
+        elif queue != "acme-support":
+            cause = f"queue={queue}"
+        elif not known_agent:
+            cause = "agent not one of ours"
+        else:
+            cause = "other"
+        causes[cause] = causes.get(cause, 0) + 1
+    return causes
 
 
 async def records(settings: Settings, since: float, agent_codes: list[str]) -> Records:
@@ -235,9 +256,9 @@ async def records(settings: Settings, since: float, agent_codes: list[str]) -> R
         async with pool.connection() as conn:
             cur = await conn.execute(
                 """WITH r AS (SELECT complete, ivr_fallback,
-                                     complete AND NOT ivr_fallback AND disposition = 'answered'
+                                     coalesce(complete AND NOT ivr_fallback AND disposition = 'answered'
                                        AND ivr_digits = '2' AND queue = 'acme-support'
-                                       AND agent_code = ANY(%s) AS good
+                                       AND agent_code = ANY(%s), false) AS good
                                 FROM calls WHERE started_at >= to_timestamp(%s) AND direction = 'inbound')
                    SELECT count(*) FILTER (WHERE good), count(*) FILTER (WHERE ivr_fallback),
                           count(*) FILTER (WHERE NOT complete),
@@ -245,7 +266,17 @@ async def records(settings: Settings, since: float, agent_codes: list[str]) -> R
                      FROM r""", (agent_codes, since))
             row = await cur.fetchone()
             assert row is not None
-            return Records(*(int(v) for v in row))
+            good, fallback, incomplete, wrong, total = (int(v) for v in row)
+            found = Records(good, fallback, incomplete, wrong, total)
+            if found.wrong:
+                cur = await conn.execute(
+                    """SELECT disposition, ivr_digits, queue, coalesce(agent_code = ANY(%s), false)
+                         FROM calls WHERE started_at >= to_timestamp(%s) AND direction = 'inbound' AND complete
+                          AND NOT ivr_fallback AND NOT (disposition = 'answered' AND ivr_digits = '2'
+                          AND queue = 'acme-support' AND coalesce(agent_code = ANY(%s), false))""",
+                    (agent_codes, since, agent_codes))
+                found.why_wrong = wrong_causes(await cur.fetchall())
+            return found
     finally:
         await pool.close()
 
@@ -284,7 +315,7 @@ async def run_step(settings: Settings, sipp: Sipp, mw: Middleware, step: Step, s
     mw.stop()
     found = await records(settings, since, agent_codes)
     step.completed = min(ok, found.good)
-    step.fallback, step.wrong = found.fallback, found.wrong
+    step.fallback, step.wrong, step.why_wrong = found.fallback, found.wrong, found.why_wrong
     step.missing = max(0, ok - found.total) + found.incomplete
     step.cpu_ms_per_call = 1000 * cpu / max(1, step.completed)
 
