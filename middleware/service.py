@@ -245,6 +245,8 @@ class Service:
             steps.append(("ami", self.ami.close()))
         if self.cdr is not None:
             steps.append(("call records", self.cdr.drain()))
+        if self.events is not None:
+            steps.append(("live events", self.events.flush()))
         if self._pool is not None:
             steps.append(("database pool", self._pool.close()))
         for name, step in steps:

@@ -105,4 +105,7 @@ def metrics(p: Parts) -> list[Sample]:
     if p.events is not None:
         out.append(Sample("callcenter_events_published_total", "counter", "live events published",
                           p.events.published))
+        out.append(Sample("callcenter_events_notify_lost_total", "counter",
+                          "live events that never reached other processes (outbox full, NOTIFY refused)",
+                          p.events.notify_lost))
     return out

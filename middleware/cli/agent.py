@@ -134,8 +134,11 @@ def cmd_skill(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_session(args: argparse.Namespace, settings: Settings) -> int:
     async def apply(pool: Pool, ami: AmiClient) -> AgentState:
-        service = AgentService(pool, ami, EventStream(pool))  # the change is NOTIFYed to wallboards too
-        return await service.apply(args.code, args.event, getattr(args, "reason", ""))
+        events = EventStream(pool)  # the change is NOTIFYed to wallboards too
+        try:
+            return await AgentService(pool, ami, events).apply(args.code, args.event, getattr(args, "reason", ""))
+        finally:
+            await events.flush()  # before the pool closes
 
     state = with_pbx(settings, apply, (AgentError,))
     print(f"agent {args.code}: {state.value}")

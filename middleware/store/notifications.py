@@ -18,6 +18,15 @@ async def notify(conn: AsyncConnection, channel: str, payload: str) -> None:
         raise DatabaseUnavailable(str(exc).strip()[:200], cause=type(exc).__name__) from exc
 
 
+async def notify_many(conn: AsyncConnection, channel: str, payloads: list[str]) -> None:
+    """NOTIFY ``channel`` once per payload, in order, in one round trip and one transaction (where
+    PostgreSQL delivers two identical payloads of one transaction once)."""
+    try:
+        await conn.execute("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p", (channel, payloads))
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(str(exc).strip()[:200], cause=type(exc).__name__) from exc
+
+
 async def listen(url: str, channel: str) -> AsyncIterator[str]:
     """The payloads NOTIFYed on ``channel``, on a connection of its own, until the connection fails
     (DatabaseUnavailable) or the caller stops."""

@@ -1,0 +1,31 @@
+"""Live events cross processes by NOTIFY: batched behind the publisher, never blocking it, nothing lost
+while PostgreSQL answers (tests/unit/test_event_stream.py: when it does not)."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+
+from middleware.event_stream import CHANNEL, EventStream
+from middleware.store.database import open_pool
+
+
+async def test_a_burst_of_events_reaches_a_listener_whole_and_in_order(db_url: str) -> None:
+    listener = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+    pool = await open_pool(db_url, min_size=1, max_size=2)
+    try:
+        await listener.execute(f"LISTEN {CHANNEL}")
+        events = EventStream(pool)
+        local = events.subscribe()
+        for i in range(300):  # the AMI loop's pace: no await on the database between events
+            await events.publish("agent_state", {"tenant": "acme", "agent": "3001", "n": i})
+        assert local.qsize() == 300  # local subscribers do not wait for PostgreSQL
+        await events.flush()
+        assert events.notified == 300 and events.notify_lost == 0
+        assert events.notify_batches < 30  # was one round trip per event
+        got = [json.loads(note.payload)["n"] async for note in listener.notifies(timeout=5, stop_after=300)]
+        assert got == list(range(300))
+    finally:
+        await listener.close()
+        await pool.close()
