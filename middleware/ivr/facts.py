@@ -71,6 +71,16 @@ def channel_variables(facts: IvrFacts) -> dict[str, str]:
     return {k: _clean(v) for k, v in values.items() if v}
 
 
+def call_view(linkedid: str, tenant: str, did: str, caller_number: str, facts: IvrFacts) -> dict[str, Any]:
+    """What ``screen_pop`` reads of the stored call row, from the facts the IVR has just stored (so the
+    pop of a call this node's IVR answered needs no read back)."""
+    c = facts.customer
+    return {"linkedid": linkedid, "tenant": tenant, "caller_number": caller_number, "did": did,
+            "customer_id": c.id if c else None, "customer_name": c.name if c else None,
+            "customer_tier": c.tier if c else None, "account": facts.account, "reason": facts.reason,
+            "skills": list(facts.skills), "language": facts.language, "ivr_path": [dict(s) for s in facts.path]}
+
+
 def screen_pop(call: Mapping[str, Any], agent: str, queue: str) -> dict[str, Any]:
     """The event an agent's desktop receives when a call connects, from the stored call row."""
     return {

@@ -10,9 +10,12 @@ survey (the ``csat`` route)."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import re
+import time
 from datetime import datetime
+from typing import Any
 
 import structlog
 from psycopg import AsyncConnection
@@ -28,7 +31,7 @@ from middleware.dialing.service import DialingGate
 from middleware.event_stream import EventStream
 from middleware.health import DatabaseHealth
 from middleware.ivr import engine
-from middleware.ivr.facts import IvrFacts, channel_variables, facts_of, screen_pop
+from middleware.ivr.facts import IvrFacts, call_view, channel_variables, facts_of, screen_pop
 from middleware.ivr.flow import Flow, InvalidFlow, Problem, PromptExists, queues, transfer_numbers, trunks
 from middleware.ivr.library import read_document
 from middleware.ivr.validation import parse_flow
@@ -48,6 +51,7 @@ class IvrService:
     # A caller must not wait in silence on a database that does not answer: past this, the dialplan's
     # fallback queue takes the call.
     DB_WAIT_S = 0.8
+    RECENT_S = 900.0  # a routed call not connected within this is read back from the database
 
     def __init__(self, pool: Pool, clock: Clock, events: EventStream,
                  queue_state: QueueState | None = None, gate: DialingGate | None = None,
@@ -59,6 +63,9 @@ class IvrService:
         self._queue_state = queue_state
         self._gate = gate or DialingGate()
         self._flows: dict[tuple[str, str], tuple[datetime, Flow]] = {}
+        # linkedid -> (stored at, the call as the screen pop reads it): calls routed by this node's IVR,
+        # until their agent connects (or RECENT_S passes); the others are read from the database.
+        self._recent: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def _connection(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         """A pooled connection within DB_WAIT_S (at once DatabaseUnavailable while PostgreSQL is known down)."""
@@ -127,6 +134,7 @@ class IvrService:
             # Stored before the call moves on, so the screen pop finds it when an agent answers.
             await self._store(linkedid, did_row.tenant_id, did, request.caller_id, facts, wait)
             stored = True
+            self._remember(linkedid, call_view(linkedid, did_row.tenant_code, did, request.caller_id, facts))
             for name, value in channel_variables(facts).items():
                 await session.set_variable(cc.inherited(name), value)  # every leg inherits it
             if isinstance(action, engine.ToQueue) and wait is not None:
@@ -275,10 +283,25 @@ class IvrService:
     async def on_event(self, event: AmiEvent) -> None:
         await self.on_agent_connect(event)
 
+    def _remember(self, linkedid: str, call: dict[str, Any]) -> None:
+        now = time.monotonic()
+        recent = self._recent
+        for oldest, (at, _) in list(itertools.islice(recent.items(), 2)):  # two out for each one in
+            if now - at < self.RECENT_S:
+                break
+            del recent[oldest]
+        recent.pop(linkedid, None)  # (re-inserted last: the order stays the order of storing)
+        recent[linkedid] = (now, call)
+
     async def on_agent_connect(self, event: AmiEvent) -> None:
-        """Publish the screen pop for the agent who just got the call."""
-        async with self._connection() as conn:
-            call = await calls.get_call(conn, event.linkedid)
+        """Publish the screen pop for the agent who just got the call: from what this node's IVR stored,
+        or (a second agent, a call another node answered) from the call's row."""
+        held = self._recent.pop(event.linkedid, None)
+        if held is not None:
+            call: dict[str, Any] | None = held[1]
+        else:
+            async with self._connection() as conn:
+                call = await calls.get_call(conn, event.linkedid)
         if call is None:
             call = {"linkedid": event.linkedid}
         payload = screen_pop(call, agent=event.get("membername"), queue=event.get("queue"))

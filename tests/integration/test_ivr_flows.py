@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from middleware.ivr.facts import screen_pop
 from middleware.runtime.demo_tenant import AGENTS, DID
+from middleware.store import calls
 from tests.integration.conftest import call_record, wait_until
 
 CAROL = AGENTS[2]
@@ -66,6 +69,11 @@ async def test_account_number_finds_the_customer_and_pops_on_the_agent_leg(ivr, 
         pop = await asyncio.wait_for(events.get(), 5)
     assert pop["kind"] == "screen_pop" and pop["agent"] == CAROL.code and pop["linkedid"] == call["linkedid"]
     assert pop["customer"]["name"] == "Evan Ellis" and pop["account"] == EVAN_ACCOUNT and pop["skills"] == ["billing"]
+    # Built from what the IVR stored, without reading it back: the same pop as from the call's row.
+    async with service.pool.connection() as conn:
+        row = await calls.get_call(conn, call["linkedid"])
+    expected = json.loads(json.dumps(screen_pop(row, agent=pop["agent"], queue=pop["queue"]), default=str))
+    assert {k: v for k, v in pop.items() if k not in ("kind", "at", "origin")} == expected
 
 
 async def test_known_caller_id_and_an_invalid_digit_then_a_valid_one(ivr, sipp) -> None:
