@@ -108,6 +108,12 @@ async def waiting_per_queue(ami: AmiClient) -> dict[str, int]:
     return waiting_per_queue_of(await ami.action({"Action": "QueueSummary"}, as_list=True))
 
 
+async def waiting_in(ami: AmiClient, queue: str) -> int:
+    """Callers waiting in one queue (QueueSummary: one event, where QueueStatus lists every member)."""
+    reply = await ami.action({"Action": "QueueSummary", "Queue": queue}, as_list=True)
+    return waiting_per_queue_of(reply).get(queue, 0)
+
+
 async def active_channels(ami: AmiClient) -> list[ActiveChannel]:
     """Every channel Asterisk has now (AmiUnavailable when it cannot be asked)."""
     return active_channels_of(await ami.action({"Action": "CoreShowChannels"}, as_list=True, timeout=10))

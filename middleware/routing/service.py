@@ -18,14 +18,22 @@ from middleware.pbx_events import AmiEvent
 from middleware.routing import queue_events
 from middleware.routing.overflow import OverflowAction, decide
 from middleware.routing.wait_estimate import QueueSnapshot, estimate_wait
-from middleware.store import agents as agent_store
-from middleware.store import calls, teams, tenants
+from middleware.store import teams, tenants
 from middleware.store.database import Pool
+from middleware.store.queue_load import QueueLoad, queue_load
 from middleware.supervisor import every
 
 log = structlog.get_logger(__name__)
 DEFAULT_AHT_S = 180.0
 BUSY = frozenset({"ringing", "on_call", "wrap_up"})
+
+
+def snapshot_of(load: QueueLoad, position: int) -> QueueSnapshot:
+    """The wait estimate's input from a queue's load: free and busy eligible members, the AHT."""
+    free = sum(g.count for g in load.members if g.eligible and g.state.value == "available")
+    busy = [0.0] * sum(g.count for g in load.members if g.eligible and g.state.value in BUSY)
+    return QueueSnapshot(position=position, free_agents=free, busy_elapsed_s=busy,
+                         aht_s=load.aht_s if load.aht_s is not None else DEFAULT_AHT_S)
 
 
 class QueueState:
@@ -36,21 +44,18 @@ class QueueState:
     async def snapshot(self, queue: str) -> QueueSnapshot | None:
         """The state a caller about to join ``queue`` meets; None when Asterisk cannot be asked."""
         try:
-            status = await queries.queue_status(self._ami, queue)
+            # QueueSummary: one event with the callers waiting (QueueStatus lists every member too).
+            waiting = await queries.waiting_in(self._ami, queue)
         except (AmiUnavailable, AmiActionFailed) as exc:
             log.warning("routing.no_queue_status", queue=queue, detail=str(exc))
             return None
-        return await self.snapshot_at(queue, len(status.waiting(queue)) + 1)
+        return await self.snapshot_at(queue, waiting + 1)
 
     async def snapshot_at(self, queue: str, position: int) -> QueueSnapshot:
         """The state a caller at ``position`` in ``queue`` meets."""
         async with self._pool.connection() as conn:
-            members = [m for m in await agent_store.memberships(conn, queue=queue) if m.eligible]
-            aht = await calls.average_handle_time(conn, queue)
-        free = sum(1 for m in members if m.state.value == "available")
-        busy = [0.0 for m in members if m.state.value in BUSY]
-        return QueueSnapshot(position=position, free_agents=free, busy_elapsed_s=busy,
-                             aht_s=aht if aht is not None else DEFAULT_AHT_S)
+            load = await queue_load(conn, queue)
+        return snapshot_of(load, position)
 
 
 class OverflowService:

@@ -121,17 +121,6 @@ async def save_records(conn: AsyncConnection, records: list[CallRecord]) -> None
         await cur.execute(_MERGE_STAGED)
 
 
-async def average_handle_time(conn: AsyncConnection, queue: str, last: int = 50) -> float | None:
-    """Talk plus the queue's wrap-up, over its last answered calls; None before the first. (The last by
-    start: the (queue, started_at) index finds them without sorting the queue's whole history.)"""
-    cur = await conn.execute(
-        """SELECT avg(c.talk_s) + (SELECT wrapup_s FROM queues WHERE name = %(q)s)
-             FROM (SELECT talk_s FROM calls WHERE queue = %(q)s AND disposition = 'answered' AND talk_s IS NOT NULL
-                   ORDER BY started_at DESC LIMIT %(n)s) c""", {"q": queue, "n": last})
-    row = await cur.fetchone()
-    return float(row[0]) if row and row[0] is not None else None
-
-
 async def record_outbound(conn: AsyncConnection, linkedid: str, tenant_id: int, campaign: str, number: str) -> None:
     """A dialer call's record is outbound, whichever of the dialer and the CDR assembler writes first."""
     await conn.execute(

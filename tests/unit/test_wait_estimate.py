@@ -55,3 +55,16 @@ def test_accuracy_of_estimates_against_real_waits() -> None:
     assert a.bias_s == -25.0  # (20 - 20 - 100 + 0) / 4: we told callers too short a wait
     assert a.within_30s == 0.75
     assert a.within_25pct == 0.75  # 100 vs 200 is off by half
+
+
+def test_snapshot_counts_only_eligible_members_free_and_busy() -> None:
+    from middleware.agents.state import AgentState
+    from middleware.routing.service import DEFAULT_AHT_S, snapshot_of
+    from middleware.store.queue_load import MemberGroup, QueueLoad
+
+    load = QueueLoad((MemberGroup(AgentState.AVAILABLE, True, 3), MemberGroup(AgentState.AVAILABLE, False, 5),
+                      MemberGroup(AgentState.ON_CALL, True, 2), MemberGroup(AgentState.WRAP_UP, True, 1),
+                      MemberGroup(AgentState.PAUSED, True, 4)), None)
+    s = snapshot_of(load, 2)
+    assert (s.position, s.free_agents, len(s.busy_elapsed_s), s.aht_s) == (2, 3, 3, DEFAULT_AHT_S)
+    assert snapshot_of(QueueLoad((), 42.0), 1).aht_s == 42.0
