@@ -7,6 +7,7 @@ task restarts. At the end, after the last call: the RSS growth from the end of t
 every call SIPp completed has its complete, correct record, no task restarted, no journal backlog.
 
     .venv/bin/python bench/soak.py [--minutes 60] [--rated 10] [--agents 100] [--talk-ms 4000]
+                                   [--memory-report-min 5 [--tracemalloc]]
 
 Targets: RSS growth < 5%, 0 records lost. Run it alone.
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
 import time
 import uuid
@@ -47,6 +50,8 @@ async def main_async(args: argparse.Namespace) -> int:
     calls = int(rate * 60 * args.minutes)
     async with Stack(args.agents, prefix="cc-soak-") as stack:
         mw = stack.mw
+        if args.tracemalloc:
+            mw.env["PYTHONTRACEMALLOC"] = "1"  # (several times slower: a diagnosis, not a measurement)
         await mw.start()
         assert mw.proc is not None
         pid = mw.proc.pid
@@ -60,6 +65,7 @@ async def main_async(args: argparse.Namespace) -> int:
                                     hold_ms=args.talk_ms, calls=calls, rate_per_s=rate, limit=calls,
                                     extra_args=["-trace_stat", "-stf", f"{WORK_IN_ROOT}/{stat_name}", "-fd", "5"])
         warm_rss: float | None = None
+        reports = 0
         peak = 0.0
         done = False
         deadline = start + 60 * args.minutes + 600
@@ -76,6 +82,9 @@ async def main_async(args: argparse.Namespace) -> int:
             peak = max(peak, rss)
             if warm_rss is None and minute >= args.warmup_min:
                 warm_rss = rss
+            if args.memory_report_min and minute // args.memory_report_min > reports:
+                reports += 1
+                os.kill(pid, signal.SIGUSR1)  # service.memory in the serve log
             report = await mw.health() or {}
             cdr = report.get("cdr", {})
             print(f"{minute:6.1f} min  rss {rss:6.1f} MB  cpu {cpu_seconds(pid) - cpu0:7.1f} s  "
@@ -114,6 +123,10 @@ def main() -> int:
     parser.add_argument("--sample-s", type=float, default=60)
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--talk-ms", type=int, default=4000)
+    parser.add_argument("--memory-report-min", type=float, default=0,
+                        help="every N minutes: SIGUSR1, the service logs what its memory holds (service.memory)")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="run the service with PYTHONTRACEMALLOC: the reports name allocation sites")
     return asyncio.run(main_async(parser.parse_args()))
 
 

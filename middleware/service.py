@@ -38,6 +38,7 @@ from middleware.errors import Unavailable
 from middleware.event_stream import EventStream
 from middleware.health import DatabaseHealth
 from middleware.ivr.service import IvrService
+from middleware.memory_report import MemoryReporter
 from middleware.provision.service import provision
 from middleware.recordings.service import RecordingIndexer
 from middleware.routing.service import OverflowService, QueueEventPublisher, QueueState, live_queues
@@ -277,6 +278,8 @@ async def run(settings: Settings, only: frozenset[str] = frozenset(PARTS),
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGUSR1, MemoryReporter().log_report)  # kill -USR1: what memory holds
     service = Service(settings, only)
     try:
         await service.start()
