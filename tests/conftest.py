@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import structlog
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +28,11 @@ def fail_on_task_errors() -> Iterator[list[dict[str, Any]]]:
     if errors:
         pytest.fail("asyncio reported unhandled errors: " + "; ".join(str(e.get("exception") or e.get("message"))
                                                                       for e in errors))
+
+
+@pytest.fixture(autouse=True)
+def structlog_defaults() -> Iterator[None]:
+    """A test that configures logging (the CLI's main does) binds it to that test's captured stream, which
+    pytest closes afterwards: later tests' log lines would raise. Every test starts from the defaults."""
+    yield
+    structlog.reset_defaults()
