@@ -1,9 +1,10 @@
 """The FastAGI server: one asyncio Protocol per connection (connection.py), one task per session.
 
-One task per connection; a slow, truncated, oversized or garbage request only ever costs its own
-task. Routes are looked up by script name (``agi://host:4573/<name>?k=v``); an unknown script, a
-handler error or a protocol error leaves ``CC_AGI_ERROR`` on the channel so the dialplan takes its
-fallback path instead of leaving the caller in silence.
+A connection costs no task until its header is complete, then one; a slow, truncated, oversized or
+garbage request only ever costs its own connection. Routes are looked up by script name
+(``agi://host:4573/<name>?k=v``); an unknown script, a handler error or a protocol error leaves
+``CC_AGI_ERROR`` on the channel so the dialplan takes its fallback path instead of leaving the
+caller in silence.
 """
 
 from __future__ import annotations
@@ -74,7 +75,6 @@ class FastAgiServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # one per session past its header
         self._connections: dict[AgiConnection, Watch] = {}
-        self._watches: set[Watch] = set()
         self._reaper: asyncio.Task[None] | None = None
         # The reaper's period bounds how late a timeout fires.
         self._reap_every = min(0.5, header_timeout / 4, command_timeout / 4)
@@ -105,7 +105,7 @@ class FastAgiServer:
         while True:
             await asyncio.sleep(self._reap_every)
             now = loop.time()
-            for watch in list(self._watches):
+            for watch in list(self._connections.values()):
                 watch.check(now)
 
     async def close(self) -> None:
@@ -132,7 +132,6 @@ class FastAgiServer:
             return False
         watch = Watch(connection, asyncio.get_running_loop().time() + self._header_timeout)
         self._connections[connection] = watch
-        self._watches.add(watch)
         return True
 
     def header_failed(self, connection: AgiConnection, reason: str) -> None:
@@ -159,9 +158,7 @@ class FastAgiServer:
         task.add_done_callback(self._tasks.discard)
 
     def connection_closed(self, connection: AgiConnection) -> None:
-        watch = self._connections.pop(connection, None)
-        if watch is not None:
-            self._watches.discard(watch)
+        self._connections.pop(connection, None)
 
     def _refusal(self, peer: object) -> str | None:
         """Why a new connection is refused at once, or None to serve it."""

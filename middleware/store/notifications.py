@@ -10,14 +10,6 @@ from psycopg import AsyncConnection, sql
 from middleware.store.database import DatabaseUnavailable
 
 
-async def notify(conn: AsyncConnection, channel: str, payload: str) -> None:
-    """NOTIFY ``channel``; DatabaseUnavailable also when PostgreSQL refuses the payload (too large)."""
-    try:
-        await conn.execute("SELECT pg_notify(%s, %s)", (channel, payload))
-    except psycopg.Error as exc:
-        raise DatabaseUnavailable(str(exc).strip()[:200], cause=type(exc).__name__) from exc
-
-
 async def notify_many(conn: AsyncConnection, channel: str, payloads: list[str]) -> None:
     """NOTIFY ``channel`` once per payload, in order, in one round trip and one transaction (where
     PostgreSQL delivers two identical payloads of one transaction once)."""
