@@ -3,9 +3,11 @@ so that another process (the supervisor API, a CRM connector, `LISTEN callcenter
 sees the same events. Payloads are JSON; NOTIFY's 8000-byte limit is respected by trimming lists.
 
 Publishing never waits for PostgreSQL: local subscribers get the event at once, and the NOTIFYs go
-out behind it, every event published while one round trip is in flight sent together in the next
-(one statement for tens of events under load, instead of a round trip per event in the AMI loop).
-``flush()`` waits until what was published has gone (a CLI command awaits it before exiting)."""
+out behind it: the sender waits a short collection window (``COLLECT_S``) after the first event, then
+sends everything published meanwhile in one statement, and so on while the outbox refills. A call's
+events come in bursts (agent state, queue, screen pop within a few ms), so one round trip carries the
+burst instead of one per event in the AMI loop. ``flush()`` cuts the window short and waits until what
+was published has gone (a CLI command awaits it before exiting)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ CHANNEL = "callcenter_events"
 NOTIFY_LIMIT = 7900
 BATCH_BYTES = 256 * 1024  # one statement's payloads
 MAX_OUTBOX = 10_000  # events waiting while PostgreSQL is away: past it the oldest are dropped, counted
+COLLECT_S = 0.025  # how long a NOTIFY waits for the rest of its burst: a listener sees events this late
 
 
 def encode(kind: str, payload: dict[str, Any], at: datetime) -> str:
@@ -52,8 +55,10 @@ def batch_length(texts: list[str], limit: int) -> int:
 
 
 class EventStream:
-    def __init__(self, pool: Pool | None, origin: str | None = None) -> None:
+    def __init__(self, pool: Pool | None, origin: str | None = None, collect_s: float = COLLECT_S) -> None:
         self._pool = pool
+        self._collect_s = collect_s
+        self._hurry = asyncio.Event()
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self.published = 0
         self.relayed = 0
@@ -99,6 +104,9 @@ class EventStream:
         """NOTIFY what the outbox holds, a batch per round trip, until it is empty."""
         assert self._pool is not None
         while self._outbox:
+            if self._collect_s > 0 and not self._hurry.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._hurry.wait(), self._collect_s)
             n = batch_length(self._outbox, BATCH_BYTES)
             batch, self._outbox = self._outbox[:n], self._outbox[n:]
             try:
@@ -112,8 +120,12 @@ class EventStream:
 
     async def flush(self) -> None:
         """Until every event published so far has been NOTIFYed (or given up on)."""
-        while self._sender is not None and not self._sender.done():
-            await asyncio.shield(self._sender)
+        self._hurry.set()
+        try:
+            while self._sender is not None and not self._sender.done():
+                await asyncio.shield(self._sender)
+        finally:
+            self._hurry.clear()
 
     async def relay(self, url: str, retry_s: float = 2.0) -> None:
         """LISTEN for the events other processes publish (the CLI, other nodes) and deliver them to this

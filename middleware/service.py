@@ -38,7 +38,7 @@ from middleware.errors import Unavailable
 from middleware.event_stream import EventStream
 from middleware.health import DatabaseHealth
 from middleware.ivr.service import IvrService
-from middleware.memory_report import MemoryReporter
+from middleware.memory_report import MemoryReporter, collect_garbage
 from middleware.provision.service import provision
 from middleware.recordings.service import RecordingIndexer
 from middleware.routing.service import OverflowService, QueueEventPublisher, QueueState, live_queues
@@ -173,6 +173,7 @@ class Service:
             self.supervisor.start("event-relay", lambda: events.relay(s.database_url))
             log.info("api.listening", host=s.http_host, port=s.http_port)
         tune_gc()
+        self.supervisor.start("garbage-collection", collect_garbage)
         log.info("service.started", parts=sorted(self.only))
 
     async def _database_back(self) -> None:

@@ -3,6 +3,7 @@ while PostgreSQL answers (tests/unit/test_event_stream.py: when it does not)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import psycopg
@@ -26,6 +27,24 @@ async def test_a_burst_of_events_reaches_a_listener_whole_and_in_order(db_url: s
         assert events.notify_batches < 30  # was one round trip per event
         got = [json.loads(note.payload)["n"] async for note in listener.notifies(timeout=5, stop_after=300)]
         assert got == list(range(300))
+    finally:
+        await listener.close()
+        await pool.close()
+
+
+async def test_a_calls_burst_spread_over_a_few_milliseconds_goes_in_one_notify(db_url: str) -> None:
+    listener = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+    pool = await open_pool(db_url, min_size=1, max_size=2)
+    try:
+        await listener.execute(f"LISTEN {CHANNEL}")
+        events = EventStream(pool, collect_s=0.5)  # a wide window: the test does not race the clock
+        for kind in ("agent_state", "queue_update", "screen_pop", "agent_state"):
+            await events.publish(kind, {"tenant": "acme"})
+            await asyncio.sleep(0.005)  # the AMI loop handles other events in between
+        await asyncio.sleep(0.6)
+        assert events.notified == 4 and events.notify_batches == 1  # was 4 round trips
+        got = [json.loads(note.payload)["kind"] async for note in listener.notifies(timeout=5, stop_after=4)]
+        assert got == ["agent_state", "queue_update", "screen_pop", "agent_state"]
     finally:
         await listener.close()
         await pool.close()
