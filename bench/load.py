@@ -76,6 +76,7 @@ class Step:
     asterisk_ms_per_call: float | None = None
     rss_mb: float | None = None
     agi_p99_ms: float | None = None
+    db_xacts_per_call: float | None = None
 
     @property
     def failed(self) -> int:
@@ -249,6 +250,23 @@ def wrong_causes(rows: list[tuple[str | None, str | None, str | None, bool]]) ->
     return causes
 
 
+async def db_transactions(settings: Settings) -> int:
+    """Transactions committed or rolled back in the bench's database so far, by every client (each
+    autocommit statement is one): the middleware's round trips, and Asterisk's CDR rows. A backend
+    flushes its counts when it exits, so read this after the middleware stopped (its start-up, a
+    resync of every agent, is counted too)."""
+    pool = await open_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT pg_stat_clear_snapshot()")
+            cur = await conn.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                                     "WHERE datname = current_database()")
+            row = await cur.fetchone()
+            return 0 if row is None else int(row[0])
+    finally:
+        await pool.close()
+
+
 async def records(settings: Settings, since: float, agent_codes: list[str]) -> Records:
     """What the step's calls left in ``calls``: good, fallback, incomplete and wrong records."""
     pool = await open_pool(settings.database_url, min_size=1, max_size=1)
@@ -286,6 +304,7 @@ async def run_step(settings: Settings, sipp: Sipp, mw: Middleware, step: Step, s
     calls = max(1, int(step.rate * seconds))
     stat_name = f"load-{uuid.uuid4().hex[:8]}.csv"
     cpu0 = 0.0
+    xacts0 = await db_transactions(settings)
     if step.middleware:
         await mw.start()
         assert mw.proc is not None
@@ -313,6 +332,8 @@ async def run_step(settings: Settings, sipp: Sipp, mw: Middleware, step: Step, s
     step.rss_mb = rss_mb(mw.proc.pid)
     step.agi_p99_ms = await mw.agi_p99_ms()
     mw.stop()
+    # (less the two this function's own reads take)
+    step.db_xacts_per_call = (await db_transactions(settings) - xacts0 - 2) / max(1, calls)
     found = await records(settings, since, agent_codes)
     step.completed = min(ok, found.good)
     step.fallback, step.wrong, step.why_wrong = found.fallback, found.wrong, found.why_wrong
@@ -413,7 +434,8 @@ async def main_async(args: argparse.Namespace) -> int:
                           f"{step.offered:5d} completed {step.completed:5d} failed {step.failed:4d} "
                           f"({step.causes()})  cpu/call {_fmt(step.cpu_ms_per_call, '.1f')} ms  "
                           f"asterisk/call {_fmt(step.asterisk_ms_per_call, '.1f')} ms  "
-                          f"rss {_fmt(step.rss_mb, '.0f')} MB  AGI p99 {_fmt(step.agi_p99_ms, '.2f')} ms", flush=True)
+                          f"rss {_fmt(step.rss_mb, '.0f')} MB  AGI p99 {_fmt(step.agi_p99_ms, '.2f')} ms  "
+                          f"db xacts/call {_fmt(step.db_xacts_per_call, '.1f')}", flush=True)
     ours = carried([s for s in steps if s.middleware])
     plain = carried([s for s in steps if not s.middleware])
     ratio = ours / plain if plain else float("nan")
