@@ -56,6 +56,10 @@ class AgentService:
         self._ami = ami
         self._events = events
         self._clock = clock
+        # Agents this service last moved into ringing (by AgentCalled, or by a reconcile): the only
+        # ones an idle-device QueueMemberStatus can move, so the others' cost no round trip. Only this
+        # node's queue events ring an agent through its Asterisk; after a restart, reconcile rebuilds it.
+        self._ringing: set[str] = set()
 
     async def on_event(self, event: AmiEvent) -> None:
         if event.name == "AgentLogin":
@@ -111,6 +115,7 @@ class AgentService:
             log.warning("agent.state_conflict", agent=code, action=event.value, was=agent.state.value,
                         now=now.state.value)
             raise AgentError(f"agent {code} became {now.state.value} meanwhile: {event.value} not applied")
+        self._note_ringing(code, new)
         log.info("agent.state", agent=code, action=event.value, state=new.value, reason=reason)
         await self._published(agent, new, reason)
         return new
@@ -152,6 +157,7 @@ class AgentService:
             written = await agent_store.set_state(conn, agent.id, new, reason, wrap_up_until, expected=agent.state)
         if not written:
             return False
+        self._note_ringing(agent.code, new)
         log.info("agent.state", agent=agent.code, state=new.value, reason=reason)
         await self._published(agent, new, reason)
         return True
@@ -166,20 +172,34 @@ class AgentService:
         moves = tracking.moves(event.name, event.get("status"))
         if not moves:
             return
+        if event.name == "QueueMemberStatus" and code not in self._ringing:
+            return  # it only ends a ring, and this node rang nobody by that name: no round trip
         async with self._pool.connection() as conn:
             moved = await agent_store.follow(conn, code, moves, event.name, event.at, event.get("queue"))
         if moved is None:
             return
-        log.info("agent.state", agent=moved.code, state=moved.state.value, reason=event.name)
+        await self._moved(moved, event.name)
+
+    async def _moved(self, moved: agent_store.Moved, reason: str) -> None:
+        self._note_ringing(moved.code, moved.state)
+        log.info("agent.state", agent=moved.code, state=moved.state.value, reason=reason)
         if self._events is not None:
             await self._events.publish("agent_state", {"tenant": moved.tenant_code, "agent": moved.code,
-                                                       "state": moved.state.value, "reason": event.name})
+                                                       "state": moved.state.value, "reason": reason})
+
+    def _note_ringing(self, code: str, state: AgentState) -> None:
+        if state is AgentState.RINGING:
+            self._ringing.add(code)
+        else:
+            self._ringing.discard(code)
 
     async def expire_wrap_ups(self, now: datetime) -> int:
+        """Make available every agent whose wrap-up is over (one statement for all of them)."""
         async with self._pool.connection() as conn:
-            done = await agent_store.wrap_ups_over(conn, now)
-        for agent in done:
-            await self._move(agent, next_state(agent.state, AgentEvent.WRAP_UP_DONE), "wrap-up over")
+            done = await agent_store.end_wrap_ups(conn, now, next_state(AgentState.WRAP_UP, AgentEvent.WRAP_UP_DONE),
+                                                  "wrap-up over")
+        for moved in done:
+            await self._moved(moved, "wrap-up over")
         return len(done)
 
     async def run_wrap_up_clock(self, interval_s: float = 0.5) -> None:
@@ -199,6 +219,7 @@ class AgentService:
             for _ in range(3):  # an event may move the agent between our read and write: read again
                 real = tracking.reconcile(agent.state, by_member.get(agent.code, []), agent.wrap_up_until, now)
                 if real is agent.state:
+                    self._note_ringing(agent.code, real)  # (a ring that outlived a restart ends by its event)
                     break
                 if await self._move(agent, real, f"reconciled (was {agent.state.value})", agent.wrap_up_until):
                     changed += 1

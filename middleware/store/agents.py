@@ -64,19 +64,20 @@ async def list_agents(conn: AsyncConnection) -> list[AgentRow]:
 
 async def set_state(conn: AsyncConnection, agent_id: int, state: AgentState, reason: str = "",
                     wrap_up_until: datetime | None = None, *, expected: AgentState | None = None) -> bool:
-    """Write the agent's state (and its history row); with ``expected``, only if the state is still
-    that one (compare-and-set: False when another writer moved the agent first)."""
-    async with conn.transaction():
-        cur = await conn.execute(
-            """UPDATE agents SET state = %s, state_reason = %s, state_since = now(), wrap_up_until = %s
-                WHERE id = %s AND (%s::text IS NULL OR state = %s)""",
-            (state.value, reason, wrap_up_until, agent_id, expected and expected.value, expected and expected.value))
-        if cur.rowcount == 0:
-            return False
-        await conn.execute(
-            "INSERT INTO agent_state_history (agent_id, state, reason) VALUES (%s, %s, %s)",
-            (agent_id, state.value, reason))
-    return True
+    """Write the agent's state and its history row in one statement (one round trip, atomic by
+    itself); with ``expected``, only if the state is still that one (compare-and-set: False when
+    another writer moved the agent first)."""
+    cur = await conn.execute(
+        """WITH moved AS (
+               UPDATE agents SET state = %(state)s::text, state_reason = %(reason)s::text, state_since = now(),
+                      wrap_up_until = %(until)s::timestamptz
+                WHERE id = %(id)s AND (%(expected)s::text IS NULL OR state = %(expected)s::text)
+               RETURNING id)
+           INSERT INTO agent_state_history (agent_id, state, reason)
+           SELECT id, %(state)s::text, %(reason)s::text FROM moved""",
+        {"state": state.value, "reason": reason, "until": wrap_up_until, "id": agent_id,
+         "expected": expected and expected.value})
+    return cur.rowcount == 1
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,20 @@ async def follow(conn: AsyncConnection, code: str, moves: Mapping[AgentState, Ag
     return None if row is None else Moved(row[0], row[1], AgentState(row[2]))
 
 
-async def wrap_ups_over(conn: AsyncConnection, now: datetime) -> list[AgentRow]:
-    cur = await conn.execute(_AGENT_SELECT + " WHERE a.state = 'wrap_up' AND a.wrap_up_until <= %s", (now,))
-    return [_agent(row) for row in await cur.fetchall()]
+async def end_wrap_ups(conn: AsyncConnection, now: datetime, new: AgentState, reason: str) -> list[Moved]:
+    """Every agent whose wrap-up is over at ``now`` moved to ``new``, with their history rows, in one
+    statement: the clock's tick costs one round trip however many agents it frees."""
+    cur = await conn.execute(
+        """WITH moved AS (
+               UPDATE agents a SET state = %(new)s::text, state_reason = %(reason)s::text, state_since = now(),
+                      wrap_up_until = NULL
+                WHERE a.state = 'wrap_up' AND a.wrap_up_until <= %(now)s
+               RETURNING a.id, a.code, a.tenant_id, a.state),
+                history AS (INSERT INTO agent_state_history (agent_id, state, reason)
+                            SELECT id, state, %(reason)s::text FROM moved)
+           SELECT moved.code, t.code, moved.state FROM moved JOIN tenants t ON t.id = moved.tenant_id
+            ORDER BY moved.code""", {"now": now, "new": new.value, "reason": reason})
+    return [Moved(row[0], row[1], AgentState(row[2])) for row in await cur.fetchall()]
 
 
 async def memberships(conn: AsyncConnection, agent_code: str | None = None,

@@ -86,6 +86,14 @@ async def test_ringall_rings_everyone_and_records_one_call(desk, sipp) -> None:
     async with service.pool.connection() as conn:
         cur = await conn.execute("SELECT count(*) FROM calls WHERE queue = %s", (TEST_QUEUE,))
         assert (await cur.fetchone())[0] == 1
+    # The two who did not answer: their ring ends when their phone goes idle (QueueMemberStatus).
+    await wait_until(lambda: all_available(service), 15, "every agent free")
+    async with service.pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT a.code FROM agent_state_history h JOIN agents a ON a.id = h.agent_id
+                WHERE h.state = 'available' AND h.reason = 'QueueMemberStatus' ORDER BY a.code""")
+        ended = [r[0] for r in await cur.fetchall()]
+    assert len(ended) == 2 and call["agent_code"] not in ended
 
 
 async def test_linear_always_offers_the_first_member(desk, sipp) -> None:
