@@ -36,7 +36,7 @@ def encode(kind: str, payload: dict[str, Any], at: datetime) -> str:
     body = {"kind": kind, "at": at.isoformat(), **payload}
     text = json.dumps(body, default=str, separators=(",", ":"))
     path = list(body.get("ivr_path") or [])
-    while len(text.encode()) > NOTIFY_LIMIT and path:
+    while len(text) > NOTIFY_LIMIT and path:  # (json.dumps escapes to ASCII: characters are bytes)
         path = path[len(path) // 2 + 1:] if len(path) > 1 else []
         body["ivr_path"] = path
         body["ivr_path_trimmed"] = True
@@ -87,7 +87,8 @@ class EventStream:
 
     async def publish(self, kind: str, payload: dict[str, Any], at: datetime | None = None) -> None:
         text = encode(kind, {**payload, "origin": self.origin}, at or datetime.now(UTC))
-        self._deliver(json.loads(text))
+        if self._subscribers:  # (as JSON would carry it to another process: dates as text)
+            self._deliver(json.loads(text))
         self.published += 1
         if self._pool is None:
             return
@@ -133,7 +134,10 @@ class EventStream:
         while True:
             try:
                 log.info("events.relay_starting")
+                own = f'"origin":"{self.origin}"'  # (JSON escapes any quote inside a value: only the key matches)
                 async for payload in notifications.listen(url, CHANNEL):
+                    if own in payload:
+                        continue  # this process's own, delivered when published: not parsed again
                     with contextlib.suppress(ValueError):
                         event = json.loads(payload)
                         if isinstance(event, dict) and event.get("origin") != self.origin:

@@ -48,3 +48,32 @@ async def test_a_calls_burst_spread_over_a_few_milliseconds_goes_in_one_notify(d
     finally:
         await listener.close()
         await pool.close()
+
+
+async def test_the_relay_delivers_another_processs_events_once_and_its_own_not_again(db_url: str) -> None:
+    pool = await open_pool(db_url, min_size=1, max_size=2)
+    ours = EventStream(pool, collect_s=0)
+    other = EventStream(pool, collect_s=0)  # the CLI, another node
+    local = ours.subscribe()
+    relay = asyncio.create_task(ours.relay(db_url))
+    try:
+        async def relay_listening() -> None:  # until a probe from the other origin comes back
+            while local.empty():
+                await other.publish("probe", {})
+                await other.flush()
+                await asyncio.sleep(0.1)
+        await asyncio.wait_for(relay_listening(), 10)
+        # A caller's text that spells our marker is escaped inside its value: still another's event.
+        await other.publish("screen_pop", {"customer": f'x","origin":"{ours.origin}'})
+        await ours.publish("agent_state", {"agent": "3001"})
+        await other.flush()
+        await ours.flush()
+        await asyncio.sleep(1)  # our own NOTIFY has come back through the relay by now
+        got = [local.get_nowait() for _ in range(local.qsize())]
+        kinds = [e["kind"] for e in got if e["kind"] != "probe"]
+        assert sorted(kinds) == ["agent_state", "screen_pop"]  # each once: ours not a second time
+        pop = next(e for e in got if e["kind"] == "screen_pop")
+        assert pop["origin"] == other.origin and pop["customer"] == f'x","origin":"{ours.origin}'
+    finally:
+        relay.cancel()
+        await pool.close()
