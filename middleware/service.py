@@ -31,6 +31,7 @@ from middleware.cdr.journal import Journal
 from middleware.cdr.service import CdrService
 from middleware.clock import system_clock
 from middleware.config import Settings, clock_of
+from middleware.config_cache import ConfigCache
 from middleware.dialer.service import DialerService
 from middleware.dialing.service import DialingGate
 from middleware.dispatch import EventDispatch
@@ -90,6 +91,7 @@ class Service:
         self.ami: AmiClient | None = None
         self.agents: AgentService | None = None
         self.ivr: IvrService | None = None
+        self.config_cache: ConfigCache | None = None
         self.overflow: OverflowService | None = None
         self.callbacks: CallbackService | None = None
         self.announcer: Announcer | None = None
@@ -123,7 +125,9 @@ class Service:
                                    on_login=self.resync, watchdog_interval=s.ami_watchdog_interval)
         agents = self.agents = AgentService(pool, ami, events, clock)
         queue_state = QueueState(pool, ami)
-        self.ivr = IvrService(pool, self.flow_clock, events, queue_state, self.gate, db)
+        config = self.config_cache = ConfigCache()
+        self.supervisor.start("config-cache", lambda: config.watch(s.database_url))
+        self.ivr = IvrService(pool, self.flow_clock, events, queue_state, self.gate, db, config)
         overflow = self.overflow = OverflowService(pool, ami, queue_state)
         callbacks = self.callbacks = CallbackService(pool, ami, self.gate, clock, db)
         announcer = self.announcer = Announcer(pool, ami, queue_state, clock)

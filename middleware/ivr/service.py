@@ -26,8 +26,10 @@ from middleware.announcements.service import say_wait
 from middleware.callbacks import rules as callback_rules
 from middleware.callbacks import service as callbacks
 from middleware.clock import Clock
+from middleware.config_cache import ConfigCache
 from middleware.dialing.policy import DialingPolicy, NumberRefused, judge
 from middleware.dialing.service import DialingGate
+from middleware.directory import DidRow, QueueRow
 from middleware.event_stream import EventStream
 from middleware.health import DatabaseHealth
 from middleware.ivr import engine
@@ -55,8 +57,11 @@ class IvrService:
 
     def __init__(self, pool: Pool, clock: Clock, events: EventStream,
                  queue_state: QueueState | None = None, gate: DialingGate | None = None,
-                 db: DatabaseHealth | None = None) -> None:
+                 db: DatabaseHealth | None = None, config: ConfigCache | None = None) -> None:
         self._pool = pool
+        # DIDs and queues as the first AGI step reads them, until they change (a cache that is not
+        # watching keeps nothing: every call reads them).
+        self._config = config or ConfigCache()
         self._db = db
         self._clock = clock
         self._events = events
@@ -99,8 +104,7 @@ class IvrService:
         request = session.request
         did = request.query.get("did") or (await session.get_variable(cc.CC_DID)) or ""
         linkedid = request.query.get("linkedid") or request.uniqueid
-        async with self._connection() as conn:
-            entry = await flows.did_entry(conn, did)
+        entry = await self._config.get(("did", did), lambda: self._did_entry(did))
         if entry is None:
             log.warning("ivr.unknown_did", did=did)
             await session.set_variable(cc.CC_AGI_ERROR, f"unknown DID {did}")
@@ -239,13 +243,20 @@ class IvrService:
         variables = {cc.CC_QUEUE: queue}
         if priority is not None:
             variables[cc.QUEUE_PRIO] = str(priority)
-        async with self._connection() as conn:
-            row = await tenants.get_queue(conn, queue)
+        row = await self._config.get(("queue", queue), lambda: self._queue(queue))
         if row is not None and row.widen_steps:
             first = initial_max_penalty([WidenStep(s, p) for s, p in row.widen_steps])
             if first is not None:
                 variables[cc.QUEUE_MAX_PENALTY] = str(first)  # the rule's first step, from the first ring
         return variables
+
+    async def _did_entry(self, did: str) -> tuple[DidRow, datetime | None] | None:
+        async with self._connection() as conn:
+            return await flows.did_entry(conn, did)
+
+    async def _queue(self, name: str) -> QueueRow | None:
+        async with self._connection() as conn:
+            return await tenants.get_queue(conn, name)
 
     async def _route(self, session: AgiSession, route: str, variables: dict[str, str]) -> None:
         for name, value in variables.items():
