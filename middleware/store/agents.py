@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,24 +91,41 @@ class Moved:
     state: AgentState
 
 
+@functools.lru_cache(maxsize=64)
+def _follow_sql(moves: tuple[tuple[AgentState, AgentState], ...]) -> str:
+    """The statement for one set of moves, with the states written in (our own enum values, no caller
+    text): no arrays to encode per event, and one prepared statement per kind of event."""
+    for old, new in moves:
+        assert _STATE_WORD.fullmatch(old.value) and _STATE_WORD.fullmatch(new.value)
+    cases = " ".join(f"WHEN '{old.value}' THEN '{new.value}'" for old, new in moves)
+    into_wrap_up = " ".join(f"WHEN '{old.value}'" for old, new in moves if new is AgentState.WRAP_UP)
+    until = (f"""CASE a.state {into_wrap_up} THEN %(at)s + make_interval(
+                 secs => coalesce((SELECT wrapup_s FROM queues WHERE name = %(queue)s), 0)) END"""
+             if into_wrap_up else "NULL")
+    return f"""WITH moved AS (
+                    UPDATE agents a SET state = CASE a.state {cases} END, state_reason = %(reason)s,
+                           state_since = now(), wrap_up_until = {until}
+                     WHERE a.code = %(code)s AND a.state IN ({", ".join(f"'{old.value}'" for old, _ in moves)})
+                    RETURNING a.id, a.code, a.tenant_id, a.state),
+                history AS (INSERT INTO agent_state_history (agent_id, state, reason)
+                            SELECT id, state, %(reason)s FROM moved)
+           SELECT moved.code, t.code, moved.state FROM moved JOIN tenants t ON t.id = moved.tenant_id"""
+
+
+_STATE_WORD = re.compile(r"[a-z_]+")
+
+
 async def follow(conn: AsyncConnection, code: str, moves: Mapping[AgentState, AgentState], reason: str,
                  at: datetime, wrap_up_queue: str = "") -> Moved | None:
     """Move agent ``code`` by ``moves`` (its current state -> the next) in one statement, with its
     history row; a move into wrap_up ends ``wrap_up_queue``'s wrap-up after ``at``. None when the
     agent is unknown or in none of the moves' states (the state is the compare-and-set)."""
-    cur = await conn.execute(
-        """WITH m AS (SELECT unnest(%(old)s::text[]) AS old, unnest(%(new)s::text[]) AS new),
-                moved AS (
-                    UPDATE agents a SET state = m.new, state_reason = %(reason)s, state_since = now(),
-                           wrap_up_until = CASE WHEN m.new = 'wrap_up' THEN %(at)s + make_interval(
-                               secs => coalesce((SELECT wrapup_s FROM queues WHERE name = %(queue)s), 0)) END
-                      FROM m WHERE a.code = %(code)s AND a.state = m.old
-                    RETURNING a.id, a.code, a.tenant_id, a.state),
-                history AS (INSERT INTO agent_state_history (agent_id, state, reason)
-                            SELECT id, state, %(reason)s FROM moved)
-           SELECT moved.code, t.code, moved.state FROM moved JOIN tenants t ON t.id = moved.tenant_id""",
-        {"old": [s.value for s in moves], "new": [s.value for s in moves.values()], "reason": reason,
-         "at": at, "queue": wrap_up_queue, "code": code})
+    if not moves:
+        return None
+    params: dict[str, Any] = {"reason": reason, "code": code}
+    if AgentState.WRAP_UP in moves.values():
+        params |= {"at": at, "queue": wrap_up_queue}
+    cur = await conn.execute(_follow_sql(tuple(moves.items())), params)
     row = await cur.fetchone()
     return None if row is None else Moved(row[0], row[1], AgentState(row[2]))
 
