@@ -24,14 +24,23 @@ def tables(url: str) -> set[str]:
     return {r[0] for r in rows} - {"alembic_version"}
 
 
+def config_triggers(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE '%_config_changed'").fetchall()
+    return {r[0] for r in rows}
+
+
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0013"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0014"
+    assert config_triggers(db_url) == {f"{t}_config_changed" for t in ("tenants", "dids", "ivr_flows", "queues")}
+    database.downgrade(db_url, "0013")
+    assert config_triggers(db_url) == set() and tables(db_url) == TABLES
     database.downgrade(db_url, "0001")
     assert tables(db_url) == TABLES_0001 and database.current_revision(db_url) == "0001"
     database.downgrade(db_url, "base")
     assert tables(db_url) == set() and database.current_revision(db_url) is None
     database.upgrade(db_url)
-    assert tables(db_url) == TABLES
+    assert tables(db_url) == TABLES and len(config_triggers(db_url)) == 4
 
 
 def cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
