@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import math
 import os
 import signal
 import subprocess
@@ -77,6 +78,7 @@ class Step:
     rss_mb: float | None = None
     agi_p99_ms: float | None = None
     db_xacts_per_call: float | None = None
+    notify_per_call: float | None = None  # NOTIFY statements of the live events (part of the xacts)
 
     @property
     def failed(self) -> int:
@@ -145,15 +147,17 @@ class Middleware:
         except (aiohttp.ClientError, TimeoutError):
             return None
 
-    async def agi_p99_ms(self) -> float | None:
+    async def metrics(self) -> dict[str, float]:
+        """The service's /metrics samples, by name with their labels (``name{label="v"}``)."""
         url = f"http://{self.settings.http_host}:{self.settings.http_port}/metrics"
         async with aiohttp.ClientSession() as http, http.get(url) as r:
             text = await r.text()
+        out = {}
         for line in text.splitlines():
-            if line.startswith('callcenter_agi_turnaround_seconds{quantile="0.99"}'):
-                value = float(line.split()[-1])
-                return None if value != value else value * 1000
-        return None
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
 
     def stop(self) -> None:
         self.stop_profile()
@@ -330,7 +334,10 @@ async def run_step(settings: Settings, sipp: Sipp, mw: Middleware, step: Step, s
     mw.stop_profile()
     cpu = cpu_seconds(mw.proc.pid) - cpu0
     step.rss_mb = rss_mb(mw.proc.pid)
-    step.agi_p99_ms = await mw.agi_p99_ms()
+    metrics = await mw.metrics()
+    p99 = metrics.get('callcenter_agi_turnaround_seconds{quantile="0.99"}', math.nan)
+    step.agi_p99_ms = None if math.isnan(p99) else p99 * 1000
+    step.notify_per_call = metrics.get("callcenter_events_notify_statements_total", math.nan) / max(1, calls)
     mw.stop()
     # (less the two this function's own reads take)
     step.db_xacts_per_call = (await db_transactions(settings) - xacts0 - 2) / max(1, calls)
@@ -435,7 +442,8 @@ async def main_async(args: argparse.Namespace) -> int:
                           f"({step.causes()})  cpu/call {_fmt(step.cpu_ms_per_call, '.1f')} ms  "
                           f"asterisk/call {_fmt(step.asterisk_ms_per_call, '.1f')} ms  "
                           f"rss {_fmt(step.rss_mb, '.0f')} MB  AGI p99 {_fmt(step.agi_p99_ms, '.2f')} ms  "
-                          f"db xacts/call {_fmt(step.db_xacts_per_call, '.1f')}", flush=True)
+                          f"db xacts/call {_fmt(step.db_xacts_per_call, '.1f')} "
+                          f"(NOTIFY {_fmt(step.notify_per_call, '.1f')})", flush=True)
     ours = carried([s for s in steps if s.middleware])
     plain = carried([s for s in steps if not s.middleware])
     ratio = ours / plain if plain else float("nan")

@@ -105,6 +105,9 @@ def metrics(p: Parts) -> list[Sample]:
     if p.events is not None:
         out.append(Sample("callcenter_events_published_total", "counter", "live events published",
                           p.events.published))
+        out.append(Sample("callcenter_events_notify_statements_total", "counter",
+                          "NOTIFY round trips that carried the live events to other processes",
+                          p.events.notify_batches))
         out.append(Sample("callcenter_events_notify_lost_total", "counter",
                           "live events that never reached other processes (outbox full, NOTIFY refused)",
                           p.events.notify_lost))

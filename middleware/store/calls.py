@@ -105,9 +105,13 @@ def _values(r: CallRecord) -> tuple[Any, ...]:
 
 
 async def save_records(conn: AsyncConnection, records: list[CallRecord]) -> None:
-    """Write finished records in one transaction: a few as pipelined upserts; a batch by COPY into the
-    session's staging table and one merge."""
+    """Write finished records in one transaction: one record as one statement (atomic on its own: no
+    BEGIN and COMMIT round trips, the usual case below a few calls a second); a few as pipelined
+    upserts; a batch by COPY into the session's staging table and one merge."""
     if not records:
+        return
+    if len(records) == 1 and conn.autocommit:  # (without autocommit, conn.transaction() is what commits)
+        await conn.execute(_UPSERT_RECORD, (records[0].did, *_values(records[0])))
         return
     async with conn.transaction(), conn.cursor() as cur:
         if len(records) < COPY_FROM:

@@ -26,19 +26,53 @@ class Search:
     limit: int = 100
 
 
+@dataclass(frozen=True)
+class NewRecording:
+    """A recording file to index, with what its call record says of it."""
+    linkedid: str
+    tenant: str
+    path: str
+    info: MediaInfo
+    started_at: datetime | None
+    agent: str | None
+    queue: str | None
+    caller: str
+    disposition: str
+    campaign: str | None = None
+
+    def values(self) -> tuple[Any, ...]:
+        return (self.linkedid, self.tenant, self.path, self.info.format, self.started_at, self.info.duration_s,
+                self.info.size_bytes, self.info.sha256, self.agent, self.queue, self.campaign, self.caller,
+                self.disposition)
+
+
+_NEW_ROW = "(%s, (SELECT id FROM tenants WHERE code = %s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_INSERT = """INSERT INTO recordings (linkedid, tenant_id, path, format, started_at, duration_s, size_bytes, sha256,
+                                    agent_code, queue, campaign, caller_number, disposition)
+             VALUES {rows} ON CONFLICT (path) DO NOTHING RETURNING id"""
+ADD_MANY_ROWS = 100  # recordings per statement at most
+
+
 async def add(conn: AsyncConnection, *, linkedid: str, tenant: str, path: str, info: MediaInfo,
               started_at: datetime | None, agent: str | None, queue: str | None, caller: str,
               disposition: str, campaign: str | None = None) -> int | None:
     """Index a recording; a file already indexed is left as it is (None)."""
-    cur = await conn.execute(
-        """INSERT INTO recordings (linkedid, tenant_id, path, format, started_at, duration_s, size_bytes, sha256,
-                                   agent_code, queue, campaign, caller_number, disposition)
-           VALUES (%s, (SELECT id FROM tenants WHERE code = %s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (path) DO NOTHING RETURNING id""",
-        (linkedid, tenant, path, info.format, started_at, info.duration_s, info.size_bytes, info.sha256,
-         agent, queue, campaign, caller, disposition))
+    new = NewRecording(linkedid, tenant, path, info, started_at, agent, queue, caller, disposition, campaign)
+    cur = await conn.execute(_INSERT.format(rows=_NEW_ROW), new.values())
     row = await cur.fetchone()
     return None if row is None else int(row[0])
+
+
+async def add_many(conn: AsyncConnection, new: list[NewRecording]) -> int:
+    """Index recordings, ``ADD_MANY_ROWS`` to a statement (each statement atomic on its own); files already
+    indexed (also twice in ``new``) are left as they are. Returns how many rows were added."""
+    added = 0
+    for i in range(0, len(new), ADD_MANY_ROWS):
+        chunk = new[i:i + ADD_MANY_ROWS]
+        cur = await conn.execute(_INSERT.format(rows=", ".join([_NEW_ROW] * len(chunk))),
+                                 [v for n in chunk for v in n.values()])
+        added += len(await cur.fetchall())
+    return added
 
 
 _COLUMNS = """r.id, r.linkedid, t.code AS tenant, r.path, r.format, r.started_at, r.duration_s, r.size_bytes,

@@ -1,5 +1,6 @@
-"""Finished call records reach ``calls`` the same way by either write path: a few at a time as
-pipelined upserts, a batch by COPY into the staging table and one merge."""
+"""Finished call records reach ``calls`` the same way by every write path: one record as one statement,
+a few at a time as pipelined upserts in a transaction, a batch by COPY into the staging table and one
+merge."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def record(linkedid: str, **changes: object) -> CallRecord:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-async def written(db_url: str, batch: list[CallRecord], one_by_one: bool) -> list[tuple[object, ...]]:
+async def written(db_url: str, batch: list[CallRecord], per_write: int) -> list[tuple[object, ...]]:
     pool = await open_pool(db_url, min_size=1, max_size=1)
     try:
         async with pool.connection() as conn:
@@ -45,11 +46,8 @@ async def written(db_url: str, batch: list[CallRecord], one_by_one: bool) -> lis
                                    facts=IvrFacts("main", "queue acme-support", "2", (), "en", None, None, None, (),
                                                   None))
             await calls.record_outbound(conn, "out", row[0], "spring", "12125550777")
-            if one_by_one:
-                for r in batch:
-                    await calls.save_records(conn, [r])
-            else:
-                await calls.save_records(conn, batch)
+            for i in range(0, len(batch), per_write):
+                await calls.save_records(conn, batch[i:i + per_write])
             cur = await conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls ORDER BY linkedid")
             rows = await cur.fetchall()
             return [(*(v for k, v in zip(COLUMNS, r, strict=True) if k != "tenant_id"), r[1] is not None)
@@ -70,9 +68,10 @@ async def test_copy_and_upsert_paths_agree(db_url: str) -> None:
         record("elsewhere", did="5559999"),  # a DID no tenant owns: no tenant
     ]
     assert len(batch) >= calls.COPY_FROM
-    staged = await written(db_url, batch, one_by_one=False)
-    alone = await written(db_url, batch, one_by_one=True)
-    assert staged == alone
+    staged = await written(db_url, batch, per_write=len(batch))
+    alone = await written(db_url, batch, per_write=1)
+    pipelined = await written(db_url, batch, per_write=3)
+    assert staged == alone == pipelined
     by_id = {r[0]: r for r in staged}
     assert len(staged) == calls.COPY_FROM + 5 + 5
     assert by_id["ivr"][2] == "12125550199" and by_id["ivr"][-2] == "2"

@@ -12,7 +12,10 @@ from typing import Any
 import psycopg
 
 from middleware.agents.state import AgentEvent
+from middleware.recordings.media import MediaInfo
 from middleware.runtime.demo_tenant import AGENTS
+from middleware.store import recordings
+from middleware.store.database import open_pool
 from tests.integration.conftest import TEST_DID, call_record, cli, wait_until
 
 ALICE = AGENTS[0]
@@ -143,3 +146,32 @@ async def test_callers_hear_the_consent_prompt_before_anything_and_the_call_is_r
     first_prompt = next(i for i, line in enumerate(mine) if "Playing 'conf-now-recording" in line)
     assert first_prompt < first_queue
     assert await wait_until(lambda: _recording(db_url, call["linkedid"]), 20, "the recording indexed")
+
+
+async def test_add_many_indexes_new_files_once_each_with_their_tenant(db_url) -> None:
+    """One statement for many files: a file already indexed, or twice in the batch, is added once; the
+    tenant comes from its code (none for a code no tenant has)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO tenants (code, name) VALUES ('acme', 'Acme')")
+    info = MediaInfo(format="wav", duration_s=4.5, size_bytes=72_044, sha256="ab" * 32)
+
+    def new(linkedid: str, path: str, tenant: str = "acme") -> recordings.NewRecording:
+        return recordings.NewRecording(linkedid, tenant, path, info, None, "1001", "acme-support", "12125550100",
+                                       "answered")
+
+    pool = await open_pool(db_url, min_size=1, max_size=1)
+    try:
+        async with pool.connection() as conn:
+            assert await recordings.add(conn, **vars(new("a", "/r/acme/a.wav"))) is not None
+            batch = [new("a", "/r/acme/a.wav"), new("b", "/r/acme/b.wav"), new("b", "/r/acme/b.wav"),
+                     new("c", "/r/ghost/c.wav", tenant="ghost")]
+            batch += [new(f"n{i}", f"/r/acme/n{i}.wav") for i in range(recordings.ADD_MANY_ROWS)]  # two statements
+            assert await recordings.add_many(conn, batch) == 2 + recordings.ADD_MANY_ROWS
+    finally:
+        await pool.close()
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT r.linkedid, t.code, r.duration_s, r.sha256 FROM recordings r "
+                            "LEFT JOIN tenants t ON t.id = r.tenant_id WHERE r.linkedid IN ('a', 'b', 'c') "
+                            "ORDER BY r.linkedid").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("a", "acme"), ("b", "acme"), ("c", None)]
+    assert float(rows[1][2]) == 4.5 and rows[1][3] == "ab" * 32
