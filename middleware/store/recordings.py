@@ -50,6 +50,7 @@ _NEW_ROW = "(%s, (SELECT id FROM tenants WHERE code = %s), %s, %s, %s, %s, %s, %
 _INSERT = """INSERT INTO recordings (linkedid, tenant_id, path, format, started_at, duration_s, size_bytes, sha256,
                                     agent_code, queue, campaign, caller_number, disposition)
              VALUES {rows} ON CONFLICT (path) DO NOTHING RETURNING id"""
+_INSERT_ONE = _INSERT.format(rows=_NEW_ROW)
 ADD_MANY_ROWS = 100  # recordings per statement at most
 
 
@@ -58,7 +59,7 @@ async def add(conn: AsyncConnection, *, linkedid: str, tenant: str, path: str, i
               disposition: str, campaign: str | None = None) -> int | None:
     """Index a recording; a file already indexed is left as it is (None)."""
     new = NewRecording(linkedid, tenant, path, info, started_at, agent, queue, caller, disposition, campaign)
-    cur = await conn.execute(_INSERT.format(rows=_NEW_ROW), new.values())
+    cur = await conn.execute(_INSERT_ONE, new.values())
     row = await cur.fetchone()
     return None if row is None else int(row[0])
 
