@@ -37,6 +37,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -236,12 +237,20 @@ class Records:
     why_wrong: dict[str, int] = field(default_factory=dict)  # "disposition=abandoned" -> calls
 
 
-def wrong_causes(rows: list[tuple[str | None, str | None, str | None, bool]]) -> dict[str, int]:
-    """Each wrong record's first column off its expected value: disposition, digits, queue, agent."""
+def ivr_tail(path: list[dict[str, Any]] | None) -> str:
+    """Where a caller was in the IVR: the last two steps as node:outcome ("main_menu:timeout")."""
+    steps = [f"{s.get('node')}:{s.get('outcome') or s.get('input') or '-'}" for s in (path or [])[-2:]]
+    return ">".join(steps) or "no IVR step"
+
+
+def wrong_causes(rows: list[tuple[str | None, str | None, str | None, bool, list[dict[str, Any]] | None]],
+                 ) -> dict[str, int]:
+    """Each wrong record's first column off its expected value: disposition (with where in the IVR the
+    call was when it was not answered), digits, queue, agent."""
     causes: dict[str, int] = {}
-    for disposition, digits, queue, known_agent in rows:
+    for disposition, digits, queue, known_agent, path in rows:
         if disposition != "answered":
-            cause = f"disposition={disposition}"
+            cause = f"disposition={disposition} at {ivr_tail(path)}"
         elif digits != "2":
             cause = f"ivr_digits={digits}"
         elif queue != "acme-support":
@@ -292,7 +301,7 @@ async def records(settings: Settings, since: float, agent_codes: list[str]) -> R
             found = Records(good, fallback, incomplete, wrong, total)
             if found.wrong:
                 cur = await conn.execute(
-                    """SELECT disposition, ivr_digits, queue, coalesce(agent_code = ANY(%s), false)
+                    """SELECT disposition, ivr_digits, queue, coalesce(agent_code = ANY(%s), false), ivr_path
                          FROM calls WHERE started_at >= to_timestamp(%s) AND direction = 'inbound' AND complete
                           AND NOT ivr_fallback AND NOT (disposition = 'answered' AND ivr_digits = '2'
                           AND queue = 'acme-support' AND coalesce(agent_code = ANY(%s), false))""",

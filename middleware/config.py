@@ -24,6 +24,7 @@ from typing import Any
 
 from psycopg.conninfo import make_conninfo
 
+from middleware.event_loop import EVENT_LOOPS
 from middleware.security.auth_failures import parse_networks
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +85,7 @@ class Settings:
     recordings_dir: Path | None = None
     log_level: str = "info"
     log_format: str = "json"
+    event_loop: str = "uvloop"  # or "asyncio" (middleware/event_loop.py)
     db_pool_min: int = 1
     db_pool_max: int = 10
     # A fixed instant (ISO 8601 with offset) the IVR's schedules see instead of the real time:
@@ -149,6 +151,7 @@ _ENV_NAMES: dict[str, str] = {
     "recordings_dir": "RECORDINGS_DIR",
     "log_level": "LOG_LEVEL",
     "log_format": "LOG_FORMAT",
+    "event_loop": "EVENT_LOOP",
     "db_pool_min": "DB_POOL_MIN",
     "db_pool_max": "DB_POOL_MAX",
     "clock": "CALLCENTER_CLOCK",
@@ -260,4 +263,6 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None =
             raise ConfigError(f"{name}: {exc}") from None
     if settings.log_format not in ("json", "console"):
         raise ConfigError(f"LOG_FORMAT must be json or console, not {settings.log_format!r}")
+    if settings.event_loop not in EVENT_LOOPS:
+        raise ConfigError(f"EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, not {settings.event_loop!r}")
     return settings

@@ -9,7 +9,7 @@ a protocol error. A ``HANGUP`` line is remembered whenever it comes, never taken
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from typing import Protocol, cast
 
 from middleware.agi.protocol import HANGUP_LINE, AgiProtocolError, reply_is_complete
 
@@ -50,9 +50,9 @@ class AgiConnection(asyncio.Protocol):
     # -- asyncio callbacks --
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.peer = transport.get_extra_info("peername")
+        # A stream transport (uvloop's is not an asyncio.Transport subclass, hence the cast, not a check).
+        self.transport = cast(asyncio.Transport, transport)
+        self.peer = self.transport.get_extra_info("peername")
         if not self._owner.connection_opened(self):
             self._header = None
             transport.close()

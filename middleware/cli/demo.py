@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import subprocess
 
 from middleware.ami.client import AmiUnavailable
 from middleware.cli.common import CliError, print_table
 from middleware.config import Settings
+from middleware.event_loop import run as run_on
 from middleware.runtime import asterisk, demo, postgres, rootfs
 from middleware.runtime.sipp import SippError
 from middleware.store import database
@@ -28,7 +28,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         database.upgrade(settings.database_url)
         print(f"database {database.database_name(settings.database_url)} at revision "
               f"{database.current_revision(settings.database_url)}")
-        report = asyncio.run(demo.run(settings))
+        report = run_on(demo.run(settings), settings.event_loop)  # the service on the loop serve uses
     except (postgres.PostgresError, rootfs.RootfsError, database.DatabaseUnavailable, asterisk.AsteriskError,
             AmiUnavailable, SippError, subprocess.CalledProcessError, OSError) as exc:
         raise CliError(f"demo failed: {exc}") from exc

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from middleware.ami.client import AmiUnavailable
 from middleware.cli.common import CliError
 from middleware.config import Settings
+from middleware.event_loop import run as run_on
 from middleware.service import PARTS, run
 
 
@@ -25,7 +25,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if unknown or not only:
         raise CliError(f"--only takes some of {', '.join(PARTS)}; got {args.only!r}")
     try:
-        asyncio.run(run(settings, only))
+        run_on(run(settings, only), settings.event_loop)
     except AmiUnavailable as exc:
         raise CliError(str(exc)) from exc
     except OSError as exc:

@@ -1,7 +1,9 @@
+import asyncio
 from pathlib import Path
 
 import pytest
 
+from middleware import event_loop
 from middleware.config import ConfigError, load_settings
 
 
@@ -54,6 +56,7 @@ def test_secret_files_must_be_private(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("env", "message"), [
     ({"AGI_PORT": "many"}, "agi_port"),
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+    ({"EVENT_LOOP": "trio"}, "EVENT_LOOP must be one of uvloop, asyncio, not 'trio'"),
     ({"CALLCENTER_CONFIG": "/nonexistent.toml"}, "does not exist"),
 ])
 def test_bad_settings_are_named(env: dict[str, str], message: str) -> None:
@@ -66,3 +69,13 @@ def test_unknown_toml_key(tmp_path: Path) -> None:
     toml.write_text("agi_prot = 1\n")
     with pytest.raises(ConfigError, match="unknown setting 'agi_prot'"):
         load_settings(env={}, toml_path=toml)
+
+
+@pytest.mark.parametrize("kind", ["uvloop", "asyncio"])
+def test_serve_runs_on_the_event_loop_named(kind: str) -> None:
+    assert load_settings(env={"AMI_SECRET": "x", "EVENT_LOOP": kind}).event_loop == kind
+
+    async def which() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert event_loop.run(which(), kind).startswith(kind)
