@@ -31,6 +31,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from middleware.config import Settings
+from middleware.event_loop import EVENT_LOOPS
+
 HEADER = (b"agi_network: yes\nagi_network_script: ivr\nagi_request: agi://127.0.0.1/ivr\n"
           b"agi_channel: PJSIP/carrier-sim-00000001\nagi_language: en\nagi_type: PJSIP\n"
           b"agi_uniqueid: 1795375420.4\nagi_callerid: 12125550101\nagi_calleridname: Customer\n"
@@ -126,11 +129,14 @@ def _same_gc() -> None:
     tune_gc()
 
 
-def serve(kind: str, port: int, ready: Any) -> None:
+def serve(kind: str, port: int, ready: Any, loop: str) -> None:
+    """One server on core 0, on the event loop named (every server on the same one)."""
+    from middleware.event_loop import run
+
     _pin(0)
     _raise_fd_limit()
     runner = {"ours": _serve_ours, "panoramisk": _serve_panoramisk, "ceiling": _serve_ceiling}[kind]
-    asyncio.run(runner(port, ready))
+    run(runner(port, ready), loop)
 
 
 # -- the load generator: fake Asterisk --
@@ -236,6 +242,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=24573)
     parser.add_argument("--think-ms", type=float, default=100.0,
                         help="paced run: Asterisk's delay before each reply (a prompt playing), default 100")
+    parser.add_argument("--loop", default=Settings.event_loop, choices=EVENT_LOOPS,
+                        help="the event loop every server runs on (default: the one `callcenter serve` uses)")
     parser.add_argument("--paced-level", type=int, default=500, help="concurrent sessions of the paced run")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
@@ -249,7 +257,7 @@ def main() -> int:
         # Readiness is signalled, not probed: an empty probe connection alone freezes panoramisk's
         # server (its handler spins on EOF), which is why we have our own.
         ready = ctx.Event()
-        proc = ctx.Process(target=serve, args=(kind, port, ready), daemon=True)
+        proc = ctx.Process(target=serve, args=(kind, port, ready, args.loop), daemon=True)
         proc.start()
         try:
             if not ready.wait(15):
@@ -261,7 +269,8 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.join(5)
-    print(f"FastAGI throughput, {len(COMMANDS)} commands per session; server on 1 core, generator on another")
+    print(f"FastAGI throughput, {len(COMMANDS)} commands per session; server on 1 core ({args.loop} loop), "
+          "generator on another")
     print(f"{'concurrency':>11}  {'server':10}  {'sessions/s':>10}  {'p50 ms':>7}  {'p99 ms':>7}  {'failed':>6}")
     for r in results:
         print(f"{r.concurrency:>11}  {r.server:10}  {r.rate:>10.0f}  {r.p50_ms:>7.2f}  {r.p99_ms:>7.2f}  "
