@@ -29,11 +29,12 @@ BUSY = frozenset({"ringing", "on_call", "wrap_up"})
 
 
 def snapshot_of(load: QueueLoad, position: int) -> QueueSnapshot:
-    """The wait estimate's input from a queue's load: free and busy eligible members, the AHT."""
+    """The wait estimate's input from a queue's load: free, busy and ringing eligible members, the AHT."""
     free = sum(g.count for g in load.members if g.eligible and g.state.value == "available")
     busy = [0.0] * sum(g.count for g in load.members if g.eligible and g.state.value in BUSY)
+    ringing = sum(g.count for g in load.members if g.eligible and g.state.value == "ringing")
     return QueueSnapshot(position=position, free_agents=free, busy_elapsed_s=busy,
-                         aht_s=load.aht_s if load.aht_s is not None else DEFAULT_AHT_S)
+                         aht_s=load.aht_s if load.aht_s is not None else DEFAULT_AHT_S, ringing_agents=ringing)
 
 
 class QueueState:

@@ -2,9 +2,10 @@
 
 With free agents ahead of them a caller waits nothing. Otherwise the staffed agents finish calls at
 about staffed / AHT per second, so the caller at position k (beyond the free agents) waits for
-(k - free) of those completions. Measured in bench/wait_estimate.py, this beat both a model of each
-busy agent's remaining time (the k-th agent to come free) and Asterisk's running average at every
-pool size from 5 to 100 agents.
+(k - free) of those completions. Callers ahead whose agent is already ringing are still "waiting" in
+app_queue's count, but they are no longer ahead of anyone: they are left out. Measured in
+bench/wait_estimate.py, this beat both a model of each busy agent's remaining time (the k-th agent
+to come free) and Asterisk's running average at every pool size from 5 to 100 agents.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ class QueueSnapshot:
     free_agents: int  # logged in, not paused, not on a call, not in wrap-up
     busy_elapsed_s: Sequence[float]  # for each agent on a call (or wrapping up): seconds since it started
     aht_s: float  # average handle time (talk + wrap-up) of recent calls
+    ringing_agents: int = 0  # agents ringing now: each is being offered one of the callers ahead
+
+
+def callers_ahead(s: QueueSnapshot) -> int:
+    """Callers ahead of this one that no agent is ringing for yet."""
+    ahead = s.position - 1
+    return ahead - min(s.ringing_agents, ahead)
 
 
 def estimate_wait(s: QueueSnapshot) -> float:
@@ -29,9 +37,10 @@ def estimate_wait(s: QueueSnapshot) -> float:
     staffed = s.free_agents + len(s.busy_elapsed_s)
     if staffed == 0:
         return math.inf
-    if s.position <= s.free_agents:
+    position = callers_ahead(s) + 1
+    if position <= s.free_agents:
         return 0.0
-    return (s.position - s.free_agents) * s.aht_s / staffed
+    return (position - s.free_agents) * s.aht_s / staffed
 
 
 def asterisk_holdtime(previous_s: float, completed_wait_s: float) -> float:

@@ -6,6 +6,7 @@ from middleware.routing.wait_estimate import (
     QueueSnapshot,
     announcement,
     asterisk_holdtime,
+    callers_ahead,
     erlang_c_wait,
     estimate_wait,
 )
@@ -21,6 +22,18 @@ def test_the_wait_grows_with_position_and_shrinks_with_staff() -> None:
     assert estimate_wait(QueueSnapshot(position=3, free_agents=0, busy_elapsed_s=[120, 60], aht_s=180)) == 270.0
     # callers ahead use the free agent first
     assert estimate_wait(QueueSnapshot(position=3, free_agents=1, busy_elapsed_s=[10, 10, 10], aht_s=120)) == 60.0
+
+
+def test_callers_ahead_whose_agent_rings_are_not_ahead() -> None:
+    # Three calls arrive together: the first two ring agents while app_queue still counts them waiting,
+    # so the third is "position 3" with one agent free. It waits nothing (it once heard "120 s").
+    burst = QueueSnapshot(position=3, free_agents=1, busy_elapsed_s=[0, 0], aht_s=180, ringing_agents=2)
+    assert callers_ahead(burst) == 0
+    assert estimate_wait(burst) == 0.0
+    # Ringing agents beyond the callers ahead (ringall rings several for one caller) discount nobody else.
+    assert callers_ahead(QueueSnapshot(2, 0, [0, 0, 0], 180, ringing_agents=3)) == 0
+    # One of three callers ahead is being offered: this caller waits for three completions, not four.
+    assert estimate_wait(QueueSnapshot(4, 0, [0, 10, 20], 180, ringing_agents=1)) == 3 * 180 / 3
 
 
 def test_nobody_staffed_is_infinite_and_position_is_checked() -> None:
@@ -64,7 +77,8 @@ def test_snapshot_counts_only_eligible_members_free_and_busy() -> None:
 
     load = QueueLoad((MemberGroup(AgentState.AVAILABLE, True, 3), MemberGroup(AgentState.AVAILABLE, False, 5),
                       MemberGroup(AgentState.ON_CALL, True, 2), MemberGroup(AgentState.WRAP_UP, True, 1),
-                      MemberGroup(AgentState.PAUSED, True, 4)), None)
+                      MemberGroup(AgentState.PAUSED, True, 4), MemberGroup(AgentState.RINGING, True, 2),
+                      MemberGroup(AgentState.RINGING, False, 7)), None)
     s = snapshot_of(load, 2)
-    assert (s.position, s.free_agents, len(s.busy_elapsed_s), s.aht_s) == (2, 3, 3, DEFAULT_AHT_S)
+    assert (s.position, s.free_agents, len(s.busy_elapsed_s), s.ringing_agents, s.aht_s) == (2, 3, 5, 2, DEFAULT_AHT_S)
     assert snapshot_of(QueueLoad((), 42.0), 1).aht_s == 42.0
