@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from middleware.config import Settings
-from middleware.event_loop import EVENT_LOOPS
+from middleware.event_loop import EVENT_LOOPS, run
 
 HEADER = (b"agi_network: yes\nagi_network_script: ivr\nagi_request: agi://127.0.0.1/ivr\n"
           b"agi_channel: PJSIP/carrier-sim-00000001\nagi_language: en\nagi_type: PJSIP\n"
@@ -131,8 +131,6 @@ def _same_gc() -> None:
 
 def serve(kind: str, port: int, ready: Any, loop: str) -> None:
     """One server on core 0, on the event loop named (every server on the same one)."""
-    from middleware.event_loop import run
-
     _pin(0)
     _raise_fd_limit()
     runner = {"ours": _serve_ours, "panoramisk": _serve_panoramisk, "ceiling": _serve_ceiling}[kind]

@@ -58,6 +58,8 @@ from middleware.store.database import open_pool
 
 UAS_PORT = 7100
 CALLER_PORT = 9100
+WRAPUP_S = 1  # acme-support's wrap-up in the bench
+RING_S = 0.3  # the agent UAS answers after 300 ms
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -177,8 +179,8 @@ async def prepare(settings: Settings, agents: int) -> list[tuple[str, str, str]]
         async with pool.connection() as conn:
             tenant_id = await tenants.tenant_id(conn, "acme")
             assert tenant_id is not None
-            await conn.execute("UPDATE queues SET strategy = 'rrmemory', wrapup_s = 1, ring_timeout_s = 15 "
-                               "WHERE name = 'acme-support'")
+            await conn.execute("UPDATE queues SET strategy = 'rrmemory', wrapup_s = %s, ring_timeout_s = 15 "
+                               "WHERE name = 'acme-support'", (WRAPUP_S,))
             await conn.execute("DELETE FROM queue_members WHERE queue_id = (SELECT id FROM queues "
                                "WHERE name = 'acme-support')")
             for i in range(agents):
@@ -474,8 +476,8 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def agents_busy(rate: float, talk_ms: int) -> float:
-    """Agents busy on average at ``rate`` calls/s (Little's law): ring (~0.3 s), talk, 1 s wrap-up."""
-    return rate * (0.3 + talk_ms / 1000 + 1.0)
+    """Agents busy on average at ``rate`` calls/s (Little's law): ring (~0.3 s), talk, wrap-up."""
+    return rate * (RING_S + talk_ms / 1000 + WRAPUP_S)
 
 
 def main() -> int:

@@ -24,7 +24,7 @@ from typing import Any
 
 from psycopg.conninfo import make_conninfo
 
-from middleware.event_loop import EVENT_LOOPS
+from middleware import event_loop
 from middleware.security.auth_failures import parse_networks
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -263,6 +263,6 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None =
             raise ConfigError(f"{name}: {exc}") from None
     if settings.log_format not in ("json", "console"):
         raise ConfigError(f"LOG_FORMAT must be json or console, not {settings.log_format!r}")
-    if settings.event_loop not in EVENT_LOOPS:
-        raise ConfigError(f"EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, not {settings.event_loop!r}")
+    if settings.event_loop not in event_loop.EVENT_LOOPS:
+        raise ConfigError(event_loop.unknown(settings.event_loop))
     return settings

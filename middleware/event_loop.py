@@ -16,6 +16,11 @@ EVENT_LOOPS = ("uvloop", "asyncio")
 T = TypeVar("T")
 
 
+def unknown(kind: str) -> str:
+    """The error for a loop name not in ``EVENT_LOOPS``."""
+    return f"EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, not {kind!r}"
+
+
 def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
     """The constructor of the named loop; ValueError for a name not in ``EVENT_LOOPS``."""
     if kind == "uvloop":
@@ -24,7 +29,7 @@ def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
         return uvloop.new_event_loop
     if kind == "asyncio":
         return asyncio.new_event_loop
-    raise ValueError(f"EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, not {kind!r}")
+    raise ValueError(unknown(kind))
 
 
 def run(coro: Coroutine[Any, Any, T], kind: str) -> T:
