@@ -52,6 +52,9 @@ def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     c.add_argument("--ring-timeout", type=int, default=20, help="seconds to ring a customer (at least 15)")
     c.add_argument("--no-amd", dest="amd", action="store_false", help="no answering-machine detection")
     c.add_argument("--machine", choices=MACHINE_ACTIONS, default="hangup", help="what to do on a machine")
+    c.add_argument("--amd-false-positive", type=float, default=0.0, metavar="SHARE",
+                   help="share of machine verdicts that were people, as measured (e.g. 0.01): counted as "
+                        "abandoned calls in the abandonment budget, as regulators count them")
     c.add_argument("--machine-prompt", default="", help="message left on a machine (with --machine message)")
     c.add_argument("--safe-harbor", required=True,
                    help="prompt played when no agent is free within 2 s: who called, a number, how to opt out")
@@ -152,6 +155,8 @@ def _check_create(args: argparse.Namespace) -> None:
         raise CliError("--machine message needs --machine-prompt")
     if not 0 < args.abandon_target <= 0.03:
         raise CliError("--abandon-target must be above 0 and at most 0.03 (3% of live answers)")
+    if not 0 <= args.amd_false_positive <= 0.5:
+        raise CliError("--amd-false-positive is a share of the machine verdicts, from 0 to 0.5")
     if args.ring_timeout < 15:
         raise CliError("--ring-timeout must be at least 15 s (customers get time to answer)")
     if not args.agents.strip() and not args.teams.strip():
@@ -181,6 +186,7 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
                         "abandon_target": args.abandon_target, "window_start": start, "window_end": end,
                         "retry_rules": rules, "max_attempts": args.max_attempts,
                         "ring_timeout_s": args.ring_timeout, "amd": args.amd, "machine_action": args.machine,
+                        "amd_false_positive": args.amd_false_positive,
                         "machine_prompt": args.machine_prompt, "safe_harbor_prompt": args.safe_harbor,
                         "max_lines": args.max_lines, "max_ratio": args.max_ratio, "preview_s": args.preview_seconds}
         try:

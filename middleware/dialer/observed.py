@@ -1,24 +1,58 @@
-"""What the dialer observes, as pacing's inputs: the campaign's agents, its calls in flight and what
-its finished attempts taught (pure: rows in, pacing's dataclasses out)."""
+"""What the dialer observes, as pacing's inputs, and the controller that turns it into a decision.
+
+Pure: the campaign's agents, its calls in flight, its abandonment counts and its finished attempts in
+(as seconds and counts: the service reads them from PostgreSQL, bench/dialer_sim.py from its simulated
+world); pacing's dataclasses and a decision out. The live dialer and the simulator run this same code,
+so what the benchmark measures is what production does.
+"""
 
 from __future__ import annotations
 
+import math
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from middleware.dialer import compliance, pacing
 
 BUSY_STATES = ("on_call", "ringing")
+LIVE_OUTCOMES = (compliance.CONNECTED, compliance.ABANDONED)
+LEARNED_FOR_S = 30.0  # a campaign's statistics are rebuilt from all nodes' attempts this often
+RECENT_ATTEMPTS = 2000  # ... from this many of its latest finished attempts
 
 
-def agents_now(rows: list[tuple[str, str, datetime]], now: datetime, mean_talk_s: float,
-               inbound_waiting: int = 0) -> pacing.AgentsNow:
-    """The campaign's agents as pacing sees them. Callers waiting in the agents' inbound queues will
-    take the first agents to come free (inbound keeps priority), so as many ready agents are not ours."""
+@dataclass(frozen=True)
+class CampaignPacing:
+    """The campaign settings pacing uses."""
+    mode: pacing.Mode
+    abandon_target: float = 0.03
+    max_lines: int = 50
+    max_ratio: float = 4.0
+    wrapup_s: float = 5.0
+    amd_false_positive: float = 0.0  # share of the machine verdicts the operator estimates were people
+
+
+@dataclass(frozen=True)
+class AbandonCounts:
+    """Live answers, abandoned calls and machine verdicts of the campaign over 30 days and today."""
+    live_window: int = 0
+    abandoned_window: int = 0
+    live_today: int = 0
+    abandoned_today: int = 0
+    machines_window: int = 0
+    machines_today: int = 0
+
+
+def agents_now(rows: Iterable[tuple[str, float]], mean_talk_s: float, inbound_waiting: int = 0) -> pacing.AgentsNow:
+    """The campaign's agents as pacing sees them, from (state, seconds in that state). Callers waiting in
+    the agents' inbound queues will take the first agents to come free (inbound keeps priority), so as
+    many ready agents are not ours."""
     ready = 0
     busy: list[float] = []
-    for _code, state, since in rows:
-        elapsed = max(0.0, (now - since).total_seconds())
+    for state, elapsed in rows:
+        elapsed = max(0.0, elapsed)
         if state == "available":
             ready += 1
         elif state in BUSY_STATES:
@@ -29,35 +63,108 @@ def agents_now(rows: list[tuple[str, str, datetime]], now: datetime, mean_talk_s
     return pacing.AgentsNow(ready - taken, tuple(busy) + (0.0,) * taken)
 
 
-def calls_now(rows: list[tuple[Any, ...]], now: datetime) -> pacing.CallsNow:
-    """In-flight attempts (launched, answered, live) as pacing sees them."""
+def calls_now(rows: Iterable[tuple[float, bool, bool]]) -> pacing.CallsNow:
+    """In-flight attempts as pacing sees them, from (seconds since launch, answered, known to be live)."""
     ringing: list[float] = []
     screening = waiting = 0
-    for launched, answered, live in rows:
-        if answered is None:
-            ringing.append(max(0.0, (now - launched).total_seconds()))
-        elif live is None:
+    for since_launch, answered, live in rows:
+        if not answered:
+            ringing.append(max(0.0, since_launch))
+        elif not live:
             screening += 1
         else:
             waiting += 1
     return pacing.CallsNow(tuple(ringing), screening, waiting)
 
 
+def budget_of(settings: CampaignPacing, counts: AbandonCounts) -> pacing.Budget:
+    """The abandonment budget: the calls a regulator counts as abandoned are the live answers no agent
+    took in time plus the people AMD took for a machine and hung up on (Ofcom counts an estimate of
+    them, the FTC each one), estimated from the machine verdicts at the operator's measured rate."""
+    fp = settings.amd_false_positive
+    return pacing.Budget(
+        settings.abandon_target,
+        counts.live_window + round(fp * counts.machines_window),
+        counts.abandoned_window + round(fp * counts.machines_window),
+        counts.live_today + round(fp * counts.machines_today),
+        counts.abandoned_today + round(fp * counts.machines_today))
+
+
+def decide(settings: CampaignPacing, learned: pacing.Learned, agents: pacing.AgentsNow, calls: pacing.CallsNow,
+           counts: AbandonCounts) -> pacing.Decision:
+    """The live dialer's decision for one campaign, this second."""
+    return pacing.decide(settings.mode, agents, calls, learned, budget_of(settings, counts),
+                         pacing.Limits(settings.max_lines, settings.max_ratio))
+
+
+def mean_talk_s(learned: pacing.Learned, wrapup_s: float) -> float:
+    return max(0.0, learned.handle.mean(learned.prior_handle_s) - wrapup_s)
+
+
 def learn(learned: pacing.Learned, outcome: str, ring_s: float | None, screen_s: float | None,
-          talk_s: float | None, wrapup_s: float) -> None:
-    """Fold one finished attempt into the statistics (the one place they are updated)."""
-    live = outcome in (compliance.CONNECTED, compliance.ABANDONED)
+          talk_s: float | None, wrapup_s: float, target: float) -> None:
+    """Fold one finished attempt into the statistics (``target``: the campaign's abandonment target)."""
+    live = outcome in LIVE_OUTCOMES
     if ring_s is not None:
         learned.attempt(live=live, ring_s=float(ring_s), screen_s=None if screen_s is None else float(screen_s))
     if live:
-        learned.outcome(abandoned=outcome == compliance.ABANDONED)
+        learned.outcome(abandoned=outcome == compliance.ABANDONED, target=pacing.calibration_target(target))
     if talk_s is not None:
         learned.handled(float(talk_s) + wrapup_s)
 
 
-def learned_from(rows: list[tuple[Any, ...]], wrapup_s: float) -> pacing.Learned:
-    """The statistics of a campaign's recent attempts: (outcome, ring_s, screen_s, talk_s) rows."""
+def learned_from(rows: Iterable[tuple[Any, ...]], wrapup_s: float, target: float) -> pacing.Learned:
+    """The statistics of a campaign's recent attempts, (outcome, ring_s, screen_s, talk_s) rows oldest
+    first: the same as folding each one in with learn(), in one pass (the samples sorted once)."""
     learned = pacing.Learned()
+    ring_live: list[float] = []
+    ring_other: list[float] = []
+    screen: list[float] = []
+    handle: list[float] = []
+    calibration = pacing.calibration_target(target)
     for outcome, ring_s, screen_s, talk_s in rows:
-        learn(learned, outcome, ring_s, screen_s, talk_s, wrapup_s)
+        live = outcome in LIVE_OUTCOMES
+        if ring_s is not None:
+            learned.count_attempt(live)
+            (ring_live if live else ring_other).append(float(ring_s))
+            if screen_s is not None:
+                screen.append(float(screen_s))
+        if live:
+            learned.outcome(abandoned=outcome == compliance.ABANDONED, target=calibration)
+        if talk_s is not None:
+            handle.append(float(talk_s) + wrapup_s)
+    learned.ring_live.load(ring_live)
+    learned.ring_other.load(ring_other)
+    learned.screen.load(screen)
+    learned.handle.load(handle)
     return learned
+
+
+class Learning:
+    """A campaign's statistics as the live dialer keeps them: rebuilt from the latest RECENT_ATTEMPTS
+    finished attempts (all nodes') every LEARNED_FOR_S, and this node's own attempts folded in as they
+    finish in between. Times are seconds on any clock that only goes forward."""
+
+    def __init__(self, wrapup_s: float, target: float) -> None:
+        self.wrapup_s = wrapup_s
+        self.target = target
+        self.learned: pacing.Learned | None = None
+        self.built_at = -math.inf
+
+    def due(self, now_s: float) -> bool:
+        return self.learned is None or not 0 <= now_s - self.built_at < LEARNED_FOR_S
+
+    def rebuild(self, rows: Iterable[tuple[Any, ...]], now_s: float) -> pacing.Learned:
+        self.learned = learned_from(rows, self.wrapup_s, self.target)
+        self.built_at = now_s
+        return self.learned
+
+    def fold(self, outcome: str, ring_s: float | None, screen_s: float | None, talk_s: float | None) -> None:
+        if self.learned is not None:
+            learn(self.learned, outcome, ring_s, screen_s, talk_s, self.wrapup_s, self.target)
+
+
+def day_start(now: datetime, zone: str) -> datetime:
+    """The start of ``now``'s day where the tenant is (its local midnight, an aware instant): a
+    campaign's "today" for the daily abandonment rule."""
+    return now.astimezone(zoneinfo.ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -67,6 +67,12 @@ class Limits:
 # marginal threshold is scaled by a gain that each live answer's fate calibrates online.
 INITIAL_GAIN = 0.4
 MIN_GAIN, MAX_GAIN = 0.005, 20.0
+MARGIN = 0.85  # pacing aims at this share of the campaign's abandonment target
+
+
+def calibration_target(target: float) -> float:
+    """The share of live answers the gain's calibration lets be abandoned, for a campaign's target."""
+    return target * MARGIN
 
 
 class Samples:
@@ -87,6 +93,13 @@ class Samples:
             old = self._order.popleft()
             del self._sorted[bisect.bisect_left(self._sorted, old)]
             self.total -= old
+
+    def load(self, values: list[float]) -> None:
+        """Start over from these observations, oldest first (as ``add`` of each, sorted once)."""
+        kept = [max(0.0, float(v)) for v in values[-self._size:]]
+        self._order = deque(kept)
+        self._sorted = sorted(kept)
+        self.total = sum(kept)
 
     def __len__(self) -> int:
         return len(self._sorted)
@@ -122,16 +135,19 @@ class Learned:
         self.prior_ring_s = prior_ring_s
         self.gain = INITIAL_GAIN
 
-    def outcome(self, abandoned: bool, target: float = 0.03 * 0.85, step: float = 0.003) -> None:
+    def outcome(self, abandoned: bool, target: float, step: float = 0.003) -> None:
         """A live answer reached an agent or was abandoned: the calibration of the model's marginal
         threshold moves so that, in the long run, the share abandoned settles at ``target`` (every
         answer put through raises it a little, every abandoned one lowers it a lot)."""
         self.gain *= math.exp(step * (target - (1.0 if abandoned else 0.0)) / target)
         self.gain = min(MAX_GAIN, max(MIN_GAIN, self.gain))
 
-    def attempt(self, *, live: bool, ring_s: float, screen_s: float | None = None) -> None:
+    def count_attempt(self, live: bool) -> None:
         self.live = self.live * self._decay + (1.0 if live else 0.0)
         self.attempts = self.attempts * self._decay + 1.0
+
+    def attempt(self, *, live: bool, ring_s: float, screen_s: float | None = None) -> None:
+        self.count_attempt(live)
         (self.ring_live if live else self.ring_other).add(ring_s)
         if screen_s is not None:
             self.screen.add(screen_s)
@@ -184,7 +200,7 @@ class Learned:
         return ring + self.screen.mean(0.0)
 
 
-def allowed_rate(budget: Budget, ahead: float = 300.0, margin: float = 0.85) -> float:
+def allowed_rate(budget: Budget, ahead: float = 300.0, margin: float = MARGIN) -> float:
     """The abandonment rate the next ``ahead`` live answers may have so that both the 30-day window
     and today end at ``margin`` x target: above it while the campaign is under, below while over,
     zero once that many answers cannot bring it back. At most twice the target."""

@@ -24,10 +24,10 @@ from middleware.ami import actions, queries
 from middleware.ami.actions import channel_text
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.clock import Clock, system_clock
-from middleware.dialer import compliance, outcomes, pacing
+from middleware.dialer import compliance, observed, outcomes, pacing
 from middleware.dialer.attempts import CHANNEL_PREFIX, Attempt, attempt_of, channel_id
 from middleware.dialer.figures import CampaignCounts, campaign_figures
-from middleware.dialer.observed import agents_now, calls_now, learn, learned_from
+from middleware.dialer.observed import RECENT_ATTEMPTS, CampaignPacing, Learning, agents_now, calls_now, day_start
 from middleware.event_stream import EventStream
 from middleware.pbx_events import AmiEvent, endpoint_of_channel
 from middleware.store import agents as agent_store
@@ -40,7 +40,6 @@ log = structlog.get_logger(__name__)
 
 CONNECT_WITHIN_S = 2  # a live answer reaches an agent within this, or it is abandoned
 STATS_EVERY_S = 5.0  # a campaign's dialer_stats event, at least this often while it runs (and at each launch)
-LEARNED_FOR_S = 30.0  # a campaign's statistics are rebuilt from all nodes' attempts this often
 
 
 class DialerService:
@@ -54,7 +53,7 @@ class DialerService:
         self.node = node or socket.gethostname()
         self._clock = clock
         self.attempts: dict[int, Attempt] = {}
-        self._learned: dict[int, tuple[datetime, pacing.Learned]] = {}  # campaign -> (built at, statistics)
+        self._learning: dict[int, Learning] = {}  # campaign -> its statistics (observed.Learning)
         self._tasks: set[asyncio.Task[None]] = set()
         self.launched = 0
         self.last_decision: dict[str, pacing.Decision] = {}
@@ -85,17 +84,17 @@ class DialerService:
             return {}
 
     async def _learned_for(self, campaign: store.CampaignRow) -> pacing.Learned:
-        """The campaign's statistics, rebuilt from PostgreSQL every LEARNED_FOR_S (all nodes' attempts);
+        """The campaign's statistics, rebuilt from PostgreSQL every observed.LEARNED_FOR_S (all nodes' attempts);
         this node's own attempts are folded in as they finish, in between."""
-        now = self._clock()
-        cached = self._learned.get(campaign.id)
-        if cached is not None and 0 <= (now - cached[0]).total_seconds() < LEARNED_FOR_S:
-            return cached[1]
+        now_s = self._clock().timestamp()
+        learning = self._learning.get(campaign.id)
+        if learning is None or (learning.wrapup_s, learning.target) != (campaign.wrapup_s, campaign.abandon_target):
+            learning = self._learning[campaign.id] = Learning(campaign.wrapup_s, campaign.abandon_target)
+        if not learning.due(now_s) and learning.learned is not None:
+            return learning.learned
         async with self._pool.connection() as conn:
-            rows = await store.recent_attempts(conn, campaign.id)
-        learned = learned_from(rows, campaign.wrapup_s)
-        self._learned[campaign.id] = (now, learned)
-        return learned
+            rows = await store.recent_attempts(conn, campaign.id, RECENT_ATTEMPTS)
+        return learning.rebuild(rows, now_s)
 
     async def pace(self, campaign: store.CampaignRow, inbound_waiting: dict[str, int]) -> int:
         now = self._clock()
@@ -107,13 +106,14 @@ class DialerService:
             agent_rows = await store.campaign_agents(conn, campaign.queue)
             shared = await store.shared_queues(conn, campaign.queue)
             flight = await store.in_flight(conn, campaign.id)
-            day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            a30, b30, aday, bday = await store.abandonment_counts(conn, campaign.id, now, day_start)
-            mean_talk = max(0.0, learned.handle.mean(learned.prior_handle_s) - campaign.wrapup_s)
-            agents = agents_now(agent_rows, now, mean_talk, sum(inbound_waiting.get(q, 0) for q in shared))
-            decision = pacing.decide(pacing.mode_of(campaign.mode), agents, calls_now(flight, now), learned,
-                                     pacing.Budget(campaign.abandon_target, a30, b30, aday, bday),
-                                     pacing.Limits(campaign.max_lines, campaign.max_ratio))
+            counts = await store.abandonment_counts(conn, campaign.id, now,
+                                                    day_start(now, campaign.tenant_timezone))
+            agents = agents_now([(state, (now - since).total_seconds()) for _code, state, since in agent_rows],
+                                observed.mean_talk_s(learned, campaign.wrapup_s),
+                                sum(inbound_waiting.get(q, 0) for q in shared))
+            calls = calls_now([((now - launched).total_seconds(), answered is not None, live is not None)
+                               for launched, answered, live in flight])
+            decision = observed.decide(pacing_of(campaign), learned, agents, calls, counts)
             self.last_decision[campaign.code] = decision
             claimed = await store.claim_leads(conn, campaign, decision.launch, self.node, now)
         for lead in claimed:
@@ -125,8 +125,8 @@ class DialerService:
                 "campaign": campaign.code, "launched": len(claimed), "reason": decision.reason,
                 "ready_agents": agents.ready, "busy_agents": len(agents.busy_elapsed), "in_flight": len(flight),
                 "expected_abandon_rate": round(decision.expected_abandon_rate, 4),
-                "abandon_rate_today": round(bday / aday, 4) if aday else None,
-                "abandon_rate_30d": round(b30 / a30, 4) if a30 else None})
+                "abandon_rate_today": _rate(counts.abandoned_today, counts.live_today),
+                "abandon_rate_30d": _rate(counts.abandoned_window, counts.live_window)})
         if claimed:
             log.info("dialer.launch", campaign=campaign.code, calls=len(claimed), reason=decision.reason,
                      ready=agents.ready, busy=len(agents.busy_elapsed), in_flight=len(flight),
@@ -251,9 +251,9 @@ class DialerService:
             if outcome != "blocked":  # the call's record (written by the CDR assembler too) is outbound
                 await calls.record_outbound(conn, channel_id(attempt.id), campaign.tenant_id, campaign.code,
                                             attempt.number)
-        cached = self._learned.get(campaign.id)
-        if cached is not None and outcome != "blocked":
-            learn(cached[1], outcome, attempt.ring_s, attempt.screen_s, attempt.talk_s, campaign.wrapup_s)
+        learning = self._learning.get(campaign.id)
+        if learning is not None and outcome != "blocked":
+            learning.fold(outcome, attempt.ring_s, attempt.screen_s, attempt.talk_s)
         log.info("dialer.attempt", attempt=attempt.id, campaign=attempt.campaign, number=attempt.number,
                  outcome=outcome, ring_s=attempt.ring_s, wait_s=attempt.wait_s, talk_s=attempt.talk_s,
                  agent=attempt.agent, lead=step.status)
@@ -337,6 +337,15 @@ class DialerService:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+def pacing_of(campaign: store.CampaignRow) -> CampaignPacing:
+    return CampaignPacing(pacing.mode_of(campaign.mode), campaign.abandon_target, campaign.max_lines,
+                          campaign.max_ratio, campaign.wrapup_s, campaign.amd_false_positive)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
 async def apply_disposition(conn: Any, lead_id: int, number: str, campaign_id: int, disposition: str,
                             now: datetime) -> None:
     """Record an agent's disposition of a lead and do what it implies (outcomes.after_disposition)."""
@@ -353,15 +362,17 @@ async def campaign_status(conn: Any, code: str, now: datetime) -> dict[str, Any]
     campaign = await store.get_campaign(conn, code)
     if campaign is None:
         return None
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    live30, ab30, live_day, ab_day = await store.abandonment_counts(conn, campaign.id, now, day)
+    day = day_start(now, campaign.tenant_timezone)
+    abandonment = await store.abandonment_counts(conn, campaign.id, now, day)
     agents = await store.campaign_agents(conn, campaign.queue)
     codes = {a for a, _, _ in agents}
     history = [h for h in await reports.state_history(conn, day, now, campaign.tenant_code) if h[0] in codes]
     counts = CampaignCounts(
         code=code, mode=campaign.mode, status=campaign.status, abandon_target=campaign.abandon_target,
         dial_rate_per_min=await store.dial_rate(conn, campaign.id, now - timedelta(minutes=1)),
-        agent_states=[state for _, state, _ in agents], live_30d=live30, abandoned_30d=ab30,
-        live_today=live_day, abandoned_today=ab_day, outcomes_today=await store.outcome_counts(conn, campaign.id, day),
+        agent_states=[state for _, state, _ in agents], live_30d=abandonment.live_window,
+        abandoned_30d=abandonment.abandoned_window, live_today=abandonment.live_today,
+        abandoned_today=abandonment.abandoned_today,
+        outcomes_today=await store.outcome_counts(conn, campaign.id, day),
         leads=await store.lead_status_counts(conn, campaign.id))
     return campaign_figures(counts, history, now)

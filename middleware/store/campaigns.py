@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from middleware.dialer.leads import Lead
+from middleware.dialer.observed import AbandonCounts
 
 CAMPAIGN_QUEUE_PREFIX = "dialer-"
 WEIGHT_OF_PRIORITY = {"inbound": 0, "equal": 10, "outbound": 20}  # inbound queues weigh 10
@@ -42,11 +43,14 @@ class CampaignRow:
     max_ratio: float
     preview_s: int
     wrapup_s: int
+    tenant_timezone: str
+    amd_false_positive: float
 
 
 _CAMPAIGN_COLUMNS = """c.id, c.code, c.tenant_id, t.code, c.name, q.name, c.caller_id, c.trunk, c.mode, c.status,
     c.abandon_target, c.window_start, c.window_end, c.retry_rules, c.max_attempts, c.ring_timeout_s, c.amd,
-    c.machine_action, c.machine_prompt, c.safe_harbor_prompt, c.max_lines, c.max_ratio, c.preview_s, q.wrapup_s
+    c.machine_action, c.machine_prompt, c.safe_harbor_prompt, c.max_lines, c.max_ratio, c.preview_s, q.wrapup_s,
+    t.timezone, c.amd_false_positive
     FROM campaigns c JOIN tenants t ON t.id = c.tenant_id JOIN queues q ON q.id = c.queue_id"""
 
 
@@ -54,6 +58,7 @@ def _campaign(row: Sequence[Any]) -> CampaignRow:
     values = list(row)
     values[10] = float(values[10])
     values[21] = float(values[21])
+    values[25] = float(values[25])
     return CampaignRow(*values)
 
 
@@ -245,18 +250,20 @@ async def recent_attempts(conn: AsyncConnection, campaign_id: int, limit: int = 
 
 
 async def abandonment_counts(conn: AsyncConnection, campaign_id: int, now: datetime,
-                             day_start: datetime) -> tuple[int, int, int, int]:
-    """(live answers, abandoned) over the last 30 days and since ``day_start``."""
+                             day_start: datetime) -> AbandonCounts:
+    """Live answers, abandoned calls and machine verdicts over the last 30 days and since ``day_start``."""
     cur = await conn.execute(
         """SELECT count(*) FILTER (WHERE outcome IN ('connected', 'abandoned')),
                   count(*) FILTER (WHERE outcome = 'abandoned'),
                   count(*) FILTER (WHERE outcome IN ('connected', 'abandoned') AND ended_at >= %(day)s),
-                  count(*) FILTER (WHERE outcome = 'abandoned' AND ended_at >= %(day)s)
+                  count(*) FILTER (WHERE outcome = 'abandoned' AND ended_at >= %(day)s),
+                  count(*) FILTER (WHERE outcome = 'machine'),
+                  count(*) FILTER (WHERE outcome = 'machine' AND ended_at >= %(day)s)
              FROM dial_attempts WHERE campaign_id = %(c)s AND status = 'done' AND ended_at > %(since)s""",
         {"c": campaign_id, "day": day_start, "since": now - timedelta(days=30)})
     row = await cur.fetchone()
     assert row is not None
-    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+    return AbandonCounts(*(int(v) for v in row))
 
 
 async def campaign_agents(conn: AsyncConnection, queue: str) -> list[tuple[str, str, datetime]]:

@@ -10,6 +10,7 @@ from middleware.ami.actions import channel_text
 from middleware.dialer import compliance as c
 from middleware.dialer.attempts import Attempt, attempt_of, channel_id, unanswered_outcome
 from middleware.dialer.leads import LeadError, normalise, parse_leads, parse_numbers, zone_of
+from middleware.dialer import observed
 from middleware.dialer.observed import agents_now, calls_now, learned_from
 from middleware.dialing.policy import DialingPolicy
 
@@ -143,22 +144,66 @@ def test_channel_ids_name_the_attempt() -> None:
 
 
 def test_agents_and_calls_as_pacing_sees_them() -> None:
-    rows = [("1001", "available", NOW), ("1002", "on_call", NOW - timedelta(seconds=30)),
-            ("1003", "wrap_up", NOW - timedelta(seconds=2)), ("1004", "paused", NOW), ("1005", "available", NOW)]
-    agents = agents_now(rows, NOW, mean_talk_s=60)
+    rows = [("available", 0.0), ("on_call", 30.0), ("wrap_up", 2.0), ("paused", 0.0), ("available", 0.0)]
+    agents = agents_now(rows, mean_talk_s=60)
     assert agents.ready == 2 and sorted(agents.busy_elapsed) == [30.0, 62.0]
     # one inbound caller waiting for these agents takes one of the two ready ones first
-    blended = agents_now(rows, NOW, mean_talk_s=60, inbound_waiting=1)
+    blended = agents_now(rows, mean_talk_s=60, inbound_waiting=1)
     assert blended.ready == 1 and len(blended.busy_elapsed) == 3
-    flight = calls_now([(NOW - timedelta(seconds=4), None, None), (NOW, NOW, None), (NOW, NOW, NOW)], NOW)
+    flight = calls_now([(4.0, False, False), (0.0, True, False), (0.0, True, True)])
     assert (flight.ringing_elapsed, flight.screening, flight.waiting) == ((4.0,), 1, 1)
 
 
 def test_learned_from_finished_attempts() -> None:
     stats = learned_from([("connected", 6.0, 2.0, 50.0), ("no_answer", 20.0, None, None),
-                          ("abandoned", 7.0, 2.0, None), ("machine", 5.0, None, None)], wrapup_s=5)
+                          ("abandoned", 7.0, 2.0, None), ("machine", 5.0, None, None)], wrapup_s=5, target=0.03)
     assert stats.attempts == pytest.approx(4, rel=0.01) and stats.live == pytest.approx(2, rel=0.01)
     assert stats.handle.mean(0) == 55.0 and stats.screen.mean(0) == 2.0
+
+
+def test_learned_from_is_the_same_as_folding_each_attempt_in() -> None:
+    import random
+    rng = random.Random(5)
+    rows = []
+    for _ in range(3000):  # more than every sample keeps: the rebuild keeps the latest ones too
+        outcome = rng.choice(["connected", "connected", "abandoned", "no_answer", "busy", "machine"])
+        live = outcome in ("connected", "abandoned")
+        rows.append((outcome, rng.uniform(1, 20), rng.uniform(1, 3) if live else None,
+                     rng.uniform(10, 300) if outcome == "connected" else None))
+    once = learned_from(rows, 5.0, 0.02)
+    folded = observed.pacing.Learned()
+    for row in rows:
+        observed.learn(folded, *row, wrapup_s=5.0, target=0.02)
+    assert once.gain == pytest.approx(folded.gain) and once.live == pytest.approx(folded.live)
+    for name in ("ring_live", "ring_other", "screen", "handle"):
+        a, b = getattr(once, name), getattr(folded, name)
+        assert len(a) == len(b) and a.mean(0) == pytest.approx(b.mean(0)) and a.survival(8.0) == b.survival(8.0)
+
+
+def test_learning_is_rebuilt_every_30_s_and_folds_attempts_in_between() -> None:
+    learning = observed.Learning(wrapup_s=5.0, target=0.03)
+    assert learning.due(0.0)
+    learning.rebuild([("connected", 6.0, 2.0, 50.0)], now_s=100.0)
+    assert not learning.due(129.0) and learning.due(130.0) and learning.due(99.0)  # (a clock set back)
+    learning.fold("no_answer", 20.0, None, None)
+    assert learning.learned is not None and learning.learned.attempts == pytest.approx(2, rel=0.01)
+
+
+def test_the_campaigns_day_starts_at_the_tenants_midnight() -> None:
+    late = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)  # 22:30 on the 23rd in New York
+    assert observed.day_start(late, "America/New_York") == datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+    assert observed.day_start(late, "UTC") == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+    assert observed.day_start(late, "Asia/Tokyo") == datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+
+def test_amd_false_positives_count_against_the_abandonment_budget() -> None:
+    counts = observed.AbandonCounts(live_window=1000, abandoned_window=10, live_today=100, abandoned_today=1,
+                                    machines_window=500, machines_today=50)
+    plain = observed.budget_of(observed.CampaignPacing("predictive"), counts)
+    assert (plain.answered_window, plain.abandoned_window, plain.abandoned_today) == (1000, 10, 1)
+    estimated = observed.budget_of(observed.CampaignPacing("predictive", amd_false_positive=0.02), counts)
+    assert (estimated.answered_window, estimated.abandoned_window) == (1010, 20)
+    assert (estimated.answered_today, estimated.abandoned_today) == (101, 2)
 
 
 def test_lead_text_cannot_add_headers_to_an_originate() -> None:

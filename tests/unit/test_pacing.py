@@ -156,13 +156,18 @@ def test_the_gain_settles_where_the_share_abandoned_meets_the_target() -> None:
     stats = Learned()
     start = stats.gain
     for _ in range(50):
-        stats.outcome(abandoned=False)
+        stats.outcome(abandoned=False, target=0.0255)
     assert stats.gain > start
     raised = stats.gain
-    stats.outcome(abandoned=True)
+    stats.outcome(abandoned=True, target=0.0255)
     assert stats.gain < raised / 1.1  # one abandon outweighs many calls put through
     # at exactly the target share, it stays put on average
     steady = Learned()
     for i in range(4000):
-        steady.outcome(abandoned=i % 40 == 0)  # 2.5%
+        steady.outcome(abandoned=i % 40 == 0, target=0.025)  # 2.5%
     assert 0.2 < steady.gain / start < 5
+    # a campaign with a 1% target: the same 2.5% share drives the gain down and down
+    strict = Learned()
+    for i in range(4000):
+        strict.outcome(abandoned=i % 40 == 0, target=0.01)
+    assert strict.gain < steady.gain / 50
