@@ -102,20 +102,33 @@ def mean_talk_s(learned: pacing.Learned, wrapup_s: float) -> float:
 
 
 def learn(learned: pacing.Learned, outcome: str, ring_s: float | None, screen_s: float | None,
-          talk_s: float | None, wrapup_s: float, target: float) -> None:
-    """Fold one finished attempt into the statistics (``target``: the campaign's abandonment target)."""
-    live = outcome in LIVE_OUTCOMES
-    if ring_s is not None:
-        learned.attempt(live=live, ring_s=float(ring_s), screen_s=None if screen_s is None else float(screen_s))
-    if live:
-        learned.outcome(abandoned=outcome == compliance.ABANDONED, target=pacing.calibration_target(target))
+          talk_s: float | None, wrapup_s: float, target: float, amd_false_positive: float = 0.0) -> None:
+    """Fold one finished attempt into the statistics (``target``: the campaign's abandonment target; a
+    machine verdict stands for ``amd_false_positive`` of a person hung up on, as the budget counts it)."""
+    _learn_samples(learned, outcome, ring_s, screen_s)
+    _learn_outcome(learned, outcome, pacing.calibration_target(target), amd_false_positive)
     if talk_s is not None:
         learned.handled(float(talk_s) + wrapup_s)
 
 
-def learned_from(rows: Iterable[tuple[Any, ...]], wrapup_s: float, target: float) -> pacing.Learned:
+def _learn_samples(learned: pacing.Learned, outcome: str, ring_s: float | None, screen_s: float | None) -> None:
+    if ring_s is not None:
+        learned.attempt(live=outcome in LIVE_OUTCOMES, ring_s=float(ring_s),
+                        screen_s=None if screen_s is None else float(screen_s))
+
+
+def _learn_outcome(learned: pacing.Learned, outcome: str, calibration: float, amd_false_positive: float) -> None:
+    if outcome in LIVE_OUTCOMES:
+        learned.outcome(abandoned=outcome == compliance.ABANDONED, target=calibration)
+    elif outcome == compliance.MACHINE and amd_false_positive > 0:
+        learned.outcome(abandoned=True, target=calibration, weight=amd_false_positive)
+
+
+def learned_from(rows: Iterable[tuple[Any, ...]], wrapup_s: float, target: float, amd_false_positive: float = 0.0,
+                 gain: float | None = None) -> pacing.Learned:
     """The statistics of a campaign's recent attempts, (outcome, ring_s, screen_s, talk_s) rows oldest
-    first: the same as folding each one in with learn(), in one pass (the samples sorted once)."""
+    first: the same as folding each one in with learn(), in one pass (the samples sorted once). With a
+    ``gain``, the calibration carries on from it instead of being replayed from these attempts."""
     learned = pacing.Learned()
     ring_live: list[float] = []
     ring_other: list[float] = []
@@ -129,39 +142,52 @@ def learned_from(rows: Iterable[tuple[Any, ...]], wrapup_s: float, target: float
             (ring_live if live else ring_other).append(float(ring_s))
             if screen_s is not None:
                 screen.append(float(screen_s))
-        if live:
-            learned.outcome(abandoned=outcome == compliance.ABANDONED, target=calibration)
+        if gain is None:
+            _learn_outcome(learned, outcome, calibration, amd_false_positive)
         if talk_s is not None:
             handle.append(float(talk_s) + wrapup_s)
     learned.ring_live.load(ring_live)
     learned.ring_other.load(ring_other)
     learned.screen.load(screen)
     learned.handle.load(handle)
+    if gain is not None:
+        learned.gain = min(pacing.MAX_GAIN, max(pacing.MIN_GAIN, gain))
     return learned
 
 
 class Learning:
     """A campaign's statistics as the live dialer keeps them: rebuilt from the latest RECENT_ATTEMPTS
     finished attempts (all nodes') every LEARNED_FOR_S, and this node's own attempts folded in as they
-    finish in between. Times are seconds on any clock that only goes forward."""
+    finish in between. The calibration gain is not rebuilt: it integrates every outcome for as long as
+    the campaign runs (replayed from a window it would settle wherever that window's abandonment put it,
+    above the target in some worlds), carried on from ``gain`` (the last one stored) on a new node.
+    Times are seconds on any clock that only goes forward."""
 
-    def __init__(self, wrapup_s: float, target: float) -> None:
+    def __init__(self, wrapup_s: float, target: float, amd_false_positive: float = 0.0,
+                 gain: float | None = None) -> None:
         self.wrapup_s = wrapup_s
         self.target = target
+        self.amd_false_positive = amd_false_positive
         self.learned: pacing.Learned | None = None
         self.built_at = -math.inf
+        self._gain = pacing.INITIAL_GAIN if gain is None else gain
+
+    @property
+    def gain(self) -> float:
+        return self.learned.gain if self.learned is not None else self._gain
 
     def due(self, now_s: float) -> bool:
         return self.learned is None or not 0 <= now_s - self.built_at < LEARNED_FOR_S
 
     def rebuild(self, rows: Iterable[tuple[Any, ...]], now_s: float) -> pacing.Learned:
-        self.learned = learned_from(rows, self.wrapup_s, self.target)
+        self.learned = learned_from(rows, self.wrapup_s, self.target, self.amd_false_positive, gain=self.gain)
         self.built_at = now_s
         return self.learned
 
     def fold(self, outcome: str, ring_s: float | None, screen_s: float | None, talk_s: float | None) -> None:
         if self.learned is not None:
-            learn(self.learned, outcome, ring_s, screen_s, talk_s, self.wrapup_s, self.target)
+            learn(self.learned, outcome, ring_s, screen_s, talk_s, self.wrapup_s, self.target,
+                  self.amd_false_positive)
 
 
 def day_start(now: datetime, zone: str) -> datetime:

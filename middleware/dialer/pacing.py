@@ -135,11 +135,12 @@ class Learned:
         self.prior_ring_s = prior_ring_s
         self.gain = INITIAL_GAIN
 
-    def outcome(self, abandoned: bool, target: float, step: float = 0.003) -> None:
+    def outcome(self, abandoned: bool, target: float, step: float = 0.003, weight: float = 1.0) -> None:
         """A live answer reached an agent or was abandoned: the calibration of the model's marginal
         threshold moves so that, in the long run, the share abandoned settles at ``target`` (every
-        answer put through raises it a little, every abandoned one lowers it a lot)."""
-        self.gain *= math.exp(step * (target - (1.0 if abandoned else 0.0)) / target)
+        answer put through raises it a little, every abandoned one lowers it a lot). ``weight``: the
+        share of a person this outcome stands for (an estimated AMD false positive)."""
+        self.gain *= math.exp(weight * step * (target - (1.0 if abandoned else 0.0)) / target)
         self.gain = min(MAX_GAIN, max(MIN_GAIN, self.gain))
 
     def count_attempt(self, live: bool) -> None:

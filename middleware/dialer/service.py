@@ -85,16 +85,21 @@ class DialerService:
 
     async def _learned_for(self, campaign: store.CampaignRow) -> pacing.Learned:
         """The campaign's statistics, rebuilt from PostgreSQL every observed.LEARNED_FOR_S (all nodes' attempts);
-        this node's own attempts are folded in as they finish, in between."""
+        this node's own attempts are folded in as they finish, in between. The calibration gain carries
+        on (from the campaign's stored one on a node that starts pacing it) and is stored at each rebuild."""
         now_s = self._clock().timestamp()
         learning = self._learning.get(campaign.id)
-        if learning is None or (learning.wrapup_s, learning.target) != (campaign.wrapup_s, campaign.abandon_target):
-            learning = self._learning[campaign.id] = Learning(campaign.wrapup_s, campaign.abandon_target)
+        settings = (campaign.wrapup_s, campaign.abandon_target, campaign.amd_false_positive)
+        if learning is None or (learning.wrapup_s, learning.target, learning.amd_false_positive) != settings:
+            gain = learning.gain if learning is not None else campaign.pacing_gain
+            learning = self._learning[campaign.id] = Learning(*settings, gain=gain)
         if not learning.due(now_s) and learning.learned is not None:
             return learning.learned
         async with self._pool.connection() as conn:
             rows = await store.recent_attempts(conn, campaign.id, RECENT_ATTEMPTS)
-        return learning.rebuild(rows, now_s)
+            learned = learning.rebuild(rows, now_s)
+            await store.store_pacing_gain(conn, campaign.id, learned.gain)
+        return learned
 
     async def pace(self, campaign: store.CampaignRow, inbound_waiting: dict[str, int]) -> int:
         now = self._clock()

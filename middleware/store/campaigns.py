@@ -45,12 +45,13 @@ class CampaignRow:
     wrapup_s: int
     tenant_timezone: str
     amd_false_positive: float
+    pacing_gain: float | None
 
 
 _CAMPAIGN_COLUMNS = """c.id, c.code, c.tenant_id, t.code, c.name, q.name, c.caller_id, c.trunk, c.mode, c.status,
     c.abandon_target, c.window_start, c.window_end, c.retry_rules, c.max_attempts, c.ring_timeout_s, c.amd,
     c.machine_action, c.machine_prompt, c.safe_harbor_prompt, c.max_lines, c.max_ratio, c.preview_s, q.wrapup_s,
-    t.timezone, c.amd_false_positive
+    t.timezone, c.amd_false_positive, c.pacing_gain
     FROM campaigns c JOIN tenants t ON t.id = c.tenant_id JOIN queues q ON q.id = c.queue_id"""
 
 
@@ -247,6 +248,10 @@ async def recent_attempts(conn: AsyncConnection, campaign_id: int, limit: int = 
                SELECT * FROM dial_attempts WHERE campaign_id = %s AND status = 'done'
                 ORDER BY ended_at DESC NULLS LAST LIMIT %s) recent ORDER BY ended_at""", (campaign_id, limit))
     return [tuple(r) for r in await cur.fetchall()]
+
+
+async def store_pacing_gain(conn: AsyncConnection, campaign_id: int, gain: float) -> None:
+    await conn.execute("UPDATE campaigns SET pacing_gain = %s WHERE id = %s", (gain, campaign_id))
 
 
 async def abandonment_counts(conn: AsyncConnection, campaign_id: int, now: datetime,

@@ -1,0 +1,197 @@
+"""The dialing policies bench/dialer_sim.py compares: ours (the production controller, exactly as the live
+dialer runs it) and the usual baselines, each with the settings an operator would tune.
+
+- ``ours``: middleware/dialer/observed.py's controller every second (the live dialer's tick): the
+  statistics rebuilt every 30 s from the latest 2,000 finished attempts and this node's finished attempts
+  folded in between, the campaign's abandonment target, its line and ratio caps (max_ratio 4, the
+  shipped default) and AMD false-positive estimate, the 30-day and daily counts.
+- ``progressive``: one call per ready agent with none coming (the production progressive mode).
+- ``ratio``: VICIdial's RATIO dialing at a fixed level.
+- ``adapt``: VICIdial's ADAPT_AVERAGE as its adapt script does it: every 15 s the level is multiplied by
+  (1 + (avg ready - avg waiting + diff_target) / agents) (intensity 0), clamped to [1, max level];
+  halved when the last minute had more than 20 calls answered and over half of them dropped, and when
+  the day's drop rate is over the target once the day has 50 answered calls.
+
+The VICIdial policies place calls every 2.5 s: round(level x active agents) minus the calls in progress
+(ringing, being screened, waiting or talking), counting as active the agents ready or on a call, not the
+ones in wrap-up or paused.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from middleware.dialer import observed, pacing
+
+
+class Floor(Protocol):
+    """What a policy can see of the simulated campaign at a placement instant."""
+    now: float
+    ready: int          # agents ready for a campaign call
+    incall: int         # agents on a call (campaign or inbound)
+    wrapup: int         # agents in wrap-up
+    ringing: int
+    screening: int
+    waiting: int        # people answered, waiting for an agent
+    talking: int        # campaign calls with an agent
+
+    @property
+    def inbound_waiting(self) -> int: ...       # inbound callers waiting for these agents
+
+    def agent_rows(self) -> Iterable[tuple[str, float]]: ...
+    def flight_rows(self) -> Iterable[tuple[float, bool, bool]]: ...
+    def counts(self) -> observed.AbandonCounts: ...
+    def recent_attempts(self) -> list[tuple[str, float | None, float | None, float | None]]: ...
+    def answered_today(self) -> tuple[int, int]: ...          # (live answers, dropped) today, as VICIdial counts
+    def last_minute(self) -> tuple[int, int]: ...             # (answered, dropped) in the last 60 s
+
+
+class Policy(Protocol):
+    name: str
+    cadence_s: float
+
+    def place(self, floor: Floor) -> int: ...
+    def finished(self, outcome: str, ring_s: float | None, screen_s: float | None, talk_s: float | None) -> None: ...
+    def sample(self, floor: Floor) -> None: ...  # once a second
+
+
+class Ours:
+    cadence_s = 1.0
+
+    def __init__(self, settings: observed.CampaignPacing) -> None:
+        self.name = "ours"
+        self.settings = settings
+        self.learning = observed.Learning(settings.wrapup_s, settings.abandon_target, settings.amd_false_positive)
+
+    def place(self, floor: Floor) -> int:
+        if self.learning.due(floor.now):
+            self.learning.rebuild(floor.recent_attempts(), floor.now)
+        learned = self.learning.learned
+        assert learned is not None
+        agents = observed.agents_now(floor.agent_rows(), observed.mean_talk_s(learned, self.settings.wrapup_s),
+                                     floor.inbound_waiting)
+        calls = observed.calls_now(floor.flight_rows())
+        return observed.decide(self.settings, learned, agents, calls, floor.counts()).launch
+
+    def finished(self, outcome: str, ring_s: float | None, screen_s: float | None, talk_s: float | None) -> None:
+        self.learning.fold(outcome, ring_s, screen_s, talk_s)
+
+    def sample(self, floor: Floor) -> None:
+        pass
+
+
+class Progressive:
+    cadence_s = 1.0
+    name = "progressive"
+
+    def place(self, floor: Floor) -> int:
+        return pacing.one_per_free_agent(pacing.AgentsNow(floor.ready),
+                                         pacing.CallsNow((0.0,) * floor.ringing, floor.screening, floor.waiting))
+
+    def finished(self, outcome: str, ring_s: float | None, screen_s: float | None, talk_s: float | None) -> None:
+        pass
+
+    def sample(self, floor: Floor) -> None:
+        pass
+
+
+def vicidial_calls(level: float, floor: Floor) -> int:
+    active = floor.ready + floor.incall
+    in_progress = floor.ringing + floor.screening + floor.waiting + floor.talking
+    return max(0, round(level * active) - in_progress)
+
+
+class Ratio:
+    cadence_s = 2.5
+
+    def __init__(self, level: float) -> None:
+        self.level = level
+        self.name = f"ratio {level:g}"
+
+    def place(self, floor: Floor) -> int:
+        return vicidial_calls(self.level, floor)
+
+    def finished(self, outcome: str, ring_s: float | None, screen_s: float | None, talk_s: float | None) -> None:
+        pass
+
+    def sample(self, floor: Floor) -> None:
+        pass
+
+
+@dataclass
+class _Averages:
+    ready: float = 0.0
+    waiting: float = 0.0
+    n: int = 0
+
+
+class Adapt:
+    cadence_s = 2.5
+    ADAPT_EVERY_S = 15.0
+
+    def __init__(self, diff_target: float, max_level: float, target: float = 0.03) -> None:
+        self.diff_target, self.max_level, self.target = diff_target, max_level, target
+        self.name = f"adapt {diff_target:+g}/{max_level:g}"
+        self.level = 1.0
+        self._avg = _Averages()
+        self._next_adapt = self.ADAPT_EVERY_S
+        self._agents: deque[int] = deque(maxlen=15)
+
+    def sample(self, floor: Floor) -> None:
+        self._avg.ready += floor.ready
+        self._avg.waiting += floor.waiting
+        self._avg.n += 1
+        self._agents.append(floor.ready + floor.incall + floor.wrapup)
+
+    def place(self, floor: Floor) -> int:
+        if floor.now >= self._next_adapt:
+            self._next_adapt = floor.now + self.ADAPT_EVERY_S
+            self._adapt(floor)
+        return vicidial_calls(self.level, floor)
+
+    def _adapt(self, floor: Floor) -> None:
+        agents = max(self._agents) if self._agents else 0
+        if self._avg.n and agents:
+            mul = (self._avg.ready / self._avg.n - self._avg.waiting / self._avg.n + self.diff_target) / agents
+            self.level = min(self.max_level, max(1.0, self.level * (1.0 + mul)))
+        self._avg = _Averages()
+        answered_min, dropped_min = floor.last_minute()
+        if answered_min > 20 and dropped_min > 0.5 * answered_min:
+            self.level = max(1.0, self.level / 2)
+        answered, dropped = floor.answered_today()
+        if answered >= 50 and dropped / answered > self.target:
+            self.level = max(1.0, self.level / 2)
+
+    def finished(self, outcome: str, ring_s: float | None, screen_s: float | None, talk_s: float | None) -> None:
+        pass
+
+
+RATIO_LEVELS = (1.25, 1.5, 2.0, 2.5, 3.0, 4.0)
+ADAPT_DIFFS = (0.0, -1.0, -2.0, -4.0)
+ADAPT_MAX_LEVELS = (2.0, 3.0, 4.0)
+QUICK_RATIO_LEVELS = (1.5, 2.0, 3.0)
+QUICK_ADAPT = ((0.0, 4.0), (-2.0, 4.0), (-2.0, 2.0))
+
+
+def baselines(quick: bool) -> list[tuple[str, tuple[float, ...]]]:
+    """(family, parameters) of every baseline setting swept."""
+    if quick:
+        return ([("progressive", ())] + [("ratio", (lv,)) for lv in QUICK_RATIO_LEVELS]
+                + [("adapt", p) for p in QUICK_ADAPT])
+    return ([("progressive", ())] + [("ratio", (lv,)) for lv in RATIO_LEVELS]
+            + [("adapt", (d, m)) for d in ADAPT_DIFFS for m in ADAPT_MAX_LEVELS])
+
+
+def make(family: str, params: tuple[float, ...], settings: observed.CampaignPacing) -> Policy:
+    if family == "ours":
+        return Ours(settings)
+    if family == "progressive":
+        return Progressive()
+    if family == "ratio":
+        return Ratio(params[0])
+    if family == "adapt":
+        return Adapt(params[0], params[1], settings.abandon_target)
+    raise ValueError(f"unknown policy {family!r}")
