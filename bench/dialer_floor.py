@@ -96,7 +96,9 @@ class Floor:
         self.next_lead = 0
         self.result = Day()
         self.live = self.abandoned = self.machines = 0   # production's counts today
-        self._minute: deque[tuple[float, bool]] = deque()
+        self._placed: deque[float] = deque()   # when calls were placed, and dropped, in the last minute
+        self._dropped: deque[float] = deque()
+        self.drop_times: list[float] = []
         self._agent_call: dict[int, int] = {}  # agent -> the call it is on (inbound: -1 - caller)
         for i, agent in enumerate(self.agents):
             self._push(agent.shift.start, SHIFT_START, i)
@@ -128,13 +130,15 @@ class Floor:
     def recent_attempts(self) -> list[tuple[str, float | None, float | None, float | None]]:
         return list(self.carry.recent)
 
-    def answered_today(self) -> tuple[int, int]:
-        return self.live, self.abandoned
+    def today(self) -> tuple[int, int, int]:
+        return self.result.calls, self.live, self.abandoned
 
     def last_minute(self) -> tuple[int, int]:
-        while self._minute and self._minute[0][0] < self.now - 60:
-            self._minute.popleft()
-        return len(self._minute), sum(1 for _, d in self._minute if d)
+        while self._placed and self._placed[0] < self.now - 60:
+            self._placed.popleft()
+        while self._dropped and self._dropped[0] < self.now - 60:
+            self._dropped.popleft()
+        return len(self._placed), len(self._dropped)
 
     # -- the day --
 
@@ -188,6 +192,7 @@ class Floor:
             self.calls[k] = call
             self.ringing += 1
             self.result.calls += 1
+            self._placed.append(self.now)
             answers = lead.answer_u < world.answer_probability(self.live_rate, s, self.now)
             call.answers = answers
             if answers:
@@ -205,7 +210,9 @@ class Floor:
         if outcome in observed.LIVE_OUTCOMES:
             self.live += 1
             self.abandoned += outcome == compliance.ABANDONED
-            self._minute.append((self.now, outcome == compliance.ABANDONED))
+            if outcome == compliance.ABANDONED:
+                self._dropped.append(self.now)
+                self.drop_times.append(self.now)
         elif outcome == compliance.MACHINE:
             self.machines += 1
 

@@ -8,9 +8,11 @@ dialer runs it) and the usual baselines, each with the settings an operator woul
 - ``progressive``: one call per ready agent with none coming (the production progressive mode).
 - ``ratio``: VICIdial's RATIO dialing at a fixed level.
 - ``adapt``: VICIdial's ADAPT_AVERAGE as its adapt script does it: every 15 s the level is multiplied by
-  (1 + (avg ready - avg waiting + diff_target) / agents) (intensity 0), clamped to [1, max level];
-  halved when the last minute had more than 20 calls answered and over half of them dropped, and when
-  the day's drop rate is over the target once the day has 50 answered calls.
+  (1 + (avg ready - avg waiting + diff_target) / avg agents) over the last 15 s (intensity 0), clamped
+  to [1, max level]; halved when the last minute had more than 20 calls placed and over half of them
+  dropped, and when the day has more than 50 calls placed and its drops over answers exceed the
+  campaign's drop limit (adaptive_dropped_percentage: VICIdial rides that limit, so an operator who must
+  stay under 3% sets it lower, and the sweep does too).
 
 The VICIdial policies place calls every 2.5 s: round(level x active agents) minus the calls in progress
 (ringing, being screened, waiting or talking), counting as active the agents ready or on a call, not the
@@ -45,8 +47,8 @@ class Floor(Protocol):
     def flight_rows(self) -> Iterable[tuple[float, bool, bool]]: ...
     def counts(self) -> observed.AbandonCounts: ...
     def recent_attempts(self) -> list[tuple[str, float | None, float | None, float | None]]: ...
-    def answered_today(self) -> tuple[int, int]: ...          # (live answers, dropped) today, as VICIdial counts
-    def last_minute(self) -> tuple[int, int]: ...             # (answered, dropped) in the last 60 s
+    def today(self) -> tuple[int, int, int]: ...             # (calls placed, live answers, dropped) today
+    def last_minute(self) -> tuple[int, int]: ...             # (calls placed, dropped) in the last 60 s
 
 
 class Policy(Protocol):
@@ -132,19 +134,15 @@ class Adapt:
     cadence_s = 2.5
     ADAPT_EVERY_S = 15.0
 
-    def __init__(self, diff_target: float, max_level: float, target: float = 0.03) -> None:
-        self.diff_target, self.max_level, self.target = diff_target, max_level, target
-        self.name = f"adapt {diff_target:+g}/{max_level:g}"
+    def __init__(self, diff_target: float, max_level: float, drop_limit: float = 0.03) -> None:
+        self.diff_target, self.max_level, self.drop_limit = diff_target, max_level, drop_limit
+        self.name = f"adapt {diff_target:+g}/{max_level:g}/{drop_limit:.1%}"
         self.level = 1.0
-        self._avg = _Averages()
+        self._samples: deque[tuple[int, int, int]] = deque(maxlen=15)  # (ready, waiting, agents) per second
         self._next_adapt = self.ADAPT_EVERY_S
-        self._agents: deque[int] = deque(maxlen=15)
 
     def sample(self, floor: Floor) -> None:
-        self._avg.ready += floor.ready
-        self._avg.waiting += floor.waiting
-        self._avg.n += 1
-        self._agents.append(floor.ready + floor.incall + floor.wrapup)
+        self._samples.append((floor.ready, floor.waiting, floor.ready + floor.incall + floor.wrapup))
 
     def place(self, floor: Floor) -> int:
         if floor.now >= self._next_adapt:
@@ -153,17 +151,22 @@ class Adapt:
         return vicidial_calls(self.level, floor)
 
     def _adapt(self, floor: Floor) -> None:
-        agents = max(self._agents) if self._agents else 0
-        if self._avg.n and agents:
-            mul = (self._avg.ready / self._avg.n - self._avg.waiting / self._avg.n + self.diff_target) / agents
-            self.level = min(self.max_level, max(1.0, self.level * (1.0 + mul)))
-        self._avg = _Averages()
-        answered_min, dropped_min = floor.last_minute()
-        if answered_min > 20 and dropped_min > 0.5 * answered_min:
-            self.level = max(1.0, self.level / 2)
-        answered, dropped = floor.answered_today()
-        if answered >= 50 and dropped / answered > self.target:
-            self.level = max(1.0, self.level / 2)
+        n = len(self._samples)
+        if n:
+            ready = sum(s[0] for s in self._samples) / n
+            waiting = sum(s[1] for s in self._samples) / n
+            agents = sum(s[2] for s in self._samples) / n
+            differential = ready - waiting + self.diff_target
+            if differential and agents:
+                self.level *= 1.0 + differential / agents
+            self.level = min(self.max_level, max(1.0, self.level))
+        calls_min, dropped_min = floor.last_minute()
+        if calls_min > 20 and dropped_min > 0.5 * calls_min:
+            self.level /= 2
+        calls, answered, dropped = floor.today()
+        if calls > 50 and dropped / max(1, answered) > self.drop_limit:
+            self.level /= 2
+        self.level = max(1.0, self.level)
 
     def finished(self, outcome: str, ring_s: float | None, screen_s: float | None, talk_s: float | None) -> None:
         pass
@@ -171,9 +174,10 @@ class Adapt:
 
 RATIO_LEVELS = (1.25, 1.5, 2.0, 2.5, 3.0, 4.0)
 ADAPT_DIFFS = (0.0, -1.0, -2.0, -4.0)
-ADAPT_MAX_LEVELS = (2.0, 3.0, 4.0)
+ADAPT_MAX_LEVELS = (2.0, 4.0)  # 4: ours' max_ratio, the shipped default
+ADAPT_DROP_LIMITS = (0.03, 0.02)
 QUICK_RATIO_LEVELS = (1.5, 2.0, 3.0)
-QUICK_ADAPT = ((0.0, 4.0), (-2.0, 4.0), (-2.0, 2.0))
+QUICK_ADAPT = ((0.0, 4.0, 0.03), (0.0, 4.0, 0.02), (-2.0, 4.0, 0.02), (-2.0, 2.0, 0.02))
 
 
 def baselines(quick: bool) -> list[tuple[str, tuple[float, ...]]]:
@@ -182,7 +186,7 @@ def baselines(quick: bool) -> list[tuple[str, tuple[float, ...]]]:
         return ([("progressive", ())] + [("ratio", (lv,)) for lv in QUICK_RATIO_LEVELS]
                 + [("adapt", p) for p in QUICK_ADAPT])
     return ([("progressive", ())] + [("ratio", (lv,)) for lv in RATIO_LEVELS]
-            + [("adapt", (d, m)) for d in ADAPT_DIFFS for m in ADAPT_MAX_LEVELS])
+            + [("adapt", (d, m, x)) for d in ADAPT_DIFFS for m in ADAPT_MAX_LEVELS for x in ADAPT_DROP_LIMITS])
 
 
 def make(family: str, params: tuple[float, ...], settings: observed.CampaignPacing) -> Policy:
@@ -193,5 +197,5 @@ def make(family: str, params: tuple[float, ...], settings: observed.CampaignPaci
     if family == "ratio":
         return Ratio(params[0])
     if family == "adapt":
-        return Adapt(params[0], params[1], settings.abandon_target)
+        return Adapt(*params)
     raise ValueError(f"unknown policy {family!r}")
