@@ -8,9 +8,9 @@ import pytest
 
 from middleware.ami.actions import channel_text
 from middleware.dialer import compliance as c
+from middleware.dialer import observed
 from middleware.dialer.attempts import Attempt, attempt_of, channel_id, unanswered_outcome
 from middleware.dialer.leads import LeadError, normalise, parse_leads, parse_numbers, zone_of
-from middleware.dialer import observed
 from middleware.dialer.observed import agents_now, calls_now, learned_from
 from middleware.dialing.policy import DialingPolicy
 
