@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from middleware.dialer import observed, pacing
@@ -63,8 +63,8 @@ class Policy(Protocol):
 class Ours:
     cadence_s = 1.0
 
-    def __init__(self, settings: observed.CampaignPacing) -> None:
-        self.name = "ours"
+    def __init__(self, settings: observed.CampaignPacing, name: str = "ours") -> None:
+        self.name = name
         self.settings = settings
         self.learning = observed.Learning(settings.wrapup_s, settings.abandon_target, settings.amd_false_positive)
 
@@ -172,11 +172,11 @@ class Adapt:
         pass
 
 
-RATIO_LEVELS = (1.25, 1.5, 2.0, 2.5, 3.0, 4.0)
+RATIO_LEVELS = (1.2, 1.3, 1.4, 1.5, 1.75, 2.0, 2.5, 3.0)
 ADAPT_DIFFS = (0.0, -1.0, -2.0, -4.0)
 ADAPT_MAX_LEVELS = (2.0, 4.0)  # 4: ours' max_ratio, the shipped default
 ADAPT_DROP_LIMITS = (0.03, 0.02)
-QUICK_RATIO_LEVELS = (1.5, 2.0, 3.0)
+QUICK_RATIO_LEVELS = (1.2, 1.3, 1.4, 1.5, 2.0)
 QUICK_ADAPT = ((0.0, 4.0, 0.03), (0.0, 4.0, 0.02), (-2.0, 4.0, 0.02), (-2.0, 2.0, 0.02))
 
 
@@ -191,6 +191,8 @@ def baselines(quick: bool) -> list[tuple[str, tuple[float, ...]]]:
 
 def make(family: str, params: tuple[float, ...], settings: observed.CampaignPacing) -> Policy:
     if family == "ours":
+        if params:  # the frontier: ours aiming at another abandonment rate
+            return Ours(replace(settings, abandon_target=params[0]), f"ours@{params[0]:.0%}")
         return Ours(settings)
     if family == "progressive":
         return Progressive()

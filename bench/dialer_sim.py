@@ -125,7 +125,7 @@ def settings_of(runs: list[Run]) -> Setting:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="5 days, 3 seeds, 20 agents at 30%% live, 60 and 240 s talk, a coarse sweep")
+                        help="3 days, 3 seeds, 20 agents at 30%% live, 60 and 240 s talk, a coarse sweep")
     parser.add_argument("--days", type=int)
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--first-seed", type=int, default=11)
@@ -133,10 +133,13 @@ def main() -> int:
     parser.add_argument("--rates")
     parser.add_argument("--talk")
     parser.add_argument("--scenarios", help=f"comma-separated, or all ({', '.join(world.SCENARIOS)})")
+    parser.add_argument("--frontier", default="", metavar="TARGETS",
+                        help="also run ours aiming at these abandonment rates (e.g. 0.05,0.1): the occupancy a "
+                             "cell can reach at each, to show where a target is out of reach")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     quick = args.quick
-    days = args.days or (5 if quick else 30)
+    days = args.days or (3 if quick else 30)
     seeds = range(args.first_seed, args.first_seed + (args.seeds or (3 if quick else 5)))
     agents = [int(a) for a in (args.agents or ("20" if quick else "5,20,100")).split(",")]
     rates = [float(r) for r in (args.rates or ("0.3" if quick else "0.1,0.3,0.6")).split(",")]
@@ -144,7 +147,8 @@ def main() -> int:
     names = list(world.SCENARIOS) if args.scenarios == "all" else (args.scenarios or "flat,hard").split(",")
     if unknown := [n for n in names if n not in world.SCENARIOS]:
         parser.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(world.SCENARIOS)})")
-    families = [("ours", ()), *policies.baselines(quick)]
+    frontier = [("ours", (float(x),)) for x in args.frontier.split(",") if x]
+    families = [("ours", ()), *frontier, *policies.baselines(quick)]
     jobs = [Job(f, p, a, r, t, s, seed, days) for a in agents for r in rates for t in talks for s in names
             for seed in seeds for f, p in families]
     jobs.sort(key=lambda j: -j.agents / (j.live_rate * j.talk_s))  # the long runs first
@@ -170,6 +174,10 @@ def main() -> int:
         ours = by_name.pop("ours")
         print(f"\n{s}: {a} agents, {live:.0%} live, {t:.0f} s talk")
         print(f"  {ours.text()}")
+        for name in sorted(n for n in by_name if n.startswith("ours@")):
+            point = by_name.pop(name)
+            print(f"  frontier {name:<8} {point.mean:6.1%} at worst window {point.worst_window:5.2%}, "
+                  f"worst day {point.worst_day:5.2%}")
         best_any: Setting | None = None
         for family in ("progressive", "ratio", "adapt"):
             candidates = [x for name, x in by_name.items() if name.split()[0] == family]

@@ -207,9 +207,11 @@ def allowed_rate(budget: Budget, ahead: float = 300.0, margin: float = MARGIN) -
     zero once that many answers cannot bring it back. At most twice the target."""
     target = budget.target * margin
     rate = 2.0 * target
-    for answered, abandoned in ((budget.answered_window, budget.abandoned_window),
-                                (budget.answered_today, budget.abandoned_today)):
-        k = max(ahead, answered / 2)  # a busy campaign spreads a correction over more answers
+    for answered, abandoned, spread in ((budget.answered_window, budget.abandoned_window, True),
+                                        (budget.answered_today, budget.abandoned_today, False)):
+        # A busy campaign spreads a correction of its 30-day window over more answers; today's is made
+        # within the next ``ahead`` answers, or the day could end over the target (Ofcom counts each day).
+        k = max(ahead, answered / 2) if spread else ahead
         rate = min(rate, (target * (answered + k) - abandoned) / k)
     return max(0.0, rate)
 
