@@ -80,14 +80,18 @@ def calls_now(rows: Iterable[tuple[float, bool, bool]]) -> pacing.CallsNow:
 def budget_of(settings: CampaignPacing, counts: AbandonCounts) -> pacing.Budget:
     """The abandonment budget: the calls a regulator counts as abandoned are the live answers no agent
     took in time plus the people AMD took for a machine and hung up on (Ofcom counts an estimate of
-    them, the FTC each one), estimated from the machine verdicts at the operator's measured rate."""
+    them, the FTC each one). Those are estimated from the machine verdicts at the operator's measured
+    rate, at the upper end of what chance makes of that rate (plus two standard deviations of a
+    Poisson count): on a day AMD errs more often than on average, pacing cannot see it happen."""
     fp = settings.amd_false_positive
-    return pacing.Budget(
-        settings.abandon_target,
-        counts.live_window + round(fp * counts.machines_window),
-        counts.abandoned_window + round(fp * counts.machines_window),
-        counts.live_today + round(fp * counts.machines_today),
-        counts.abandoned_today + round(fp * counts.machines_today))
+
+    def people_hung_up_on(machines: int) -> int:
+        expected = fp * machines
+        return round(expected + 2.0 * math.sqrt(expected)) if expected > 0 else 0
+
+    window, today = people_hung_up_on(counts.machines_window), people_hung_up_on(counts.machines_today)
+    return pacing.Budget(settings.abandon_target, counts.live_window + window, counts.abandoned_window + window,
+                         counts.live_today + today, counts.abandoned_today + today)
 
 
 def decide(settings: CampaignPacing, learned: pacing.Learned, agents: pacing.AgentsNow, calls: pacing.CallsNow,
