@@ -30,8 +30,18 @@ def config_triggers(url: str) -> set[str]:
     return {r[0] for r in rows}
 
 
+def campaign_pacing_columns(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'campaigns' "
+                            "AND column_name IN ('amd_false_positive', 'pacing_gain')").fetchall()
+    return {r[0] for r in rows}
+
+
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0014"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0015"
+    assert campaign_pacing_columns(db_url) == {"amd_false_positive", "pacing_gain"}
+    database.downgrade(db_url, "0014")
+    assert campaign_pacing_columns(db_url) == set() and tables(db_url) == TABLES
     assert config_triggers(db_url) == {f"{t}_config_changed" for t in ("tenants", "dids", "ivr_flows", "queues")}
     database.downgrade(db_url, "0013")
     assert config_triggers(db_url) == set() and tables(db_url) == TABLES
@@ -40,7 +50,7 @@ def test_migrations_go_forward_and_backward(db_url: str) -> None:
     database.downgrade(db_url, "base")
     assert tables(db_url) == set() and database.current_revision(db_url) is None
     database.upgrade(db_url)
-    assert tables(db_url) == TABLES and len(config_triggers(db_url)) == 4
+    assert tables(db_url) == TABLES and len(config_triggers(db_url)) == 4 and len(campaign_pacing_columns(db_url)) == 2
 
 
 def cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
