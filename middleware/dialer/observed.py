@@ -109,16 +109,12 @@ def learn(learned: pacing.Learned, outcome: str, ring_s: float | None, screen_s:
           talk_s: float | None, wrapup_s: float, target: float, amd_false_positive: float = 0.0) -> None:
     """Fold one finished attempt into the statistics (``target``: the campaign's abandonment target; a
     machine verdict stands for ``amd_false_positive`` of a person hung up on, as the budget counts it)."""
-    _learn_samples(learned, outcome, ring_s, screen_s)
-    _learn_outcome(learned, outcome, pacing.calibration_target(target), amd_false_positive)
-    if talk_s is not None:
-        learned.handled(float(talk_s) + wrapup_s)
-
-
-def _learn_samples(learned: pacing.Learned, outcome: str, ring_s: float | None, screen_s: float | None) -> None:
     if ring_s is not None:
         learned.attempt(live=outcome in LIVE_OUTCOMES, ring_s=float(ring_s),
                         screen_s=None if screen_s is None else float(screen_s))
+    _learn_outcome(learned, outcome, pacing.calibration_target(target), amd_false_positive)
+    if talk_s is not None:
+        learned.handled(float(talk_s) + wrapup_s)
 
 
 def _learn_outcome(learned: pacing.Learned, outcome: str, calibration: float, amd_false_positive: float) -> None:
