@@ -173,7 +173,7 @@ CAMPAIGN_STATUS = obj(
               abandon_rate=RATE),
     last_30_days=obj(live_answers=INT, abandoned=INT, abandon_rate=RATE),
     abandon_target=NUM, occupancy_today=RATE, leads={"type": "object", "additionalProperties": INT})
-LEAD = obj(id=INT, number=STR, name=STR, timezone=STR, status=STR, attempts=INT, next_at=TIME,
+LEAD = obj(id=INT, list=STR, number=STR, name=STR, timezone=STR, status=STR, attempts=INT, next_at=TIME,
            last_outcome=nullable(STR), disposition=nullable(STR))
 
 
@@ -220,7 +220,10 @@ async def add_lead(api: Api, req: Request) -> Any:
                              body["region"] or None)
         except ValueError as exc:  # NumberRefused too: the tenant's dialing policy says no
             raise BadRequest(str(exc)) from None
-        added = await campaign_store.import_leads(conn, campaign.id, [lead])
+        if body["list"] and await campaign_store.list_id(conn, campaign.id, body["list"]) is None:
+            raise NotFound(f"campaign {campaign.code} has no list {body['list']!r}")
+        added = await campaign_store.import_leads(conn, campaign.id, [lead],
+                                                  body["list"] or campaign_store.DEFAULT_LIST)
         stored = await views.lead(conn, _scope(req.principal), req.path["code"], lead.number)
     return {"added": bool(added), "lead": stored}
 
@@ -411,6 +414,8 @@ OPERATIONS: list[Operation] = [
               "campaigns", ADDED_LEAD, path_params=(CODE_PATH,), success=201,
               body=(Param("number", required=True, max_length=40, description="any dialable form"),
                     Param("name", max_length=200), Param("timezone", max_length=64),
+                    Param("list", max_length=41, pattern=r"^[a-z0-9][a-z0-9_-]{0,40}\Z",
+                          description="the campaign's list to add it to (default: default)"),
                     Param("region", pattern=r"^[A-Z]{2}\Z", max_length=2,
                           description="country for numbers without +"))),
     Operation("GET", f"{V1}/calls", list_calls, "Call records, newest first", "supervisor", "calls", array(CALL),

@@ -47,7 +47,9 @@ def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     c.add_argument("--abandon-target", type=float, default=0.03, help="abandoned / live answers, at most 0.03")
     c.add_argument("--window", default="08:00-21:00", help="HH:MM-HH:MM in the called party's time")
     c.add_argument("--retry", action="append", default=[], metavar="OUTCOME=SECONDS[/MAX]",
-                   help="retry rule, e.g. no_answer=3600/3 busy=600 (repeatable)")
+                   help="recycling rule of an outcome or a disposition: rest SECONDS, give up after MAX calls "
+                        "ended so, e.g. no_answer=3600/3 busy=600 callback=86400/3 not_interested=2592000/2 "
+                        "(repeatable)")
     c.add_argument("--max-attempts", type=int, default=3)
     c.add_argument("--ring-timeout", type=int, default=20, help="seconds to ring a customer (at least 15)")
     c.add_argument("--no-amd", dest="amd", action="store_false", help="no answering-machine detection")
@@ -65,6 +67,28 @@ def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="for blended agents: inbound first (default), equal, or outbound first")
     c.add_argument("--wrap-up", type=int, default=5, help="seconds of wrap-up after a campaign call")
     c.set_defaults(func=cmd_create)
+    se = verbs.add_parser("set", help="change a campaign's dialing rules and pacing settings (also while it runs)")
+    se.add_argument("code")
+    se.add_argument("--name")
+    se.add_argument("--caller-id")
+    se.add_argument("--mode", choices=MODES)
+    se.add_argument("--abandon-target", type=float)
+    se.add_argument("--window", help="HH:MM-HH:MM in the called party's time")
+    se.add_argument("--retry", action="append", default=[], metavar="OUTCOME=SECONDS[/MAX]",
+                    help="recycling rule, merged over the campaign's own (repeatable)")
+    se.add_argument("--max-attempts", type=int)
+    se.add_argument("--ring-timeout", type=int)
+    amd = se.add_mutually_exclusive_group()
+    amd.add_argument("--amd", dest="amd", action="store_const", const=True)
+    amd.add_argument("--no-amd", dest="amd", action="store_const", const=False)
+    se.add_argument("--machine", choices=MACHINE_ACTIONS)
+    se.add_argument("--machine-prompt")
+    se.add_argument("--amd-false-positive", type=float, metavar="SHARE")
+    se.add_argument("--safe-harbor")
+    se.add_argument("--max-lines", type=int)
+    se.add_argument("--max-ratio", type=float)
+    se.add_argument("--preview-seconds", type=int)
+    se.set_defaults(func=cmd_set)
     for verb, status, text in (("start", "running", "start dialing"), ("pause", "paused", "stop placing new calls"),
                                ("stop", "stopped", "stop the campaign")):
         s = verbs.add_parser(verb, help=text)
@@ -84,6 +108,8 @@ def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     i = verbs.add_parser("import", help="import a CSV (number, optional timezone, name, any other columns)")
     i.add_argument("file", type=Path)
     i.add_argument("--campaign", required=True)
+    i.add_argument("--list", default=store.DEFAULT_LIST, dest="list_name",
+                   help="the campaign's lead list to add them to (made if new; default: default)")
     i.add_argument("--region", help="country of numbers written without +CC (default: the tenant's own); "
                    "the tenant's dialing policy decides which numbers may be called")
     i.add_argument("--no-progress", action="store_true")
@@ -91,6 +117,7 @@ def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     ll = verbs.add_parser("list", help="leads of a campaign")
     ll.add_argument("--campaign", required=True)
     ll.add_argument("--status")
+    ll.add_argument("--list", dest="list_name", help="only this list's leads")
     add_json_flag(ll)
     ll.set_defaults(func=cmd_leads)
     d = verbs.add_parser("disposition", help="set the disposition of an agent's last campaign call")
@@ -130,35 +157,56 @@ def parse_window(text: str) -> tuple[time, time]:
         raise CliError(f"--window {text!r}: {exc}") from exc
 
 
-def parse_retry(items: list[str]) -> dict[str, dict[str, int]]:
-    rules: dict[str, dict[str, int]] = {}
+def parse_retry(items: list[str], base: dict[str, dict[str, int]] | None = None) -> dict[str, dict[str, int]]:
+    """Recycling rules from OUTCOME=SECONDS[/MAX] items, over ``base`` (a campaign's own) or the defaults."""
+    rules: dict[str, dict[str, int]] = {k: dict(v) for k, v in (base or {}).items()}
     for item in items:
         m = re.fullmatch(r"([a-z_]+)=(\d+)(?:/(\d+))?", item.strip())
         if not m:
             raise CliError(f"--retry {item!r}: expected OUTCOME=SECONDS[/MAX], e.g. no_answer=3600/3")
-        rules[m[1]] = {"after_s": int(m[2])} | ({"max": int(m[3])} if m[3] else {})
+        rules[m[1]] = rules.get(m[1], {}) | {"after_s": int(m[2])} | ({"max": int(m[3])} if m[3] else {})
     try:
         return compliance.check_retry_rules(rules)
     except compliance.RuleError as exc:
         raise CliError(f"--retry: {exc}") from exc
 
 
+def check_list_name(name: str) -> str:
+    if not _CODE.match(name):
+        raise CliError(f"list {name!r}: lower-case letters, digits, - and _ (at most 41)")
+    return name
+
+
+def check_settings(values: dict[str, Any]) -> None:
+    """A campaign's settings (given at create, or its stored ones with a `set`'s changes over them)."""
+    if not _CALLER_ID.match(values["caller_id"]):
+        raise CliError(f"--caller-id {values['caller_id']!r}: a number, optionally with a quoted name")
+    for option, key in (("--safe-harbor", "safe_harbor_prompt"), ("--machine-prompt", "machine_prompt")):
+        if values[key] and not _PROMPT.match(values[key]):
+            raise CliError(f"{option} {values[key]!r}: a sound file name (letters, digits, _ - /)")
+    if not values["safe_harbor_prompt"]:
+        raise CliError("--safe-harbor: a campaign must have a safe-harbor message")
+    if values["machine_action"] == "message" and not values["machine_prompt"]:
+        raise CliError("--machine message needs --machine-prompt")
+    if not 0 < values["abandon_target"] <= 0.03:
+        raise CliError("--abandon-target must be above 0 and at most 0.03 (3% of live answers)")
+    if not 0 <= values["amd_false_positive"] <= 0.5:
+        raise CliError("--amd-false-positive is a share of the machine verdicts, from 0 to 0.5")
+    if values["ring_timeout_s"] < 15:
+        raise CliError("--ring-timeout must be at least 15 s (customers get time to answer)")
+    if not 1 <= values["max_attempts"] <= 20:
+        raise CliError("--max-attempts must be from 1 to 20")
+    if not 1 <= values["max_lines"] <= 1000:
+        raise CliError("--max-lines must be from 1 to 1000")
+    if not 1 <= values["max_ratio"] <= 20:
+        raise CliError("--max-ratio must be from 1 to 20")
+    if not 0 <= values["preview_s"] <= 600:
+        raise CliError("--preview-seconds must be from 0 to 600")
+
+
 def _check_create(args: argparse.Namespace) -> None:
     if not _CODE.match(args.code):
         raise CliError(f"campaign code {args.code!r}: lower-case letters, digits, - and _ (at most 41)")
-    if not _CALLER_ID.match(args.caller_id):
-        raise CliError(f"--caller-id {args.caller_id!r}: a number, optionally with a quoted name")
-    for option, prompt in (("--safe-harbor", args.safe_harbor), ("--machine-prompt", args.machine_prompt)):
-        if prompt and not _PROMPT.match(prompt):
-            raise CliError(f"{option} {prompt!r}: a sound file name (letters, digits, _ - /)")
-    if args.machine == "message" and not args.machine_prompt:
-        raise CliError("--machine message needs --machine-prompt")
-    if not 0 < args.abandon_target <= 0.03:
-        raise CliError("--abandon-target must be above 0 and at most 0.03 (3% of live answers)")
-    if not 0 <= args.amd_false_positive <= 0.5:
-        raise CliError("--amd-false-positive is a share of the machine verdicts, from 0 to 0.5")
-    if args.ring_timeout < 15:
-        raise CliError("--ring-timeout must be at least 15 s (customers get time to answer)")
     if not args.agents.strip() and not args.teams.strip():
         raise CliError("give --agents or --teams: who takes the campaign's calls")
 
@@ -167,6 +215,15 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     _check_create(args)
     start, end = parse_window(args.window)
     rules = parse_retry(args.retry)
+
+    settings_row: dict[str, Any] = {"name": args.name, "caller_id": args.caller_id, "mode": args.mode,
+                    "abandon_target": args.abandon_target, "window_start": start, "window_end": end,
+                    "retry_rules": rules, "max_attempts": args.max_attempts,
+                    "ring_timeout_s": args.ring_timeout, "amd": args.amd, "machine_action": args.machine,
+                    "amd_false_positive": args.amd_false_positive,
+                    "machine_prompt": args.machine_prompt, "safe_harbor_prompt": args.safe_harbor,
+                    "max_lines": args.max_lines, "max_ratio": args.max_ratio, "preview_s": args.preview_seconds}
+    check_settings(settings_row)
 
     async def create(conn: AsyncConnection) -> list[str]:
         tenant_id = await require_tenant(conn, args.tenant)
@@ -182,13 +239,7 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
         known = await agent_store.known_codes(conn, tenant_id, agents)
         if missing := sorted(set(agents) - known):
             raise CliError(f"no agent {', '.join(missing)} in tenant {args.tenant}")
-        settings_row = {"name": args.name, "caller_id": args.caller_id, "trunk": trunk, "mode": args.mode,
-                        "abandon_target": args.abandon_target, "window_start": start, "window_end": end,
-                        "retry_rules": rules, "max_attempts": args.max_attempts,
-                        "ring_timeout_s": args.ring_timeout, "amd": args.amd, "machine_action": args.machine,
-                        "amd_false_positive": args.amd_false_positive,
-                        "machine_prompt": args.machine_prompt, "safe_harbor_prompt": args.safe_harbor,
-                        "max_lines": args.max_lines, "max_ratio": args.max_ratio, "preview_s": args.preview_seconds}
+        settings_row["trunk"] = trunk
         try:
             async with conn.transaction():
                 await store.create_campaign(conn, tenant_id=tenant_id, code=args.code, settings=settings_row,
@@ -205,6 +256,40 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     print(f"campaign {args.code} ({args.mode}) with agents {', '.join(agents)}; queue "
           f"{store.CAMPAIGN_QUEUE_PREFIX}{args.code}: run `callcenter asterisk sync`, then "
           f"`callcenter leads import FILE --campaign {args.code}` and `callcenter campaign start {args.code}`")
+    return 0
+
+
+# `campaign set` option -> campaigns column
+_SETTABLE = {"name": "name", "caller_id": "caller_id", "mode": "mode", "abandon_target": "abandon_target",
+             "max_attempts": "max_attempts", "ring_timeout": "ring_timeout_s", "amd": "amd",
+             "machine": "machine_action", "machine_prompt": "machine_prompt",
+             "amd_false_positive": "amd_false_positive", "safe_harbor": "safe_harbor_prompt",
+             "max_lines": "max_lines", "max_ratio": "max_ratio", "preview_seconds": "preview_s"}
+
+
+def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
+    changes: dict[str, Any] = {column: getattr(args, option) for option, column in _SETTABLE.items()
+                               if getattr(args, option) is not None}
+    if args.window:
+        changes["window_start"], changes["window_end"] = parse_window(args.window)
+    if not changes and not args.retry:
+        raise CliError("nothing to change: give at least one option (see `campaign set --help`)")
+
+    async def change(conn: AsyncConnection) -> dict[str, Any]:
+        async with conn.transaction():
+            campaign = await store.get_campaign(conn, args.code, lock=True)
+            if campaign is None:
+                raise CliError(f"no campaign {args.code!r}")
+            if args.retry:
+                changes["retry_rules"] = parse_retry(args.retry, campaign.retry_rules)
+            values = {column: getattr(campaign, column) for column in (*_SETTABLE.values(), "retry_rules")}
+            check_settings({**values, **changes})
+            await store.update_campaign(conn, campaign.id, changes)
+            return dict(changes)
+
+    changed = with_connection(settings, change)
+    shown = ", ".join(f"{k} {v:%H:%M}" if isinstance(v, time) else f"{k} {v}" for k, v in changed.items())
+    print(f"campaign {args.code}: {shown}")
     return 0
 
 
@@ -292,6 +377,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     batch = 500
     show = not args.no_progress and sys.stderr.isatty()
 
+    check_list_name(args.list_name)
+
     async def load(conn: AsyncConnection) -> int:
         campaign = await store.get_campaign(conn, args.campaign)
         if campaign is None:
@@ -299,7 +386,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         added = 0
         for i in range(0, len(leads), batch):
             async with conn.transaction():
-                added += await store.import_leads(conn, campaign.id, leads[i:i + batch])
+                added += await store.import_leads(conn, campaign.id, leads[i:i + batch], args.list_name)
             if show:
                 done = min(i + batch, len(leads))
                 width = 30
@@ -310,7 +397,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return added
 
     added = with_connection(settings, load)
-    print(f"{args.file}: {added} leads added to {args.campaign}, {len(leads) - added} already there, "
+    print(f"{args.file}: {added} leads added to {args.campaign} (list {args.list_name}), "
+          f"{len(leads) - added} already in the campaign, "
           f"{len(problems)} rows skipped")
     return 0 if not problems else 3
 
@@ -320,7 +408,7 @@ def cmd_leads(args: argparse.Namespace, settings: Settings) -> int:
         campaign = await store.get_campaign(conn, args.campaign)
         if campaign is None:
             raise CliError(f"no campaign {args.campaign!r}")
-        return await store.list_leads(conn, campaign.id, args.status)
+        return await store.list_leads(conn, campaign.id, args.status, args.list_name)
 
     show_rows(args, with_connection(settings, rows), store.LEAD_COLUMNS)
     return 0

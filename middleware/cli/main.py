@@ -18,6 +18,7 @@ from middleware.cli import (
     demo,
     did,
     ivr,
+    lead_lists,
     phone,
     queue,
     recordings,
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     nouns = parser.add_subparsers(dest="noun", metavar="COMMAND", parser_class=Parser)
     nouns.required = True
     for module in (serve, db, asterisk, stack, tenant, team, queue, agent, phone, did, ivr, customer, calls,
-                   supervise, report, recordings, cdr, campaign, token, security, demo):
+                   supervise, report, recordings, cdr, campaign, lead_lists, token, security, demo):
         module.register(nouns)
     return parser
 

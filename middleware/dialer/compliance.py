@@ -1,7 +1,13 @@
-"""When a lead may be called, and again: calling windows, retry rules, the 72-hour rule.
+"""When a lead may be called, and again: calling windows, recycling rules, the 72-hour rule.
 
 Pure functions of the lead, the campaign's rules and the instant; the hopper's SQL applies the same
 rules when it claims leads, and the dialer checks each claimed lead again here before it dials.
+
+A recycling rule (``retry_rules`` of a campaign) names an attempt's outcome, or an agent's disposition
+that brings a lead back (callback, not interested), with ``after_s`` (how long the lead rests) and
+``max`` (after this many calls ended that way the lead is given up). The campaign's ``max_attempts``
+caps every lead's calls whatever the rules say; a list reset (``callcenter lists reset``) starts the
+counts again.
 """
 
 from __future__ import annotations
@@ -22,6 +28,12 @@ BUSY = "busy"
 FAILED = "failed"            # congestion, unreachable, trunk down
 OUTCOMES = (CONNECTED, ABANDONED, MACHINE, NO_ANSWER, BUSY, FAILED)
 
+# Dispositions that may bring a lead back (the others are final: a sale, a wrong number, do-not-call).
+CALLBACK = "callback"
+DO_NOT_CALL = "do_not_call"
+NOT_INTERESTED = "not_interested"
+RECYCLED_DISPOSITIONS = (CALLBACK, NOT_INTERESTED)
+
 ABANDON_QUIET = timedelta(hours=72)  # no new call to a number whose call was abandoned, this long
 LEGAL_WINDOW = (time(8, 0), time(21, 0))
 
@@ -31,7 +43,9 @@ DEFAULT_RETRY: dict[str, dict[str, int]] = {
     MACHINE: {"after_s": 6 * 3600, "max": 2},
     FAILED: {"after_s": 30 * 60, "max": 2},
     ABANDONED: {"after_s": int(ABANDON_QUIET.total_seconds()), "max": 2},
+    CALLBACK: {"after_s": 24 * 3600, "max": 3},
 }
+RECYCLABLE = (*DEFAULT_RETRY, NOT_INTERESTED)  # not interested: not recycled unless a rule says so
 
 
 class RuleError(Invalid):
@@ -47,19 +61,25 @@ def check_window(start: time, end: time) -> tuple[time, time]:
 
 def check_retry_rules(rules: dict[str, Any]) -> dict[str, dict[str, int]]:
     """Merge the given rules over the defaults; an abandoned call never comes back within 72 h."""
-    merged = {k: dict(v) for k, v in DEFAULT_RETRY.items()}
+    merged = with_defaults({})
     for outcome, rule in rules.items():
-        if outcome not in merged:
-            raise RuleError(f"retry rule for {outcome!r}: outcomes that retry are {', '.join(sorted(merged))}")
+        if outcome not in RECYCLABLE:
+            raise RuleError(f"retry rule for {outcome!r}: the outcomes and dispositions that may be recycled "
+                            f"are {', '.join(sorted(RECYCLABLE))}")
         if not isinstance(rule, dict) or set(rule) - {"after_s", "max"}:
             raise RuleError(f"retry rule for {outcome}: give after_s and/or max")
         for key, value in rule.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise RuleError(f"retry rule for {outcome}: {key} must be a whole number >= 0")
-        merged[outcome].update(rule)
+        merged[outcome] = {**merged.get(outcome, {"after_s": 0, "max": 2}), **rule}  # (a new rule: one recycle)
     if merged[ABANDONED]["after_s"] < ABANDON_QUIET.total_seconds():
         raise RuleError("an abandoned call may not be retried within 72 hours")
     return merged
+
+
+def with_defaults(rules: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """A campaign's stored rules over today's defaults (a campaign created before a default existed)."""
+    return {k: dict(v) for k, v in DEFAULT_RETRY.items()} | {k: dict(v) for k, v in rules.items()}
 
 
 def in_window(now: datetime, zone: str, start: time, end: time) -> bool:
@@ -74,20 +94,24 @@ class NextStep:
     next_at: datetime | None
 
 
-def after_attempt(outcome: str, attempts: int, max_attempts: int, rules: dict[str, dict[str, int]],
-                  now: datetime, disposition: str | None = None) -> NextStep:
-    """What becomes of a lead after its ``attempts``-th attempt ended with ``outcome``."""
-    if outcome == CONNECTED:
-        if disposition == "callback":
-            return NextStep("ready", now + timedelta(hours=24)) if attempts < max_attempts else NextStep("done", None)
-        return NextStep("done", None)
-    rule = rules.get(outcome)
-    if rule is None:
-        return NextStep("failed", None)
-    tries_of_this_kind_allowed = rule["max"]
-    if attempts >= max_attempts or attempts >= tries_of_this_kind_allowed:
-        return NextStep("failed", None)
+def recycled(kind: str, attempts: int, of_kind: int, max_attempts: int, rules: dict[str, dict[str, int]],
+             now: datetime) -> datetime | None:
+    """When a lead comes back after its ``attempts``-th call, the ``of_kind``-th to end as ``kind`` (an
+    outcome or a disposition); None when it does not: no rule, the rule's max or the campaign's reached."""
+    rule = rules.get(kind)
+    if rule is None or attempts >= max_attempts or of_kind >= rule["max"]:
+        return None
     wait = timedelta(seconds=rule["after_s"])
-    if outcome == ABANDONED:
+    if kind == ABANDONED:
         wait = max(wait, ABANDON_QUIET)
-    return NextStep("ready", now + wait)
+    return now + wait
+
+
+def after_attempt(outcome: str, attempts: int, of_kind: int, max_attempts: int,
+                  rules: dict[str, dict[str, int]], now: datetime) -> NextStep:
+    """What becomes of a lead after its ``attempts``-th attempt, the ``of_kind``-th to end with
+    ``outcome``. A connected call is done (its disposition may recycle it: outcomes.after_disposition)."""
+    if outcome == CONNECTED:
+        return NextStep("done", None)
+    again = recycled(outcome, attempts, of_kind, max_attempts, rules, now)
+    return NextStep("failed", None) if again is None else NextStep("ready", again)

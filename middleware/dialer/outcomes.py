@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from middleware.dialer.compliance import NextStep
+from middleware.dialer.compliance import DO_NOT_CALL, NextStep, recycled
 
 # Hangup cause (Q.850) of a customer's channel that never answered -> OriginateResponse-style reason
 # (AST_CONTROL_*): user busy -> busy, no answer from user -> no answer, no circuit -> congestion.
@@ -21,11 +21,10 @@ BLOCKED_RETRY = timedelta(minutes=15)
 LOST_RETRY = timedelta(hours=72)
 # Attempts older than this, still 'dialing', are another node's or a previous run's leftovers.
 ORPHAN_AGE = timedelta(hours=6)
-# "Call me back" as a disposition: the lead comes back after this.
-CALLBACK_DISPOSITION_AFTER = timedelta(hours=24)
-
 # The agents' disposition keys (*44<code> on the phone, or `callcenter lead disposition`).
-DISPOSITIONS = {"1": "sale", "2": "not_interested", "3": "callback", "4": "wrong_number", "9": "do_not_call"}
+DISPOSITIONS = {"1": "sale", "2": "not_interested", "3": "callback", "4": "wrong_number", "9": DO_NOT_CALL}
+# A list reset leaves these leads alone: the customer bought, is not who the lead says, or said never again.
+FINAL_DISPOSITIONS = ("sale", "wrong_number", DO_NOT_CALL)
 
 
 def reason_of_hangup(cause: int) -> int:
@@ -47,9 +46,11 @@ class LeadChange:
     add_to_dnc: bool = False
 
 
-def after_disposition(disposition: str, now: datetime) -> LeadChange:
-    if disposition == "do_not_call":
+def after_disposition(disposition: str, attempts: int, of_kind: int, max_attempts: int,
+                      rules: dict[str, dict[str, int]], now: datetime) -> LeadChange:
+    """A disposition given after the lead's ``attempts``-th call, the ``of_kind``-th time it was given:
+    do-not-call ends the lead; a recycling rule for it (callback, not interested) brings it back."""
+    if disposition == DO_NOT_CALL:
         return LeadChange("dnc", add_to_dnc=True)
-    if disposition == "callback":
-        return LeadChange("ready", now + CALLBACK_DISPOSITION_AFTER)
-    return LeadChange(None)
+    again = recycled(disposition, attempts, of_kind, max_attempts, rules, now)
+    return LeadChange(None) if again is None else LeadChange("ready", again)

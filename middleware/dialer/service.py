@@ -237,15 +237,14 @@ class DialerService:
             campaign = await store.get_campaign(conn, attempt.campaign)
             if campaign is None:
                 return
-            tries = await store.lead_attempts(conn, attempt.lead_id)
-            if tries is None:
-                tries = campaign.max_attempts
+            tries, of_kind = await store.lead_attempts(conn, attempt.lead_id, outcome) or (campaign.max_attempts, 0)
             if outcome == "blocked":
                 on_list = bool(await store.dnc_hits(conn, campaign.tenant_id, campaign.id, attempt.number))
                 step = outcomes.after_blocked(on_list, now)
                 await store.uncount_attempt(conn, attempt.lead_id)
             else:
-                step = compliance.after_attempt(outcome, tries, campaign.max_attempts, campaign.retry_rules, now)
+                step = compliance.after_attempt(outcome, tries, of_kind + 1, campaign.max_attempts,
+                                                campaign.retry_rules, now)
             await store.finish_attempt(conn, attempt.id, {
                 "outcome": outcome, "linkedid": channel_id(attempt.id),
                 "answered_at": attempt.answered_at, "human_at": attempt.live_at,
@@ -353,9 +352,14 @@ def _rate(part: int, whole: int) -> float | None:
 
 async def apply_disposition(conn: Any, lead_id: int, number: str, campaign_id: int, disposition: str,
                             now: datetime) -> None:
-    """Record an agent's disposition of a lead and do what it implies (outcomes.after_disposition)."""
-    await store.set_disposition(conn, lead_id, disposition)
-    change = outcomes.after_disposition(disposition, now)
+    """Record an agent's disposition of a lead and do what it implies (outcomes.after_disposition: the
+    campaign's recycling rules)."""
+    attempts, of_kind = await store.set_disposition(conn, lead_id, disposition)
+    campaign = await store.campaign_by_id(conn, campaign_id)
+    if campaign is None:
+        return
+    change = outcomes.after_disposition(disposition, attempts, of_kind, campaign.max_attempts,
+                                        campaign.retry_rules, now)
     if change.add_to_dnc:
         await store.add_dnc(conn, "campaign", None, campaign_id, [number], "agent disposition")
     if change.status is not None:

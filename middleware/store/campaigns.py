@@ -10,10 +10,12 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from middleware.dialer.compliance import with_defaults
 from middleware.dialer.leads import Lead
 from middleware.dialer.observed import AbandonCounts
 
 CAMPAIGN_QUEUE_PREFIX = "dialer-"
+DEFAULT_LIST = "default"  # the list leads go to when none is named
 WEIGHT_OF_PRIORITY = {"inbound": 0, "equal": 10, "outbound": 20}  # inbound queues weigh 10
 
 
@@ -60,11 +62,20 @@ def _campaign(row: Sequence[Any]) -> CampaignRow:
     values[10] = float(values[10])
     values[21] = float(values[21])
     values[25] = float(values[25])
+    values[13] = with_defaults(values[13])
     return CampaignRow(*values)
 
 
-async def get_campaign(conn: AsyncConnection, code: str) -> CampaignRow | None:
-    cur = await conn.execute(f"SELECT {_CAMPAIGN_COLUMNS} WHERE c.code = %s", (code,))
+async def get_campaign(conn: AsyncConnection, code: str, lock: bool = False) -> CampaignRow | None:
+    """The campaign; with ``lock``, its row locked for this transaction (a change of its settings)."""
+    cur = await conn.execute(f"SELECT {_CAMPAIGN_COLUMNS} WHERE c.code = %s" + (" FOR UPDATE OF c" if lock else ""),
+                             (code,))
+    row = await cur.fetchone()
+    return None if row is None else _campaign(row)
+
+
+async def campaign_by_id(conn: AsyncConnection, campaign_id: int) -> CampaignRow | None:
+    cur = await conn.execute(f"SELECT {_CAMPAIGN_COLUMNS} WHERE c.id = %s", (campaign_id,))
     row = await cur.fetchone()
     return None if row is None else _campaign(row)
 
@@ -95,6 +106,7 @@ async def create_campaign(conn: AsyncConnection, *, tenant_id: int, code: str, s
         {**params, "tenant_id": tenant_id, "code": code, "queue_id": row[0]})
     campaign = await cur.fetchone()
     assert campaign is not None
+    await ensure_list(conn, int(campaign[0]), DEFAULT_LIST)
     await conn.execute(
         """INSERT INTO queue_members (queue_id, agent_id, penalty)
            SELECT %s, a.id, 1 FROM agents a WHERE a.code = ANY(%s) AND a.tenant_id = %s ON CONFLICT DO NOTHING""",
@@ -110,20 +122,113 @@ async def agents_of_teams(conn: AsyncConnection, tenant_id: int, teams: Sequence
     return [r[0] for r in await cur.fetchall()]
 
 
+CHANGEABLE = frozenset({"name", "caller_id", "mode", "abandon_target", "window_start", "window_end", "retry_rules",
+                        "max_attempts", "ring_timeout_s", "amd", "machine_action", "machine_prompt",
+                        "amd_false_positive", "safe_harbor_prompt", "max_lines", "max_ratio", "preview_s"})
+
+
+async def update_campaign(conn: AsyncConnection, campaign_id: int, changes: dict[str, Any]) -> None:
+    """New values of some of a campaign's settings (the keys: CHANGEABLE columns)."""
+    assert changes and set(changes) <= CHANGEABLE, set(changes) - CHANGEABLE
+    assignments = ", ".join(f"{column} = %({column})s" for column in changes)
+    params = {k: Jsonb(v) if isinstance(v, dict) else v for k, v in changes.items()}
+    await conn.execute(f"UPDATE campaigns SET {assignments} WHERE id = %(id)s", {**params, "id": campaign_id})
+
+
 async def set_status(conn: AsyncConnection, code: str, status: str) -> bool:
     cur = await conn.execute("UPDATE campaigns SET status = %s WHERE code = %s RETURNING id", (status, code))
     return await cur.fetchone() is not None
 
 
-async def import_leads(conn: AsyncConnection, campaign_id: int, leads: Sequence[Lead]) -> int:
-    """Insert the leads not already in the campaign; the number inserted."""
+async def import_leads(conn: AsyncConnection, campaign_id: int, leads: Sequence[Lead],
+                       list_name: str = DEFAULT_LIST) -> int:
+    """Insert into the list (made if the campaign has none of that name) the leads not already in the
+    campaign, in any of its lists; the number inserted."""
+    list_id = await ensure_list(conn, campaign_id, list_name)
     before = await _count(conn, "SELECT count(*) FROM leads WHERE campaign_id = %s", campaign_id)
     async with conn.cursor() as cur:
         await cur.executemany(
-            """INSERT INTO leads (campaign_id, number, timezone, name, data, source_line)
-               VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (campaign_id, number) DO NOTHING""",
-            [(campaign_id, le.number, le.timezone, le.name, Jsonb(le.data), le.line) for le in leads])
+            """INSERT INTO leads (campaign_id, list_id, number, timezone, name, data, source_line)
+               VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (campaign_id, number) DO NOTHING""",
+            [(campaign_id, list_id, le.number, le.timezone, le.name, Jsonb(le.data), le.line) for le in leads])
     return await _count(conn, "SELECT count(*) FROM leads WHERE campaign_id = %s", campaign_id) - before
+
+
+# lead lists ----------------------------------------------------------------------------------------
+
+LIST_COLUMNS = ("list", "priority", "active", "leads", "ready", "dialing", "done", "failed", "dnc", "resets",
+                "reset_at")
+
+
+async def list_id(conn: AsyncConnection, campaign_id: int, name: str) -> int | None:
+    cur = await conn.execute("SELECT id FROM lead_lists WHERE campaign_id = %s AND name = %s", (campaign_id, name))
+    row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def ensure_list(conn: AsyncConnection, campaign_id: int, name: str) -> int:
+    """The list's id, the list made (active, priority 0) if the campaign has none of that name."""
+    await conn.execute("INSERT INTO lead_lists (campaign_id, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                       (campaign_id, name))
+    found = await list_id(conn, campaign_id, name)
+    assert found is not None
+    return found
+
+
+async def add_list(conn: AsyncConnection, campaign_id: int, name: str, priority: int, active: bool) -> int:
+    cur = await conn.execute("INSERT INTO lead_lists (campaign_id, name, priority, active) VALUES (%s, %s, %s, %s) "
+                             "RETURNING id", (campaign_id, name, priority, active))
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def set_list(conn: AsyncConnection, list_id: int, priority: int | None, active: bool | None) -> None:
+    await conn.execute("UPDATE lead_lists SET priority = COALESCE(%s, priority), active = COALESCE(%s, active) "
+                       "WHERE id = %s", (priority, active, list_id))
+
+
+async def lead_lists(conn: AsyncConnection, campaign_id: int) -> list[dict[str, Any]]:
+    """Each list of the campaign with its leads counted by status, the highest priority first."""
+    cur = await conn.execute(
+        """SELECT ll.name, ll.priority, ll.active, count(l.id),
+                  count(l.id) FILTER (WHERE l.status = 'ready'), count(l.id) FILTER (WHERE l.status = 'dialing'),
+                  count(l.id) FILTER (WHERE l.status = 'done'), count(l.id) FILTER (WHERE l.status = 'failed'),
+                  count(l.id) FILTER (WHERE l.status = 'dnc'), ll.resets, ll.reset_at
+             FROM lead_lists ll LEFT JOIN leads l ON l.list_id = ll.id WHERE ll.campaign_id = %s
+            GROUP BY ll.id ORDER BY ll.priority DESC, ll.name""", (campaign_id,))
+    return [dict(zip(LIST_COLUMNS, r, strict=True)) for r in await cur.fetchall()]
+
+
+async def reset_list(conn: AsyncConnection, list_id: int, keep: Sequence[str], only: Sequence[str] | None,
+                     now: datetime) -> int:
+    """Every finished lead of the list dialable again from ``now``, its counts of calls started afresh;
+    leads on a do-not-call list, being dialled, or given a disposition in ``keep`` (final ones) are left
+    alone; with ``only``, just the leads whose disposition or last outcome is one of those. The hopper
+    still applies the do-not-call lists, the calling window and the 72 hours after an abandoned call."""
+    cur = await conn.execute(
+        """UPDATE leads SET status = 'ready', attempts = 0, tries = '{}'::jsonb, next_at = %(now)s,
+                  disposition = NULL
+            WHERE list_id = %(list)s AND status IN ('done', 'failed')
+              AND NOT (COALESCE(disposition, '') = ANY(%(keep)s))
+              AND (%(only)s::text[] IS NULL OR COALESCE(disposition, last_outcome) = ANY(%(only)s))""",
+        {"list": list_id, "keep": list(keep), "only": None if only is None else list(only), "now": now})
+    await conn.execute("UPDATE lead_lists SET resets = resets + 1, reset_at = %s WHERE id = %s", (now, list_id))
+    return cur.rowcount
+
+
+async def remove_list(conn: AsyncConnection, list_id: int) -> int:
+    """The list and its leads (their attempts go with them: the caller checks none counts any more)."""
+    cur = await conn.execute("DELETE FROM leads WHERE list_id = %s", (list_id,))
+    await conn.execute("DELETE FROM lead_lists WHERE id = %s", (list_id,))
+    return cur.rowcount
+
+
+async def list_attempts_since(conn: AsyncConnection, list_id: int, since: datetime) -> int:
+    """Calls to the list's leads launched since ``since`` (or still in flight)."""
+    return await _count(conn, """SELECT count(*) FROM dial_attempts a JOIN leads l ON l.id = a.lead_id
+                                  WHERE l.list_id = %s AND (a.launched_at >= %s OR a.status = 'dialing')""",
+                        list_id, since)
 
 
 async def _count(conn: AsyncConnection, sql: str, *params: Any) -> int:
@@ -172,7 +277,7 @@ class Claimed:
 
 _CLAIM = """
 WITH ready AS (
-    SELECT l.id FROM leads l
+    SELECT l.id FROM leads l JOIN lead_lists ll ON ll.id = l.list_id AND ll.active
      WHERE l.campaign_id = %(campaign)s AND l.status = 'ready' AND l.next_at <= %(now)s
        AND (%(now)s AT TIME ZONE l.timezone)::time >= %(start)s
        AND (%(now)s AT TIME ZONE l.timezone)::time < %(end)s
@@ -181,9 +286,9 @@ WITH ready AS (
                              OR (d.scope = 'campaign' AND d.campaign_id = %(campaign)s)))
        AND NOT EXISTS (SELECT 1 FROM dial_attempts a WHERE a.number = l.number AND a.outcome = 'abandoned'
                         AND a.ended_at > %(now)s - interval '72 hours')
-     ORDER BY l.next_at, l.id
+     ORDER BY ll.priority DESC, l.next_at, l.id
      LIMIT %(n)s
-     FOR UPDATE SKIP LOCKED
+     FOR UPDATE OF l SKIP LOCKED
 ), taken AS (
     UPDATE leads l SET status = 'dialing', attempts = l.attempts + 1 FROM ready WHERE l.id = ready.id
     RETURNING l.id, l.number, l.timezone, l.name, l.data, l.attempts
@@ -197,8 +302,9 @@ ORDER BY a.id
 
 
 async def claim_leads(conn: AsyncConnection, campaign: CampaignRow, n: int, node: str, now: datetime) -> list[Claimed]:
-    """Take up to ``n`` leads that may be called now and open an attempt for each. Leads another node
-    holds are skipped (SKIP LOCKED), so dialer nodes sharing a campaign never dial one lead twice."""
+    """Take up to ``n`` leads that may be called now, from the campaign's active lists, the highest
+    priority first, and open an attempt for each. Leads another node holds are skipped (SKIP LOCKED), so
+    dialer nodes sharing a campaign never dial one lead twice."""
     if n <= 0:
         return []
     cur = await conn.execute(_CLAIM, {"campaign": campaign.id, "tenant": campaign.tenant_id, "now": now,
@@ -226,8 +332,12 @@ async def finish_attempt(conn: AsyncConnection, attempt_id: int, values: dict[st
                amd_cause = %(amd_cause)s, reason = %(reason)s
             WHERE id = %(id)s AND status = 'dialing'""", {**values, "id": attempt_id})
     await conn.execute(
-        """UPDATE leads SET status = %s, next_at = COALESCE(%s, next_at), last_outcome = %s WHERE id = %s""",
-        (lead_status, next_at, values["outcome"], lead_id))
+        """UPDATE leads SET status = %(status)s, next_at = COALESCE(%(next)s, next_at), last_outcome = %(outcome)s,
+                  tries = CASE WHEN %(outcome)s = 'blocked' THEN tries
+                               ELSE tries || jsonb_build_object(%(outcome)s::text,
+                                                                COALESCE((tries->>%(outcome)s)::int, 0) + 1) END
+            WHERE id = %(lead)s""",
+        {"status": lead_status, "next": next_at, "outcome": values["outcome"], "lead": lead_id})
 
 
 async def in_flight(conn: AsyncConnection, campaign_id: int) -> list[tuple[datetime, datetime | None, datetime | None]]:
@@ -301,8 +411,14 @@ async def last_connected_attempt(conn: AsyncConnection, agent_code: str) -> tupl
     return None if row is None else (int(row[0]), int(row[1]), str(row[2]), int(row[3]))
 
 
-async def set_disposition(conn: AsyncConnection, lead_id: int, disposition: str) -> None:
-    await conn.execute("UPDATE leads SET disposition = %s WHERE id = %s", (disposition, lead_id))
+async def set_disposition(conn: AsyncConnection, lead_id: int, disposition: str) -> tuple[int, int]:
+    """Record the disposition, counted among the lead's tries; (calls made, times given) of the lead."""
+    cur = await conn.execute(
+        """UPDATE leads SET disposition = %(d)s,
+                  tries = tries || jsonb_build_object(%(d)s::text, COALESCE((tries->>%(d)s)::int, 0) + 1)
+            WHERE id = %(lead)s RETURNING attempts, (tries->>%(d)s)::int""", {"d": disposition, "lead": lead_id})
+    row = await cur.fetchone()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
 async def lead_for_attempt(conn: AsyncConnection, attempt_id: int) -> dict[str, Any] | None:
@@ -342,11 +458,13 @@ async def shared_queues(conn: AsyncConnection, campaign_queue: str) -> list[str]
     return [r[0] for r in await cur.fetchall()]
 
 
-async def lead_attempts(conn: AsyncConnection, lead_id: int) -> int | None:
-    """How many times the lead was dialled (None: no such lead)."""
-    cur = await conn.execute("SELECT attempts FROM leads WHERE id = %s", (lead_id,))
+async def lead_attempts(conn: AsyncConnection, lead_id: int, outcome: str) -> tuple[int, int] | None:
+    """How many times the lead was dialled, and how many earlier calls ended with ``outcome`` (None: no
+    such lead)."""
+    cur = await conn.execute("SELECT attempts, COALESCE((tries->>%s)::int, 0) FROM leads WHERE id = %s",
+                             (outcome, lead_id))
     row = await cur.fetchone()
-    return int(row[0]) if row else None
+    return (int(row[0]), int(row[1])) if row else None
 
 
 async def uncount_attempt(conn: AsyncConnection, lead_id: int) -> None:
@@ -380,14 +498,18 @@ async def dial_rate(conn: AsyncConnection, campaign_id: int, since: datetime) ->
     return int(row[0]) if row else 0
 
 
-LEAD_COLUMNS = ("id", "number", "timezone", "name", "status", "attempts", "next_at", "last_outcome", "disposition")
+LEAD_COLUMNS = ("id", "list", "number", "timezone", "name", "status", "attempts", "next_at", "last_outcome",
+                "disposition")
 
 
-async def list_leads(conn: AsyncConnection, campaign_id: int, status: str | None = None) -> list[dict[str, Any]]:
+async def list_leads(conn: AsyncConnection, campaign_id: int, status: str | None = None,
+                     list_name: str | None = None) -> list[dict[str, Any]]:
     cur = await conn.execute(
-        """SELECT id, number, timezone, name, status, attempts, next_at, last_outcome, disposition FROM leads
-            WHERE campaign_id = %s AND (%s::text IS NULL OR status = %s) ORDER BY id""",
-        (campaign_id, status, status))
+        """SELECT l.id, ll.name, l.number, l.timezone, l.name, l.status, l.attempts, l.next_at, l.last_outcome,
+                  l.disposition FROM leads l JOIN lead_lists ll ON ll.id = l.list_id
+            WHERE l.campaign_id = %(c)s AND (%(s)s::text IS NULL OR l.status = %(s)s)
+              AND (%(l)s::text IS NULL OR ll.name = %(l)s) ORDER BY l.id""",
+        {"c": campaign_id, "s": status, "l": list_name})
     return [dict(zip(LEAD_COLUMNS, r, strict=True)) for r in await cur.fetchall()]
 
 

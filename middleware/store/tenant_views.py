@@ -114,8 +114,9 @@ async def campaign(conn: AsyncConnection, tenant_id: int | None, code: str) -> R
 async def leads(conn: AsyncConnection, tenant_id: int | None, campaign_code: str, status: str | None,
                 limit: int) -> list[Row]:
     return await _rows(conn, """
-        SELECT l.id, l.number, l.name, l.timezone, l.status, l.attempts, l.next_at, l.last_outcome, l.disposition
-          FROM leads l JOIN campaigns c ON c.id = l.campaign_id
+        SELECT l.id, ll.name AS list, l.number, l.name, l.timezone, l.status, l.attempts, l.next_at,
+               l.last_outcome, l.disposition
+          FROM leads l JOIN campaigns c ON c.id = l.campaign_id JOIN lead_lists ll ON ll.id = l.list_id
          WHERE (%(tenant)s::bigint IS NULL OR c.tenant_id = %(tenant)s) AND c.code = %(campaign)s
            AND (%(status)s::text IS NULL OR l.status = %(status)s)
          ORDER BY l.id LIMIT %(limit)s""",
@@ -124,8 +125,9 @@ async def leads(conn: AsyncConnection, tenant_id: int | None, campaign_code: str
 
 async def lead(conn: AsyncConnection, tenant_id: int | None, campaign_code: str, number: str) -> Row | None:
     rows = await _rows(conn, """
-        SELECT l.id, l.number, l.name, l.timezone, l.status, l.attempts, l.next_at, l.last_outcome, l.disposition
-          FROM leads l JOIN campaigns c ON c.id = l.campaign_id
+        SELECT l.id, ll.name AS list, l.number, l.name, l.timezone, l.status, l.attempts, l.next_at,
+               l.last_outcome, l.disposition
+          FROM leads l JOIN campaigns c ON c.id = l.campaign_id JOIN lead_lists ll ON ll.id = l.list_id
          WHERE (%(tenant)s::bigint IS NULL OR c.tenant_id = %(tenant)s) AND c.code = %(campaign)s
            AND l.number = %(number)s""", {"tenant": tenant_id, "campaign": campaign_code, "number": number})
     return rows[0] if rows else None

@@ -15,7 +15,8 @@ TABLES_0001 = {"tenants", "dids", "agents", "agent_state_history", "phones", "qu
                "recordings"}
 TABLES = TABLES_0001 | {"ivr_flows", "customers", "tenant_trunks", "callbacks", "agent_skills", "teams",
                         "team_members", "queue_overflow_log", "cdr", "campaigns", "leads", "dnc",
-                        "dial_attempts", "api_tokens", "sip_blocks"}
+                        "dial_attempts", "api_tokens", "sip_blocks", "lead_lists"}
+TABLES_0015 = TABLES - {"lead_lists"}
 
 
 def tables(url: str) -> set[str]:
@@ -38,19 +39,43 @@ def campaign_pacing_columns(url: str) -> set[str]:
 
 
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0015"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0016"
+    database.downgrade(db_url, "0015")
+    assert tables(db_url) == TABLES_0015
     assert campaign_pacing_columns(db_url) == {"amd_false_positive", "pacing_gain"}
     database.downgrade(db_url, "0014")
-    assert campaign_pacing_columns(db_url) == set() and tables(db_url) == TABLES
+    assert campaign_pacing_columns(db_url) == set() and tables(db_url) == TABLES_0015
     assert config_triggers(db_url) == {f"{t}_config_changed" for t in ("tenants", "dids", "ivr_flows", "queues")}
     database.downgrade(db_url, "0013")
-    assert config_triggers(db_url) == set() and tables(db_url) == TABLES
+    assert config_triggers(db_url) == set() and tables(db_url) == TABLES_0015
     database.downgrade(db_url, "0001")
     assert tables(db_url) == TABLES_0001 and database.current_revision(db_url) == "0001"
     database.downgrade(db_url, "base")
     assert tables(db_url) == set() and database.current_revision(db_url) is None
     database.upgrade(db_url)
     assert tables(db_url) == TABLES and len(config_triggers(db_url)) == 4 and len(campaign_pacing_columns(db_url)) == 2
+
+
+def test_leads_of_a_campaign_from_before_lists_land_in_its_default_list(db_url: str) -> None:
+    database.downgrade(db_url, "0015")
+    with psycopg.connect(db_url) as conn:
+        tenant = conn.execute("INSERT INTO tenants (code, name) VALUES ('t', 'T') RETURNING id").fetchone()
+        assert tenant is not None
+        queue = conn.execute("INSERT INTO queues (tenant_id, name) VALUES (%s, 'dialer-c') RETURNING id",
+                             tenant).fetchone()
+        assert queue is not None
+        campaign = conn.execute("INSERT INTO campaigns (tenant_id, code, queue_id, caller_id, trunk, "
+                                "safe_harbor_prompt) VALUES (%s, 'c', %s, '+15551000', 'x', 'p') RETURNING id",
+                                (tenant[0], queue[0])).fetchone()
+        assert campaign is not None
+        conn.execute("INSERT INTO leads (campaign_id, number, timezone, attempts, last_outcome) VALUES "
+                     "(%s, '+12125550100', 'America/New_York', 2, 'busy'), "
+                     "(%s, '+12125550101', 'America/New_York', 0, NULL)", (campaign[0], campaign[0]))
+    database.upgrade(db_url)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT l.number, ll.name, l.tries FROM leads l JOIN lead_lists ll ON ll.id = l.list_id "
+                            "ORDER BY l.number").fetchall()
+    assert rows == [("+12125550100", "default", {"busy": 2}), ("+12125550101", "default", {})]
 
 
 def cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:

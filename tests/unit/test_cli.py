@@ -78,7 +78,7 @@ CAMPAIGN = ["campaign", "create", "spring", "--tenant", "acme", "--caller-id", "
     (["--abandon-target", "0.05"], "at most 0.03"),
     (["--ring-timeout", "10"], "at least 15 s"),
     (["--retry", "abandoned=3600"], "within 72 hours"),
-    (["--retry", "sale=60"], "outcomes that retry"),
+    (["--retry", "sale=60"], "may be recycled"),
     (["--retry", "no_answer"], "OUTCOME=SECONDS"),
     (["--machine", "message"], "needs --machine-prompt"),
     (["--caller-id", "Acme Corp"], "--caller-id"),

@@ -12,6 +12,7 @@ from middleware.dialer import observed
 from middleware.dialer.attempts import Attempt, attempt_of, channel_id, unanswered_outcome
 from middleware.dialer.leads import LeadError, normalise, parse_leads, parse_numbers, zone_of
 from middleware.dialer.observed import agents_now, calls_now, learned_from
+from middleware.dialer.outcomes import LeadChange, after_disposition
 from middleware.dialing.policy import DialingPolicy
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -79,22 +80,40 @@ def test_windows_outside_the_legal_hours_are_refused() -> None:
 def test_retry_rules_merge_over_defaults_and_keep_the_72_hours() -> None:
     rules = c.check_retry_rules({"busy": {"after_s": 60}})
     assert rules["busy"] == {"after_s": 60, "max": 3} and rules["no_answer"] == c.DEFAULT_RETRY["no_answer"]
-    for bad in ({"abandoned": {"after_s": 3600}}, {"sale": {"after_s": 1}}, {"busy": {"after_s": -1}},
-                {"busy": {"wait": 1}}, {"busy": {"max": True}}):
+    for bad in ({"abandoned": {"after_s": 3600}}, {"sale": {"after_s": 1}}, {"do_not_call": {"after_s": 1}},
+                {"busy": {"after_s": -1}}, {"busy": {"wait": 1}}, {"busy": {"max": True}}):
         with pytest.raises(c.RuleError):
             c.check_retry_rules(bad)
 
 
 def test_after_an_attempt_the_lead_is_retried_finished_or_given_up() -> None:
     rules = c.check_retry_rules({"no_answer": {"after_s": 600, "max": 2}})
-    assert c.after_attempt("connected", 1, 3, rules, NOW) == c.NextStep("done", None)
-    assert c.after_attempt("no_answer", 1, 3, rules, NOW) == c.NextStep("ready", NOW + timedelta(seconds=600))
-    assert c.after_attempt("no_answer", 2, 3, rules, NOW).status == "failed"  # the rule's max
-    assert c.after_attempt("busy", 3, 3, rules, NOW).status == "failed"  # the campaign's max
-    abandoned = c.after_attempt("abandoned", 1, 3, rules, NOW)
+    assert c.after_attempt("connected", 1, 1, 3, rules, NOW) == c.NextStep("done", None)
+    assert c.after_attempt("no_answer", 1, 1, 3, rules, NOW) == c.NextStep("ready", NOW + timedelta(seconds=600))
+    assert c.after_attempt("no_answer", 2, 2, 3, rules, NOW).status == "failed"  # the rule's max
+    # Counted per outcome: a second no-answer after a busy is the first of its kind.
+    assert c.after_attempt("no_answer", 2, 1, 3, rules, NOW).status == "ready"
+    assert c.after_attempt("busy", 3, 1, 3, rules, NOW).status == "failed"  # the campaign's max
+    abandoned = c.after_attempt("abandoned", 1, 1, 3, rules, NOW)
     assert abandoned.status == "ready" and abandoned.next_at == NOW + timedelta(hours=72)
-    assert c.after_attempt("connected", 1, 3, rules, NOW, disposition="callback").status == "ready"
-    assert c.after_attempt("lost", 1, 3, rules, NOW).status == "failed"
+    assert c.after_attempt("lost", 1, 1, 3, rules, NOW).status == "failed"
+
+
+def test_dispositions_recycle_by_rule_and_the_final_ones_never() -> None:
+    rules = c.check_retry_rules({"not_interested": {"after_s": 30 * 86400}})
+    assert rules["not_interested"] == {"after_s": 30 * 86400, "max": 2}  # a new rule: one recycle
+    assert rules["callback"] == {"after_s": 86400, "max": 3}
+    assert after_disposition("callback", 1, 1, 3, rules, NOW) == LeadChange("ready", NOW + timedelta(hours=24))
+    assert after_disposition("callback", 3, 1, 3, rules, NOW) == LeadChange(None)  # the campaign's max
+    assert after_disposition("callback", 2, 3, 5, rules, NOW) == LeadChange(None)  # the rule's max
+    assert after_disposition("not_interested", 1, 1, 3, rules, NOW).next_at == NOW + timedelta(days=30)
+    assert after_disposition("not_interested", 2, 2, 3, rules, NOW) == LeadChange(None)
+    no_rule = c.check_retry_rules({})
+    assert after_disposition("not_interested", 1, 1, 3, no_rule, NOW) == LeadChange(None)
+    assert after_disposition("sale", 1, 1, 3, no_rule, NOW) == LeadChange(None)
+    assert after_disposition("do_not_call", 1, 1, 3, no_rule, NOW) == LeadChange("dnc", add_to_dnc=True)
+    # Rules stored before the callback default existed still get it.
+    assert c.with_defaults({"busy": {"after_s": 1, "max": 1}})["callback"] == c.DEFAULT_RETRY["callback"]
 
 
 def _attempt() -> Attempt:
