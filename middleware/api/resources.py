@@ -206,6 +206,14 @@ async def list_leads(api: Api, req: Request) -> Any:
                                  req.query["limit"])
 
 
+async def list_lead_lists(api: Api, req: Request) -> Any:
+    async with api.pool.connection() as conn:
+        _found(await views.campaign(conn, _scope(req.principal), req.path["code"]), "campaign")
+        campaign = await campaign_store.get_campaign(conn, req.path["code"])
+        assert campaign is not None
+        return await campaign_store.lead_lists(conn, campaign.id)
+
+
 async def add_lead(api: Api, req: Request) -> Any:
     body = req.body
     async with api.pool.connection() as conn:
@@ -378,6 +386,8 @@ UNTIL = Param("until", "date-time", description="before this instant")
 CODE_PATH = Param("code", required=True, pattern=CODE, max_length=32)
 NAME_PATH = Param("name", required=True, pattern=NAME, max_length=63)
 ADDED_LEAD = obj(added=BOOL, lead=LEAD)
+LEAD_LIST = obj(list=STR, priority=INT, active=BOOL, leads=INT, ready=INT, dialing=INT, done=INT, failed=INT,
+                dnc=INT, resets=INT, reset_at=nullable(TIME))
 ME = obj(token_id=INT, role=STR, tenant=nullable(STR), agent={"oneOf": [AGENT, {"type": "null"}]})
 
 OPERATIONS: list[Operation] = [
@@ -410,6 +420,9 @@ OPERATIONS: list[Operation] = [
     Operation("GET", f"{V1}/campaigns/{{code}}/leads", list_leads, "A campaign's leads", "supervisor", "campaigns",
               array(LEAD), path_params=(CODE_PATH,),
               query=(Param("status", enum=("ready", "dialing", "done", "failed", "dnc")), LIMIT)),
+    Operation("GET", f"{V1}/campaigns/{{code}}/lists", list_lead_lists,
+              "A campaign's lead lists: priority, active flag, leads by status", "supervisor", "campaigns",
+              array(LEAD_LIST), path_params=(CODE_PATH,)),
     Operation("POST", f"{V1}/campaigns/{{code}}/leads", add_lead, "Add one lead (E.164 normalised)", "supervisor",
               "campaigns", ADDED_LEAD, path_params=(CODE_PATH,), success=201,
               body=(Param("number", required=True, max_length=40, description="any dialable form"),

@@ -81,8 +81,11 @@ def _tenant(conn: psycopg.Connection, code: str, root: Path) -> Tenant:
         """INSERT INTO campaigns (tenant_id, code, queue_id, caller_id, trunk, safe_harbor_prompt)
            VALUES (%s, %s, %s, '+12025550100', 'carrier-sim', 'please-try-call-later') RETURNING id""",
         (tid, campaign, dq)).fetchone()[0]  # type: ignore[index]
-    conn.execute("INSERT INTO leads (campaign_id, number, timezone, name) VALUES (%s, %s, 'America/New_York', %s)",
-                 (cid, "+12025550111" if code == "acme" else "+12025550122", f"Lead of {code}"))
+    lid = conn.execute("INSERT INTO lead_lists (campaign_id, name, priority) VALUES (%s, 'default', 5) RETURNING id",
+                       (cid,)).fetchone()[0]  # type: ignore[index]
+    conn.execute("INSERT INTO leads (campaign_id, list_id, number, timezone, name) "
+                 "VALUES (%s, %s, %s, 'America/New_York', %s)",
+                 (cid, lid, "+12025550111" if code == "acme" else "+12025550122", f"Lead of {code}"))
     calls = (f"{code}-call-1", f"{code}-call-2")
     for i, linkedid in enumerate(calls):
         conn.execute(

@@ -199,6 +199,14 @@ async def test_campaign_control_and_leads_stay_in_their_tenant(api: Client, seed
         rows = conn.execute("SELECT c.code, c.status, count(l.id) FROM campaigns c "
                             "JOIN leads l ON l.campaign_id = c.id GROUP BY 1, 2 ORDER BY 1").fetchall()
     assert rows == [("acme-win", "running", 2), ("globex-win", "stopped", 1)]
+    lists = f"/api/v1/campaigns/{seeded.acme.campaign}/lists"
+    status, body, _ = await api.call("GET", lists, seeded.acme.supervisor)
+    assert status == 200 and [(r["list"], r["priority"], r["active"], r["ready"]) for r in body] == [
+        ("default", 5, True, 2)], body
+    assert (await api.call("GET", lists, seeded.globex.supervisor))[0] == 404
+    status, body, _ = await api.call("POST", f"/api/v1/campaigns/{seeded.acme.campaign}/leads", seeded.acme.supervisor,
+                                     json={"number": "+12025550145", "list": "autumn"})
+    assert status == 404 and "no list 'autumn'" in body["error"], body
 
 
 async def test_event_websocket_shows_each_tenant_its_own_events(api: Client, seeded: Seeded) -> None:
