@@ -91,6 +91,7 @@ class Floor:
         self.inbound_q: deque[int] = deque()
         self.inbound = world.inbound_calls(seed, day, agents, scenario)
         self._inbound_waiting: set[int] = set()
+        self.inbound_joined: list[float] = []  # when each inbound caller arrived (their queue's QueueCallerJoin)
         self.ready = self.incall = self.wrapup = 0
         self.ringing = self.screening = self.waiting = self.talking = 0
         self.next_lead = 0
@@ -301,6 +302,7 @@ class Floor:
             else:
                 agent.leave_due = True
         elif kind == INBOUND:
+            self.inbound_joined.append(self.now)
             if not self._give_inbound(ident):
                 self._inbound_waiting.add(ident)
                 self.inbound_q.append(ident)

@@ -40,6 +40,8 @@ class Floor(Protocol):
     waiting: int        # people answered, waiting for an agent
     talking: int        # campaign calls with an agent
 
+    inbound_joined: list[float]  # when each inbound caller so far arrived
+
     @property
     def inbound_waiting(self) -> int: ...       # inbound callers waiting for these agents
 
@@ -67,14 +69,23 @@ class Ours:
         self.name = name
         self.settings = settings
         self.learning = observed.Learning(settings.wrapup_s, settings.abandon_target, settings.amd_false_positive)
+        self.inbound: observed.InboundArrivals | None = None
+        self._inbound_seen = 0
+        self._floor: Floor | None = None  # the day being simulated (each day's clock starts at 0)
 
     def place(self, floor: Floor) -> int:
         if self.learning.due(floor.now):
             self.learning.rebuild(floor.recent_attempts(), floor.now)
         learned = self.learning.learned
         assert learned is not None
+        if self.inbound is None or floor is not self._floor:  # a new day: yesterday's callers are long gone
+            self.inbound, self._inbound_seen, self._floor = observed.InboundArrivals(floor.now), 0, floor
+        for at in floor.inbound_joined[self._inbound_seen:]:  # as the service's QueueCallerJoin events
+            self.inbound.joined("inbound", at)
+        self._inbound_seen = len(floor.inbound_joined)
         agents = observed.agents_now(floor.agent_rows(), observed.mean_talk_s(learned, self.settings.wrapup_s),
-                                     floor.inbound_waiting)
+                                     floor.inbound_waiting,
+                                     observed.inbound_expected(self.inbound.rate(("inbound",), floor.now), learned))
         calls = observed.calls_now(floor.flight_rows())
         return observed.decide(self.settings, learned, agents, calls, floor.counts()).launch
 

@@ -141,6 +141,7 @@ class Service:
         dispatch.register("announcements", announcer)
         dispatch.register("callbacks", callbacks)
         dispatch.register("dialer", dialer, accepts=DialerService.owns)
+        dispatch.add("dialer-inbound", ("QueueCallerJoin",), dialer.on_queue_join, needs_database=False)
         dispatch.register("agents", agents)
         dispatch.register("queue-events", QueueEventPublisher(pool, events))
         dispatch.register("sip-guard", sip_guard)

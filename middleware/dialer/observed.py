@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import zoneinfo
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,8 @@ BUSY_STATES = ("on_call", "ringing")
 LIVE_OUTCOMES = (compliance.CONNECTED, compliance.ABANDONED)
 LEARNED_FOR_S = 30.0  # a campaign's statistics are rebuilt from all nodes' attempts this often
 RECENT_ATTEMPTS = 2000  # ... from this many of its latest finished attempts
+INBOUND_WINDOW_S = 300.0  # the inbound arrival rate that takes blended agents: over this long
+MIN_RATE_SPAN_S = 60.0  # ... or over at least this long, just after a start
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,12 @@ class AbandonCounts:
     machines_today: int = 0
 
 
-def agents_now(rows: Iterable[tuple[str, float]], mean_talk_s: float, inbound_waiting: int = 0) -> pacing.AgentsNow:
-    """The campaign's agents as pacing sees them, from (state, seconds in that state). Callers waiting in
-    the agents' inbound queues will take the first agents to come free (inbound keeps priority), so as
-    many ready agents are not ours."""
+def agents_now(rows: Iterable[tuple[str, float]], mean_talk_s: float, inbound_waiting: int = 0,
+               inbound_expected: float = 0.0) -> pacing.AgentsNow:
+    """The campaign's agents as pacing sees them, from (state, seconds in that state). Inbound keeps
+    priority: the callers waiting in the agents' inbound queues, and those expected to join them before
+    a call dialled now could reach an agent (``inbound_expected``, rounded up), will take the first
+    agents to come free, so as many ready agents are not ours."""
     ready = 0
     busy: list[float] = []
     for state, elapsed in rows:
@@ -59,8 +64,37 @@ def agents_now(rows: Iterable[tuple[str, float]], mean_talk_s: float, inbound_wa
             busy.append(elapsed)
         elif state == "wrap_up":
             busy.append(mean_talk_s + elapsed)
-    taken = min(ready, inbound_waiting)
+    taken = min(ready, inbound_waiting + math.ceil(max(0.0, inbound_expected) - 1e-9))
     return pacing.AgentsNow(ready - taken, tuple(busy) + (0.0,) * taken)
+
+
+def inbound_expected(rate_per_s: float, learned: pacing.Learned) -> float:
+    """Inbound callers expected to join within the time a call dialled now takes to need an agent
+    (its ring and screening, learned) and the 2 s it may then wait."""
+    return rate_per_s * (learned.horizon() + pacing.GRACE_S)
+
+
+class InboundArrivals:
+    """When callers joined each queue, over the last INBOUND_WINDOW_S: the rate at which the inbound
+    queues of blended agents take them (the service feeds it QueueCallerJoin, the simulator its callers)."""
+
+    def __init__(self, started_s: float, window_s: float = INBOUND_WINDOW_S) -> None:
+        self._started_s = started_s
+        self._window_s = window_s
+        self._joins: dict[str, deque[float]] = {}
+
+    def joined(self, queue: str, at_s: float) -> None:
+        joins = self._joins.setdefault(queue, deque())
+        joins.append(at_s)
+        while joins and joins[0] < at_s - self._window_s:
+            joins.popleft()
+
+    def rate(self, queues: Iterable[str], now_s: float) -> float:
+        """Callers per second joining any of ``queues`` lately."""
+        since = now_s - self._window_s
+        count = sum(sum(1 for t in self._joins.get(q, ()) if t >= since) for q in queues)
+        span = min(self._window_s, max(MIN_RATE_SPAN_S, now_s - self._started_s))
+        return count / span
 
 
 def calls_now(rows: Iterable[tuple[float, bool, bool]]) -> pacing.CallsNow:

@@ -27,7 +27,16 @@ from middleware.clock import Clock, system_clock
 from middleware.dialer import compliance, observed, outcomes, pacing
 from middleware.dialer.attempts import CHANNEL_PREFIX, Attempt, attempt_of, channel_id
 from middleware.dialer.figures import CampaignCounts, campaign_figures
-from middleware.dialer.observed import RECENT_ATTEMPTS, CampaignPacing, Learning, agents_now, calls_now, day_start
+from middleware.dialer.observed import (
+    RECENT_ATTEMPTS,
+    CampaignPacing,
+    InboundArrivals,
+    Learning,
+    agents_now,
+    calls_now,
+    day_start,
+    inbound_expected,
+)
 from middleware.event_stream import EventStream
 from middleware.pbx_events import AmiEvent, endpoint_of_channel
 from middleware.store import agents as agent_store
@@ -60,6 +69,7 @@ class DialerService:
         self._tenant_of: dict[str, str] = {}  # campaign code -> tenant code, for the events
         self._stats_at: dict[str, datetime] = {}
         self._settle_pending = False
+        self.inbound = InboundArrivals(clock().timestamp())  # callers joining queues: see on_queue_join
 
     # -- pacing --
 
@@ -76,12 +86,20 @@ class DialerService:
             launched += await self.pace(campaign, waiting)
         return launched
 
-    async def _inbound_waiting(self) -> dict[str, int]:
-        """Callers waiting per queue (QueueSummary): inbound queues come first for blended agents."""
+    async def _inbound_waiting(self) -> dict[str, int] | None:
+        """Callers waiting per queue (QueueSummary): inbound queues come first for blended agents.
+        None when Asterisk does not say (a campaign whose agents take inbound calls then waits)."""
         try:
             return await queries.waiting_per_queue(self._ami)
-        except (AmiUnavailable, AmiActionFailed):
-            return {}
+        except (AmiUnavailable, AmiActionFailed) as exc:
+            log.warning("dialer.inbound_unknown", detail=str(exc)[:200])
+            return None
+
+    async def on_queue_join(self, event: AmiEvent) -> None:
+        """A caller joined a queue (QueueCallerJoin): counted in the inbound arrival rate."""
+        queue = event.get("queue")
+        if queue and not queue.startswith(store.CAMPAIGN_QUEUE_PREFIX):
+            self.inbound.joined(queue, event.at.timestamp())
 
     async def _learned_for(self, campaign: store.CampaignRow) -> pacing.Learned:
         """The campaign's statistics, rebuilt from PostgreSQL every observed.LEARNED_FOR_S (all nodes' attempts);
@@ -101,7 +119,7 @@ class DialerService:
             await store.store_pacing_gain(conn, campaign.id, learned.gain)
         return learned
 
-    async def pace(self, campaign: store.CampaignRow, inbound_waiting: dict[str, int]) -> int:
+    async def pace(self, campaign: store.CampaignRow, inbound_waiting: dict[str, int] | None) -> int:
         now = self._clock()
         self._tenant_of[campaign.code] = campaign.tenant_code
         learned = await self._learned_for(campaign)
@@ -113,9 +131,12 @@ class DialerService:
             flight = await store.in_flight(conn, campaign.id)
             counts = await store.abandonment_counts(conn, campaign.id, now,
                                                     day_start(now, campaign.tenant_timezone))
+            if shared and inbound_waiting is None:
+                return 0  # the agents' inbound queues are not known now: dialling could take their agents
             agents = agents_now([(state, (now - since).total_seconds()) for _code, state, since in agent_rows],
                                 observed.mean_talk_s(learned, campaign.wrapup_s),
-                                sum(inbound_waiting.get(q, 0) for q in shared))
+                                sum((inbound_waiting or {}).get(q, 0) for q in shared),
+                                inbound_expected(self.inbound.rate(shared, now.timestamp()), learned))
             calls = calls_now([((now - launched).total_seconds(), answered is not None, live is not None)
                                for launched, answered, live in flight])
             decision = observed.decide(pacing_of(campaign), learned, agents, calls, counts)

@@ -171,6 +171,24 @@ def test_agents_and_calls_as_pacing_sees_them() -> None:
     assert blended.ready == 1 and len(blended.busy_elapsed) == 3
     flight = calls_now([(4.0, False, False), (0.0, True, False), (0.0, True, True)])
     assert (flight.ringing_elapsed, flight.screening, flight.waiting) == ((4.0,), 1, 1)
+    # Callers expected to join the inbound queues before a call dialled now needs an agent, rounded up.
+    assert agents_now(rows, mean_talk_s=60, inbound_expected=0.2).ready == 1
+    assert agents_now(rows, mean_talk_s=60, inbound_waiting=1, inbound_expected=1.5).ready == 0
+    assert agents_now(rows, mean_talk_s=60, inbound_expected=0.0).ready == 2
+
+
+def test_the_inbound_arrival_rate_counts_the_last_five_minutes_of_joins() -> None:
+    arrivals = observed.InboundArrivals(started_s=0.0)
+    assert arrivals.rate(["care"], 10.0) == 0.0
+    for t in (1.0, 5.0, 9.0):
+        arrivals.joined("care", t)
+    arrivals.joined("sales", 9.0)
+    arrivals.joined("dialer-x", 9.0)
+    assert arrivals.rate(["care"], 10.0) == pytest.approx(3 / 60)  # at least a minute's span after a start
+    assert arrivals.rate(["care", "sales"], 200.0) == pytest.approx(4 / 200)
+    assert arrivals.rate(["care"], 1000.0) == 0.0  # all older than the window
+    learned = learned_from([("connected", 6.0, 2.0, 50.0)] * 3, wrapup_s=5, target=0.03)
+    assert observed.inbound_expected(0.5, learned) == pytest.approx(0.5 * (6.0 + 2.0 + 2.0))
 
 
 def test_learned_from_finished_attempts() -> None:
