@@ -183,21 +183,20 @@ class Adapt:
         pass
 
 
-RATIO_LEVELS = (1.2, 1.3, 1.4, 1.5, 1.75, 2.0, 2.5, 3.0)
+RATIO_LEVELS = (1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 2.0, 2.5, 3.0)
 ADAPT_DIFFS = (0.0, -1.0, -2.0, -4.0)
 ADAPT_MAX_LEVELS = (2.0, 4.0)  # 4: ours' max_ratio, the shipped default
 ADAPT_DROP_LIMITS = (0.03, 0.02)
-QUICK_RATIO_LEVELS = (1.2, 1.3, 1.4, 1.5, 2.0)
+QUICK_RATIO_LEVELS = (1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 2.0)
 QUICK_ADAPT = ((0.0, 4.0, 0.03), (0.0, 4.0, 0.02), (-2.0, 4.0, 0.02), (-2.0, 2.0, 0.02))
 
 
-def baselines(quick: bool) -> list[tuple[str, tuple[float, ...]]]:
-    """(family, parameters) of every baseline setting swept."""
-    if quick:
-        return ([("progressive", ())] + [("ratio", (lv,)) for lv in QUICK_RATIO_LEVELS]
-                + [("adapt", p) for p in QUICK_ADAPT])
-    return ([("progressive", ())] + [("ratio", (lv,)) for lv in RATIO_LEVELS]
-            + [("adapt", (d, m, x)) for d in ADAPT_DIFFS for m in ADAPT_MAX_LEVELS for x in ADAPT_DROP_LIMITS])
+def baselines(quick: bool, ratio_levels: tuple[float, ...] | None = None) -> list[tuple[str, tuple[float, ...]]]:
+    """(family, parameters) of every baseline setting swept; ``ratio_levels`` replaces the ratio sweep."""
+    levels = ratio_levels or (QUICK_RATIO_LEVELS if quick else RATIO_LEVELS)
+    adapt = (list(QUICK_ADAPT) if quick
+             else [(d, m, x) for d in ADAPT_DIFFS for m in ADAPT_MAX_LEVELS for x in ADAPT_DROP_LIMITS])
+    return [("progressive", ())] + [("ratio", (lv,)) for lv in levels] + [("adapt", p) for p in adapt]
 
 
 def make(family: str, params: tuple[float, ...], settings: observed.CampaignPacing) -> Policy:

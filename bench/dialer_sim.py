@@ -136,6 +136,9 @@ def main() -> int:
     parser.add_argument("--frontier", default="", metavar="TARGETS",
                         help="also run ours aiming at these abandonment rates (e.g. 0.05,0.1): the occupancy a "
                              "cell can reach at each, to show where a target is out of reach")
+    parser.add_argument("--ratios", metavar="LEVELS", help="the fixed-ratio levels to sweep (e.g. 1.55,1.6,1.65)")
+    parser.add_argument("--baselines", metavar="FAMILIES", default="progressive,ratio,adapt",
+                        help="the baseline families to run (ours always runs)")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     quick = args.quick
@@ -148,7 +151,11 @@ def main() -> int:
     if unknown := [n for n in names if n not in world.SCENARIOS]:
         parser.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(world.SCENARIOS)})")
     frontier = [("ours", (float(x),)) for x in args.frontier.split(",") if x]
-    families = [("ours", ()), *frontier, *policies.baselines(quick)]
+    levels = tuple(float(x) for x in args.ratios.split(",")) if args.ratios else None
+    wanted = set(args.baselines.split(","))
+    if strangers := wanted - {"progressive", "ratio", "adapt"}:
+        parser.error(f"unknown baseline family {', '.join(sorted(strangers))} (known: progressive, ratio, adapt)")
+    families = [("ours", ()), *frontier, *(b for b in policies.baselines(quick, levels) if b[0] in wanted)]
     jobs = [Job(f, p, a, r, t, s, seed, days) for a in agents for r in rates for t in talks for s in names
             for seed in seeds for f, p in families]
     jobs.sort(key=lambda j: -j.agents / (j.live_rate * j.talk_s))  # the long runs first
