@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from middleware.ami.client import AmiClient
+from middleware.ami.client import AmiActionFailed, AmiClient
 
 Messages = list[dict[str, str]]
 
@@ -117,3 +117,43 @@ async def waiting_in(ami: AmiClient, queue: str) -> int:
 async def active_channels(ami: AmiClient) -> list[ActiveChannel]:
     """Every channel Asterisk has now (AmiUnavailable when it cannot be asked)."""
     return active_channels_of(await ami.action({"Action": "CoreShowChannels"}, as_list=True, timeout=10))
+
+
+@dataclass(frozen=True)
+class ContactState:
+    """One AOR contact as PJSIP qualifies it (PJSIPShowEndpoint: ContactStatusDetail). A trunk's
+    static contact is listed here, not by PJSIPShowContacts (registered contacts only)."""
+
+    aor: str
+    status: str  # Reachable, Unreachable, NonQualified, Unknown
+    rtt_ms: float | None
+
+
+def contacts_of(messages: Messages) -> list[ContactState]:
+    out = []
+    for m in messages:
+        if m.get("event") != "ContactStatusDetail":
+            continue
+        usec = _number(m.get("roundtripusec", ""), -1.0)
+        out.append(ContactState(m.get("aor", ""), m.get("status", ""), usec / 1000.0 if usec > 0 else None))
+    return out
+
+
+def registrations_of(messages: Messages) -> dict[str, str]:
+    """Outbound registration name -> its status (PJSIPShowRegistrationsOutbound)."""
+    return {m.get("objectname", ""): m.get("status", "") for m in messages
+            if m.get("event") == "OutboundRegistrationDetail"}
+
+
+async def endpoint_contacts(ami: AmiClient, endpoint: str) -> list[ContactState]:
+    """The contacts of one endpoint's AORs and their qualify status."""
+    return contacts_of(await ami.action({"Action": "PJSIPShowEndpoint", "Endpoint": endpoint}, as_list=True,
+                                        timeout=10))
+
+
+async def outbound_registrations(ami: AmiClient) -> dict[str, str]:
+    try:
+        reply = await ami.action({"Action": "PJSIPShowRegistrationsOutbound"}, as_list=True, timeout=10)
+    except AmiActionFailed:  # Asterisk answers an error when there is no registration at all
+        return {}
+    return registrations_of(reply)

@@ -173,8 +173,8 @@ def _on_newchannel(call: CallInProgress, ev: AmiEvent) -> None:
         call.started_at = min(call.started_at, ev.at)
         call.caller_number = ev.get("calleridnum")
         call.caller_name = ev.get("calleridname")
-        if ev.get("context") == "from-trunk":
-            call.did = ev.get("exten")
+        if ev.get("context") == "from-trunk" or ev.get("context").startswith("from-trunk-"):
+            call.did = ev.get("exten")  # (a registering trunk's CCTrunkDid event corrects it)
 
 
 def _on_newstate(call: CallInProgress, ev: AmiEvent) -> None:
@@ -280,6 +280,9 @@ def _on_user_event(call: CallInProgress, ev: AmiEvent) -> None:
         call.ivr_fallback = True
     elif ev.get("userevent") == "CCCallbackRequested":
         call.callback_requested = True
+    elif ev.get("userevent") == "CCTrunkDid" and ev.uniqueid == call.linkedid:
+        # A registering trunk's call arrives at the registered user; its DID was in To.
+        call.did = ev.get("did")
 
 
 HANDLERS: dict[str, Callable[[CallInProgress, AmiEvent], None]] = {

@@ -49,7 +49,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
         return result, await AgentService(pool, ami).resync()  # penalties follow skills, members follow states
 
     result, members = with_pbx(settings, sync, (ProvisionError,))
-    print(f"provisioned {result.phones} phones, {result.queues} queues, {result.dids} DIDs; "
+    print(f"provisioned {result.phones} phones, {result.queues} queues, {result.dids} DIDs, {result.trunks} trunks; "
           f"changed: {', '.join(result.changed) or 'nothing'}; {members} queue members in place")
     return 0
 

@@ -30,6 +30,7 @@ from middleware.cli import (
     team,
     tenant,
     token,
+    trunk,
 )
 from middleware.cli.common import CliError
 from middleware.config import ConfigError, load_settings
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     nouns = parser.add_subparsers(dest="noun", metavar="COMMAND", parser_class=Parser)
     nouns.required = True
     for module in (serve, db, asterisk, stack, tenant, team, queue, agent, phone, did, ivr, customer, calls,
-                   supervise, report, recordings, cdr, campaign, lead_lists, token, security, demo):
+                   supervise, report, recordings, cdr, campaign, lead_lists, token, security, trunk, demo):
         module.register(nouns)
     return parser
 

@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 from middleware.cli.common import CliError, add_json_flag, require_tenant, show_rows, with_connection
 from middleware.config import Settings
 from middleware.dialing.policy import RESTRICTED_TYPES, DialingPolicy
-from middleware.store import flows, tenants
+from middleware.store import flows, tenants, trunks
 
 
 def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,7 +26,7 @@ def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     a.set_defaults(func=cmd_add)
     t = verbs.add_parser("allow-trunk", help="let a tenant's IVR transfers call out through a trunk")
     t.add_argument("code")
-    t.add_argument("trunk", help="PJSIP trunk endpoint, e.g. carrier-sim")
+    t.add_argument("trunk", help="a trunk of `callcenter trunk list`, e.g. carrier-sim")
     t.set_defaults(func=cmd_allow_trunk)
     r = verbs.add_parser("recording", help="a tenant's recording and survey policy (then `callcenter asterisk sync`)")
     r.add_argument("code")
@@ -69,7 +69,10 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_allow_trunk(args: argparse.Namespace, settings: Settings) -> int:
     async def allow(conn: AsyncConnection) -> None:
-        await flows.allow_trunk(conn, await require_tenant(conn, args.code), args.trunk)
+        tenant_id = await require_tenant(conn, args.code)
+        if not await trunks.is_trunk(conn, args.trunk):
+            raise CliError(f"no trunk {args.trunk!r} (add it with `callcenter trunk add`)")
+        await flows.allow_trunk(conn, tenant_id, args.trunk)
 
     with_connection(settings, allow)
     print(f"tenant {args.code} may transfer out through {args.trunk}")

@@ -26,8 +26,9 @@ from middleware.provision.render import (
 )
 from middleware.security.auth_failures import render_acl
 from middleware.store import agents as agent_store
-from middleware.store import flows, sip_blocks, tenants
+from middleware.store import flows, sip_blocks, tenants, trunks
 from middleware.store.database import Pool
+from middleware.trunks.render import render_trunk_contexts, render_trunks
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +52,7 @@ class ProvisionResult:
     queues: int
     dids: int
     changed: tuple[str, ...]
+    trunks: int = 0
 
 
 def write_if_changed(path: Path, text: str, gid: int | None = None) -> bool:
@@ -89,14 +91,15 @@ async def provision(pool: Pool, generated_dir: Path, ami: AmiClient | None,
         flow_rows = await flows.list_flows(conn)
         agents = await agent_store.agent_names(conn)
         blocked = await sip_blocks.active(conn, datetime.now(UTC))
+        carriers = await trunks.list_trunks(conn)
     boxes = [(row.tenant_code, box) for row in flow_rows for box in mailboxes(parse_flow(row.definition))]
     generated_dir.mkdir(parents=True, exist_ok=True)
     texts = {
-        "pjsip.conf": render_pjsip(phones),
+        "pjsip.conf": render_pjsip(phones) + render_trunks(carriers),
         "pjsip_acl.conf": render_acl(blocked),
         "queues.conf": render_queues(queues),
         "queuerules.conf": render_queue_rules(queues),
-        "extensions.conf": render_extensions(dids, phones, queues),
+        "extensions.conf": render_extensions(dids, phones, queues) + render_trunk_contexts(carriers),
         "voicemail.conf": render_voicemail(boxes),
         "agents.conf": render_agents(agents),
         "cdr_pgsql.conf": render_cdr_pgsql(cdr_conninfo or str(pool.conninfo)),
@@ -109,5 +112,6 @@ async def provision(pool: Pool, generated_dir: Path, ami: AmiClient | None,
         for command in commands:  # each module once, in order
             await ami.action(actions.command(command))
         await _raw_cdr_writer(ami, force_reload or "cdr_pgsql.conf" in changed)
-    log.info("provision.done", phones=len(phones), queues=len(queues), dids=len(dids), changed=changed)
-    return ProvisionResult(len(phones), len(queues), len(dids), changed)
+    log.info("provision.done", phones=len(phones), queues=len(queues), dids=len(dids), trunks=len(carriers),
+             changed=changed)
+    return ProvisionResult(len(phones), len(queues), len(dids), changed, len(carriers))

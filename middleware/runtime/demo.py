@@ -23,7 +23,15 @@ from middleware.dialer.service import campaign_status
 from middleware.dialing.policy import DialingPolicy
 from middleware.provision.service import provision
 from middleware.runtime import asterisk
-from middleware.runtime.demo_tenant import AGENTS, DID, TENANT, WORLD_COUNTRIES, numbers_where_hour_is, seed
+from middleware.runtime.demo_tenant import (
+    AGENTS,
+    CARRIER_SIM,
+    DID,
+    TENANT,
+    WORLD_COUNTRIES,
+    numbers_where_hour_is,
+    seed,
+)
 from middleware.runtime.sipp import AgentPhone, Sipp, SippRun
 from middleware.runtime.sounds import prompt_checker
 from middleware.service import Service
@@ -78,7 +86,7 @@ async def _wait_for_records(service: Service, since: datetime, count: int, timeo
 
 CAMPAIGN = "acme-renewals"
 CAMPAIGN_LEADS = 30  # +1 212 555 0300-0329: the last digit says who answers (customer_population.xml)
-CUSTOMER_PORT = 5080  # where the carrier-sim trunk sends calls
+CUSTOMER_PORT = CARRIER_SIM.port  # where the carrier-sim trunk sends calls
 
 
 async def _outbound(service: Service, sipp: Sipp, say: Callable[[str], None]) -> dict[str, Any] | None:

@@ -12,8 +12,9 @@ from middleware.dialing.policy import DialingPolicy
 from middleware.ivr import service as ivr_service
 from middleware.ivr.flow import PromptExists
 from middleware.store import agents as agent_store
-from middleware.store import customers, tenants
+from middleware.store import customers, tenants, trunks
 from middleware.store.database import Pool
+from middleware.trunks.spec import Trunk, check
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ AGENTS = (
     DemoAgent("1002", "Bob Baker", "acme-1002", "bob-pw-1002", ("acme-sales", "acme-support")),
     DemoAgent("1003", "Carol Chen", "acme-1003", "carol-pw-1003", ("acme-support",)),
 )
+# The carrier simulator: SIPp customers on this host (port 5080) behind an ordinary trunk. No qualify:
+# SIPp's customer scenarios answer INVITEs, not OPTIONS.
+CARRIER_SIM = Trunk("carrier-sim", host="127.0.0.1", port=5080, match=("127.0.0.1/32",), qualify_s=0)
 CUSTOMERS = (
     DemoCustomer("4242424242424242", "Dana Dawson", ("+1 212 555 0101",), "gold"),
     DemoCustomer("79927398713", "Evan Ellis", ("+1 646 555 0199",), "standard"),
@@ -53,6 +57,7 @@ async def seed(pool: Pool, agents: tuple[DemoAgent, ...] = AGENTS, *, flow_text:
                prompt_exists: PromptExists | None = None) -> None:
     """Create (or refresh) the demo tenant; safe to run twice. ``flow_text`` replaces acme-main."""
     async with pool.connection() as conn, conn.transaction():
+        await trunks.save_trunk(conn, check(CARRIER_SIM))
         tenant_id = await tenants.upsert_tenant(conn, TENANT, "Acme Corp (demo)", TIMEZONE)
         await tenants.set_dialing_policy(conn, tenant_id, DialingPolicy("US", countries=WORLD_COUNTRIES))
         for name, strategy in QUEUES.items():

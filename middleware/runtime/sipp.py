@@ -381,6 +381,23 @@ class Sipp:
                                                        "-m", str(calls), "-timeout", "3600s"])
         return CustomerPopulation(run)
 
+    async def carrier_registrar(self, port: int, *, user: str, password: str, local_ip: str) -> SippRun:
+        """A carrier the center registers with (digest-checked REGISTER and INVITE, OPTIONS answered) on
+        ``local_ip``:``port``; its log says who registered and the caller ID of each outbound call."""
+        return await self.start("carrier-registrar", "carrier_registrar.xml",
+                                ["-p", str(port), "-mp", str(port + 2000), "-set", "user", user,
+                                 "-set", "password", password, "-m", "100000", "-timeout", "600s"],
+                                local_ip=local_ip)
+
+    async def carrier_call(self, ruri: str, *, did: str, caller: str, port: int, local_ip: str,
+                           hold_ms: int = 3000) -> SippRun:
+        """A call from a carrier to ``ruri`` with the DID in To; exits 0 once answered and hung up."""
+        scenario = ((SCENARIOS / "carrier_call.xml").read_text().replace("{ruri}", ruri).replace("{did}", did)
+                    .replace("{caller}", caller).replace("{hold_ms}", str(int(hold_ms))))
+        return await self.start("carrier-call", scenario,
+                                ["-p", str(port), "-mp", str(port + 2000), "-m", "1", "-recv_timeout", "20000"],
+                                local_ip=local_ip)
+
     async def stop_all(self) -> None:
         for run in self._runs:
             await run.stop()

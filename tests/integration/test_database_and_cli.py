@@ -15,8 +15,9 @@ TABLES_0001 = {"tenants", "dids", "agents", "agent_state_history", "phones", "qu
                "recordings"}
 TABLES = TABLES_0001 | {"ivr_flows", "customers", "tenant_trunks", "callbacks", "agent_skills", "teams",
                         "team_members", "queue_overflow_log", "cdr", "campaigns", "leads", "dnc",
-                        "dial_attempts", "api_tokens", "sip_blocks", "lead_lists"}
-TABLES_0015 = TABLES - {"lead_lists"}
+                        "dial_attempts", "api_tokens", "sip_blocks", "lead_lists", "trunks"}
+TABLES_0016 = TABLES - {"trunks"}
+TABLES_0015 = TABLES_0016 - {"lead_lists"}
 
 
 def tables(url: str) -> set[str]:
@@ -39,7 +40,9 @@ def campaign_pacing_columns(url: str) -> set[str]:
 
 
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0016"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0017"
+    database.downgrade(db_url, "0016")
+    assert tables(db_url) == TABLES_0016
     database.downgrade(db_url, "0015")
     assert tables(db_url) == TABLES_0015
     assert campaign_pacing_columns(db_url) == {"amd_false_positive", "pacing_gain"}
@@ -76,6 +79,26 @@ def test_leads_of_a_campaign_from_before_lists_land_in_its_default_list(db_url: 
         rows = conn.execute("SELECT l.number, ll.name, l.tries FROM leads l JOIN lead_lists ll ON ll.id = l.list_id "
                             "ORDER BY l.number").fetchall()
     assert rows == [("+12125550100", "default", {"busy": 2}), ("+12125550101", "default", {})]
+
+
+def test_the_carrier_simulator_of_pjsip_conf_becomes_a_trunk_row_where_it_is_used(db_url: str) -> None:
+    database.downgrade(db_url, "0016")
+    with psycopg.connect(db_url) as conn:
+        tenant = conn.execute("INSERT INTO tenants (code, name) VALUES ('t', 'T') RETURNING id").fetchone()
+        assert tenant is not None
+        conn.execute("INSERT INTO tenant_trunks (tenant_id, trunk) VALUES (%s, 'carrier-sim')", tenant)
+    database.upgrade(db_url)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT name, host, port, match, qualify_s FROM trunks").fetchall()
+    assert rows == [("carrier-sim", "127.0.0.1", 5080, ["127.0.0.1/32"], 0)]
+    database.downgrade(db_url, "0016")
+    database.upgrade(db_url)  # nobody uses it on a fresh database: no trunk is invented
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM tenant_trunks")
+    database.downgrade(db_url, "0016")
+    database.upgrade(db_url)
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM trunks").fetchone() == (0,)
 
 
 def cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -122,6 +145,10 @@ def test_ivr_load_checks_the_tenants_queues_and_trunks_and_show_prints_the_tree(
 
     flow.write_text(flow.read_text().replace("someone-elses-queue", "globex-care").replace("+19005551234",
                                                                                              "+12125551230"))
+    unknown = cli(db_url, "tenant", "allow-trunk", "globex", "carrier-sim")
+    assert unknown.returncode == 1 and "no trunk 'carrier-sim'" in unknown.stderr
+    assert cli(db_url, "trunk", "add", "carrier-sim", "--host", "127.0.0.1", "--port", "5080",
+               "--match", "127.0.0.1/32", "--qualify", "0").returncode == 0
     assert cli(db_url, "tenant", "allow-trunk", "globex", "carrier-sim").returncode == 0
     loaded = cli(db_url, "ivr", "load", str(flow), "--tenant", "globex")
     assert loaded.returncode == 0 and "version 1" in loaded.stdout, loaded.stderr
