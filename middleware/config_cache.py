@@ -34,6 +34,7 @@ class ConfigCache:
         self.hits = 0
         self.misses = 0
         self.invalidations = 0
+        self.on_change: list[Callable[[str], None]] = []  # told the table of each notification
 
     async def get(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         """The row for ``key``: kept, or ``load``ed (and kept if nothing changed meanwhile)."""
@@ -65,6 +66,8 @@ class ConfigCache:
                 async for table in notifications.listen(url, CHANNEL, self._listening):
                     self.invalidate()
                     log.debug("config_cache.invalidated", table=table)
+                    for hook in self.on_change:
+                        hook(table)
             except DatabaseUnavailable as exc:
                 log.warning("config_cache.listen_lost", detail=str(exc)[:200])
             finally:

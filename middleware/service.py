@@ -12,6 +12,7 @@ import contextlib
 import gc
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -47,6 +48,7 @@ from middleware.security.auth_failures import Network, Policy, identify_networks
 from middleware.security.service import SipGuard
 from middleware.store.database import Pool, open_pool
 from middleware.supervisor import Supervisor
+from middleware.trunks.service import TrunkMonitor
 
 log = structlog.get_logger(__name__)
 PARTS: tuple[str, ...] = ("agi", "ami", "api")
@@ -97,6 +99,8 @@ class Service:
         self.announcer: Announcer | None = None
         self.dialer: DialerService | None = None
         self.sip_guard: SipGuard | None = None
+        self.trunks: TrunkMonitor | None = None
+        self._never_block: tuple[Network, ...] = ()  # SIP_NEVER_BLOCK (the trunks' networks are added)
         self.agi: FastAgiServer | None = None
 
     @property
@@ -132,9 +136,12 @@ class Service:
         callbacks = self.callbacks = CallbackService(pool, ami, self.gate, clock, db)
         announcer = self.announcer = Announcer(pool, ami, queue_state, clock)
         dialer = self.dialer = DialerService(pool, ami, events, clock=clock)
+        self._never_block = parse_networks(s.sip_never_block)
         policy = Policy(s.sip_block_failures, s.sip_block_window_s, s.sip_block_s,
-                        parse_networks(s.sip_never_block) + self._trunk_networks(), s.sip_block_unknown_failures)
+                        self._never_block + self._trunk_networks(), s.sip_block_unknown_failures)
         sip_guard = self.sip_guard = SipGuard(pool, policy, self._reprovision, clock)
+        trunk_monitor = self.trunks = TrunkMonitor(pool, ami)
+        config.on_change.append(trunk_monitor.config_changed)
         # In this order: the CDR first (and even while PostgreSQL is away: the journal keeps calls).
         dispatch.register("cdr", cdr, needs_database=False)
         dispatch.register("screen-pop", self.ivr)
@@ -145,6 +152,7 @@ class Service:
         dispatch.register("agents", agents)
         dispatch.register("queue-events", QueueEventPublisher(pool, events))
         dispatch.register("sip-guard", sip_guard)
+        dispatch.register("trunks", trunk_monitor, needs_database=False)
         routes = route_table([("ivr", self.ivr.handle), ("agent", agents.handle_feature),
                               ("disposition", dialer.handle_disposition),
                               ("callback", callbacks.handle_request), ("announce", announcer.handle_agi),
@@ -165,6 +173,7 @@ class Service:
             self.supervisor.start("queue-announcer", lambda: announcer.run(s.announce_interval))
             self.supervisor.start("dialer", lambda: dialer.run(s.dialer_interval))
             self.supervisor.start("sip-block-sweep", sip_guard.run)
+            self.supervisor.start("trunk-status", trunk_monitor.run)
         if "api" in self.only:
             # In-flight requests get 2 s at shutdown (aiohttp's default waits a minute).
             api = Api(pool, clock, s.recordings_root,
@@ -210,6 +219,9 @@ class Service:
         if self.settings.generated_dir.parent.is_dir() and self._pool is not None:
             await provision(self._pool, self.settings.generated_dir, self.ami,
                             cdr_conninfo=self.settings.cdr_database_url or None)
+            if self.sip_guard is not None:  # the trunks (their networks) may have changed
+                counter = self.sip_guard.counter
+                counter.policy = replace(counter.policy, never_block=self._never_block + self._trunk_networks())
 
     async def resync(self) -> None:
         """After every AMI (re)login: rewrite generated config, then make queue members match the DB."""
@@ -220,6 +232,8 @@ class Service:
             log.warning("provision.skipped", reason=f"{self.settings.generated_dir.parent} not on this host")
         await self.agents.resync()
         await self.agents.reconcile(self.clock())
+        if self.trunks is not None:
+            await self.trunks.refresh()
         self.resyncs += 1
 
     def _parts(self) -> status.Parts:
@@ -227,6 +241,7 @@ class Service:
         assert self.dispatch is not None
         return status.Parts(db=self.db, cdr=self.cdr, supervisor=self.supervisor, gate=self.gate,
                             sip_guard=self.sip_guard, dispatch=self.dispatch, events=self.events,
+                            trunks=self.trunks if "ami" in self.only else None,
                             ami=self.ami if "ami" in self.only else None,
                             agi=self.agi if "agi" in self.only else None)
 

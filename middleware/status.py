@@ -17,6 +17,7 @@ from middleware.event_stream import EventStream
 from middleware.health import DatabaseHealth
 from middleware.security.service import SipGuard
 from middleware.supervisor import Supervisor
+from middleware.trunks.service import TrunkMonitor
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Parts:
     events: EventStream | None
     ami: AmiClient | None  # when this process consumes AMI
     agi: FastAgiServer | None  # when this process serves FastAGI
+    trunks: TrunkMonitor | None = None  # when this process consumes AMI
 
 
 def health(p: Parts) -> dict[str, Any]:
@@ -102,6 +104,8 @@ def metrics(p: Parts) -> list[Sample]:
     out += [Sample("callcenter_task_restarts_total", "counter",
                    "background tasks restarted after they died", count, {"task": name})
             for name, count in sorted(p.supervisor.restarts.items())]
+    if p.trunks is not None:
+        out += p.trunks.samples()
     if p.events is not None:
         out.append(Sample("callcenter_events_published_total", "counter", "live events published",
                           p.events.published))

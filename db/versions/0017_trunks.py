@@ -1,6 +1,6 @@
 """Carrier trunks as data: each trunk's address, source networks, registration and outbound
 credentials, codecs, DTMF mode, caller-ID presentation, channel cap and qualify interval, rendered into
-Asterisk's PJSIP configuration. The carrier simulator that asterisk-config/pjsip.conf held until now
+Asterisk's PJSIP configuration; a change NOTIFYs `callcenter_config` as the other config tables do. The carrier simulator that asterisk-config/pjsip.conf held until now
 becomes a row here when a tenant or campaign uses it, so an upgraded center keeps its calls flowing.
 
 Revision ID: 0017
@@ -44,6 +44,9 @@ def upgrade() -> None:
         SELECT 'carrier-sim', '127.0.0.1', 5080, '{127.0.0.1/32}', 0
         WHERE EXISTS (SELECT 1 FROM tenant_trunks WHERE trunk = 'carrier-sim')
            OR EXISTS (SELECT 1 FROM campaigns WHERE trunk = 'carrier-sim');
+    -- Every node hears of a trunk change (its status monitor reloads; middleware/config_cache.py).
+    CREATE TRIGGER trunks_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON trunks
+        FOR EACH STATEMENT EXECUTE FUNCTION callcenter_config_changed();
     """)
 
 

@@ -44,7 +44,7 @@ def render_trunk(t: Trunk) -> str:
     if t.register:
         assert t.host is not None and t.username is not None  # spec.check
         out.append(f"[{t.name}]\ntype = registration\ntransport = transport-udp\noutbound_auth = {t.name}\n"
-                   f"server_uri = sip:{_hostport(t)}\nclient_uri = sip:{t.username}@{_hostport(t)}\n"
+                   f"server_uri = {server_uri(t)}\nclient_uri = {client_uri(t)}\n"
                    f"contact_user = {t.registered_user}\n"
                    # The carrier's calls carry the registration's line parameter: that identifies them
                    # even from an address no network of the trunk covers.
@@ -57,6 +57,16 @@ def render_trunk(t: Trunk) -> str:
 def _hostport(t: Trunk) -> str:
     host = f"[{t.host}]" if t.host and ":" in t.host else t.host
     return f"{host}:{t.port}"
+
+
+def server_uri(t: Trunk) -> str:
+    """The registrar a registering trunk registers with (Asterisk's Registry events name it so)."""
+    return f"sip:{_hostport(t)}"
+
+
+def client_uri(t: Trunk) -> str:
+    """The address of record it registers (the Registry events' Username)."""
+    return f"sip:{t.username}@{_hostport(t)}"
 
 
 def render_trunks(trunks: Iterable[Trunk]) -> str:

@@ -56,7 +56,7 @@ def test_migrations_go_forward_and_backward(db_url: str) -> None:
     database.downgrade(db_url, "base")
     assert tables(db_url) == set() and database.current_revision(db_url) is None
     database.upgrade(db_url)
-    assert tables(db_url) == TABLES and len(config_triggers(db_url)) == 4 and len(campaign_pacing_columns(db_url)) == 2
+    assert tables(db_url) == TABLES and len(config_triggers(db_url)) == 5 and len(campaign_pacing_columns(db_url)) == 2
 
 
 def test_leads_of_a_campaign_from_before_lists_land_in_its_default_list(db_url: str) -> None:

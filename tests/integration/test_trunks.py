@@ -5,11 +5,15 @@ REGISTER and INVITE. The center registers with it, takes a call it sends to the 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from middleware.agents.state import AgentEvent
 from middleware.ami import actions
+from middleware.api.metrics import exposition
 from middleware.provision.service import provision
 from middleware.runtime.demo_tenant import AGENTS
 from tests.integration.conftest import TEST_DID, call_record, cli, wait_until
@@ -54,6 +58,16 @@ async def test_a_registering_trunk_authenticates_takes_a_did_call_and_carries_th
 
     shown = await wait_until(up, 30, "trunk list: registered and reachable")
     assert shown["password"] == "(set)" and PASSWORD not in json.dumps(shown) and shown["rtt_ms"] is not None
+
+    async def metrics() -> dict[tuple[str, str], float] | None:  # /metrics, read by Prometheus' own parser
+        found = {(s.name, s.labels.get("trunk", "")): s.value
+                 for f in text_string_to_metric_families(exposition(service.metrics())) for s in f.samples}
+        return found if found.get(("callcenter_trunk_registered", "carrier-r")) == 1 else None
+
+    found = await wait_until(metrics, 20, "/metrics: carrier-r registered")
+    assert found[("callcenter_trunk_reachable", "carrier-r")] == 1 and found[("callcenter_trunk_rtt_seconds",
+                                                                               "carrier-r")] > 0
+    assert math.isnan(found[("callcenter_trunk_reachable", "carrier-sim")])  # qualify off: unknown
     listed = await cli(settings, "trunk", "list")
     assert re.search(r"carrier-r\s+127\.0\.0\.3:5190\s+-\s+True\s+registered\s+reachable", listed.stdout), listed.stdout
     assert re.search(r"carrier-sim\s+127\.0\.0\.1:5080\s+127\.0\.0\.1/32\s+False", listed.stdout), listed.stdout

@@ -14,6 +14,7 @@ from middleware.dialer.service import DialerService
 from middleware.ivr.service import IvrService
 from middleware.routing.service import QueueEventPublisher
 from middleware.security.service import SipGuard
+from middleware.trunks.service import TrunkMonitor
 
 CONFIG = Path(__file__).resolve().parents[2] / "asterisk-config" / "manager.conf"
 CLIENT_EVENTS = ("Shutdown", "FullyBooted", "OriginateResponse")  # the AMI client, the Originate callers
@@ -41,7 +42,7 @@ def test_every_event_the_code_reads_passes_the_filter() -> None:
     assert filters, "manager.conf has no include filter"
     read = {*HANDLERS, *CLIENT_EVENTS}
     for service in (AgentService, Announcer, CallbackService, DialerService, IvrService, QueueEventPublisher,
-                    SipGuard):
+                    SipGuard, TrunkMonitor):
         read |= set(service.EVENTS)
     missing = sorted(name for name in read if not passes(filters, name))
     assert missing == [], f"events the code reads that manager.conf filters out: {missing}"

@@ -225,3 +225,22 @@ def test_holds_are_legs_of_their_own() -> None:
     assert [(h["uniqueid"], h["started_at"][11:19], h["ended_at"][11:19]) for h in holds] == [
         (L, "12:00:10", "12:00:25"), (L, "12:00:40", "12:00:50")]
     assert [leg["role"] for leg in records[0].legs] == ["caller", "agent", "hold", "hold"]
+
+
+def test_a_registering_trunks_call_takes_its_did_from_the_event_its_context_sends() -> None:
+    """The channel is made on the registered user (acme-in); the DID was in To (CCTrunkDid)."""
+    events = [
+        ev("Newchannel", 0.0, Uniqueid=L, Channel="PJSIP/carrier-r-00000001", CallerIDNum="+12125550199",
+           Context="from-trunk-carrier-r", Exten="acme-in"),
+        ev("UserEvent", 0.01, Uniqueid=L, UserEvent="CCTrunkDid", Did="5551999"),
+        ev("UserEvent", 0.02, Uniqueid="1795375421.77", UserEvent="CCTrunkDid", Did="9999"),  # another leg's
+        ev("Newstate", 0.5, Uniqueid=L, ChannelState="6"),
+        ev("Hangup", 3.0, Uniqueid=L, Cause="16"),
+    ]
+    (record,) = feed_all(CdrAssembler(), events)
+    assert record.did == "5551999"
+    # A number of its own in the request URI: that is the DID.
+    to_did = ev("Newchannel", 0.0, Uniqueid=L, Channel="PJSIP/carrier-r-00000002", CallerIDNum="+12125550199",
+                Context="from-trunk-carrier-r", Exten="5551000")
+    (plain,) = feed_all(CdrAssembler(), [to_did, *events[3:]])
+    assert plain.did == "5551000"

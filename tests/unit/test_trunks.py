@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
+
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from middleware.ami.queries import contacts_of, registrations_of
+from middleware.api.metrics import exposition
+from middleware.pbx_events import AmiEvent, event_from_headers
 from middleware.trunks.render import inbound_context, render_trunk, render_trunk_contexts, render_trunks
+from middleware.trunks.service import TrunkMonitor
 from middleware.trunks.spec import InvalidTrunk, Trunk, TrunkState, check, state
 
 
@@ -114,3 +121,35 @@ def test_state_reads_asterisks_contacts_and_registrations() -> None:
     assert state(r, contacts, registrations) == TrunkState("unreachable", None, "rejected")
     never = check(Trunk("quiet", host="192.0.2.12", username="u", password="p", register=True, qualify_s=0))
     assert state(never, contacts, {}) == TrunkState("unknown", None, "unregistered")
+
+
+def _event(name: str, **headers: str) -> AmiEvent:
+    event = event_from_headers({"Event": name, **headers}, datetime(2026, 12, 4, tzinfo=UTC))
+    assert event is not None
+    return event
+
+
+async def test_the_monitor_follows_qualify_and_registration_events_into_prometheus_text() -> None:
+    monitor = TrunkMonitor(None, None)  # type: ignore[arg-type]  # events only: no refresh here
+    plain = check(Trunk("carrier-a", host="192.0.2.10"))
+    registering = check(Trunk("carrier-r", host="192.0.2.11", port=5070, username="acct42", password="p",
+                              register=True))
+    monitor.trunks = [plain, registering]
+    await monitor.on_event(_event("ContactStatus", AOR="carrier-a", ContactStatus="Reachable",
+                                  RoundtripUsec="2500", URI="sip:192.0.2.10:5060"))
+    await monitor.on_event(_event("ContactStatus", AOR="acme-1001", ContactStatus="Reachable", RoundtripUsec="9"))
+    await monitor.on_event(_event("Registry", ChannelType="pjsip", Domain="sip:192.0.2.11:5070",
+                                  Username="sip:acct42@192.0.2.11:5070", Status="Registered"))
+    assert monitor.states() == {"carrier-a": TrunkState("reachable", 2.5, None),
+                                "carrier-r": TrunkState("unknown", None, "registered")}
+    await monitor.on_event(_event("Registry", ChannelType="pjsip", Domain="sip:192.0.2.11:5070",
+                                  Username="sip:acct42@192.0.2.11:5070", Status="Rejected", Cause="403"))
+    await monitor.on_event(_event("ContactStatus", AOR="carrier-a", ContactStatus="Unreachable", RoundtripUsec="0"))
+    families = {f.name: f for f in text_string_to_metric_families(exposition(monitor.samples()))}
+    values = {(f.name, s.labels["trunk"]): s.value for f in families.values() for s in f.samples}
+    assert values[("callcenter_trunk_reachable", "carrier-a")] == 0.0
+    assert math.isnan(values[("callcenter_trunk_reachable", "carrier-r")])
+    assert values[("callcenter_trunk_registered", "carrier-r")] == 0.0
+    assert ("callcenter_trunk_registered", "carrier-a") not in values  # it does not register
+    assert ("callcenter_trunk_rtt_seconds", "carrier-a") not in values  # no answer: no round trip
+    assert families["callcenter_trunk_reachable"].type == "gauge"

@@ -1,0 +1,98 @@
+"""What Asterisk says of each trunk now, for /metrics: the carrier's reachability (qualify), its round
+trip and the registration's state. Loaded from Asterisk after every provisioning (PJSIPShowEndpoint,
+PJSIPShowRegistrationsOutbound), then kept current from its events: ContactStatus when a qualify
+changes a contact's state, Registry when a registration succeeds, is refused or lapses."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from middleware.ami import queries
+from middleware.ami.client import AmiActionFailed, AmiClient
+from middleware.api.metrics import Sample
+from middleware.pbx_events import AmiEvent
+from middleware.store import trunks as store
+from middleware.store.database import Pool
+from middleware.trunks.render import client_uri, server_uri
+from middleware.trunks.spec import Trunk, TrunkState, state
+
+log = structlog.get_logger(__name__)
+REFRESH_S = 60.0  # at least this often
+CHECK_S = 1.0  # a trunk changed (config notification): refreshed within this
+
+
+class TrunkMonitor:
+    EVENTS = ("ContactStatus", "Registry")
+
+    def __init__(self, pool: Pool, ami: AmiClient) -> None:
+        self._pool = pool
+        self._ami = ami
+        self.trunks: list[Trunk] = []
+        self.contacts: dict[str, tuple[str, float | None]] = {}  # aor -> (status, rtt ms)
+        self.registrations: dict[str, str] = {}  # trunk -> registration status
+        self.stale = False  # a trunk changed since the last refresh
+
+    def config_changed(self, table: str) -> None:
+        if table == "trunks":
+            self.stale = True
+
+    async def refresh(self) -> None:
+        """The trunks from PostgreSQL, their state from Asterisk (after a provisioning, an AMI login)."""
+        async with self._pool.connection() as conn:
+            trunks = await store.list_trunks(conn)
+        contacts: dict[str, tuple[str, float | None]] = {}
+        for t in trunks:
+            try:
+                found = await queries.endpoint_contacts(self._ami, t.name)
+                contacts.update({c.aor: (c.status, c.rtt_ms) for c in found})
+            except AmiActionFailed as exc:  # not loaded (a config Asterisk refused): nothing to say of it
+                log.warning("trunk.unknown_to_asterisk", trunk=t.name, detail=str(exc)[:200])
+        self.registrations = await queries.outbound_registrations(self._ami)
+        self.trunks, self.contacts = trunks, contacts
+
+    async def run(self, every_s: float = REFRESH_S, check_s: float = CHECK_S) -> None:
+        """Refresh when a trunk changed (the config notification), and every minute anyway (Asterisk
+        may have been told by another node's sync)."""
+        waited = 0.0
+        while True:
+            await asyncio.sleep(check_s)
+            waited += check_s
+            if self.stale or waited >= every_s:
+                self.stale, waited = False, 0.0
+                await self.refresh()
+
+    async def on_event(self, event: AmiEvent) -> None:
+        if event.name == "ContactStatus":
+            aor = event.get("aor")
+            if any(t.name == aor for t in self.trunks):
+                usec = event.get("roundtripusec")
+                rtt = int(usec) / 1000.0 if usec.isdigit() and int(usec) > 0 else None
+                self.contacts[aor] = (event.get("contactstatus"), rtt)
+                log.info("trunk.contact", trunk=aor, status=event.get("contactstatus"), rtt_ms=rtt)
+        elif event.name == "Registry" and event.get("channeltype").lower() == "pjsip":
+            for t in self.trunks:
+                if t.register and (event.get("domain"), event.get("username")) == (server_uri(t), client_uri(t)):
+                    self.registrations[t.name] = event.get("status")
+                    log.info("trunk.registration", trunk=t.name, status=event.get("status"),
+                             cause=event.get("cause"))
+
+    def states(self) -> dict[str, TrunkState]:
+        return {t.name: state(t, self.contacts, self.registrations) for t in self.trunks}
+
+    def samples(self) -> list[Sample]:
+        out: list[Sample] = []
+        for name, s in self.states().items():
+            labels = {"trunk": name}
+            out.append(Sample("callcenter_trunk_reachable", "gauge",
+                              "1 when the carrier answers Asterisk's qualify, 0 when not, NaN when unknown",
+                              {"reachable": 1.0, "unreachable": 0.0}.get(s.reachable, float("nan")), labels))
+            if s.rtt_ms is not None:
+                out.append(Sample("callcenter_trunk_rtt_seconds", "gauge", "the last qualify's round trip",
+                                  s.rtt_ms / 1000.0, labels))
+            if s.registration is not None:
+                out.append(Sample("callcenter_trunk_registered", "gauge",
+                                  "1 while the carrier holds the center's registration",
+                                  int(s.registration == "registered"), labels))
+        return out
