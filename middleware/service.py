@@ -131,17 +131,18 @@ class Service:
         queue_state = QueueState(pool, ami)
         config = self.config_cache = ConfigCache()
         self.supervisor.start("config-cache", lambda: config.watch(s.database_url))
-        self.ivr = IvrService(pool, self.flow_clock, events, queue_state, self.gate, db, config)
         overflow = self.overflow = OverflowService(pool, ami, queue_state)
-        callbacks = self.callbacks = CallbackService(pool, ami, self.gate, clock, db)
+        trunk_monitor = self.trunks = TrunkMonitor(pool, ami)
+        config.on_change.append(trunk_monitor.config_changed)
+        self.ivr = IvrService(pool, self.flow_clock, events, queue_state, self.gate, db, config,
+                              trunk_room=trunk_monitor.room)
+        callbacks = self.callbacks = CallbackService(pool, ami, self.gate, clock, db, trunk_room=trunk_monitor.room)
         announcer = self.announcer = Announcer(pool, ami, queue_state, clock)
-        dialer = self.dialer = DialerService(pool, ami, events, clock=clock)
+        dialer = self.dialer = DialerService(pool, ami, events, clock=clock, trunk_room=trunk_monitor.room)
         self._never_block = parse_networks(s.sip_never_block)
         policy = Policy(s.sip_block_failures, s.sip_block_window_s, s.sip_block_s,
                         self._never_block + self._trunk_networks(), s.sip_block_unknown_failures)
         sip_guard = self.sip_guard = SipGuard(pool, policy, self._reprovision, clock)
-        trunk_monitor = self.trunks = TrunkMonitor(pool, ami)
-        config.on_change.append(trunk_monitor.config_changed)
         # In this order: the CDR first (and even while PostgreSQL is away: the journal keeps calls).
         dispatch.register("cdr", cdr, needs_database=False)
         dispatch.register("screen-pop", self.ivr)

@@ -47,19 +47,25 @@ def summary(name: str, help_text: str, values: list[float], qs: tuple[float, ...
             Sample(f"{name}_count", "summary", help_text, len(values))]
 
 
+def _family(s: Sample) -> str:
+    return s.name.removesuffix("_sum").removesuffix("_count") if s.kind == "summary" else s.name
+
+
 def exposition(samples: list[Sample]) -> str:
-    """HELP and TYPE once per metric family, then its samples; names are checked, label values escaped.
-    A summary's ``_sum`` and ``_count`` samples belong to the family named without the suffix."""
-    out: list[str] = []
-    described: set[str] = set()
+    """HELP and TYPE once per metric family, then all its samples together (the format wants each
+    family in one block, whatever order the samples came in: per trunk, say); names are checked, label
+    values escaped. A summary's ``_sum`` and ``_count`` samples belong to the family named without the
+    suffix."""
+    families: dict[str, list[Sample]] = {}
     for s in samples:
         if not _NAME.match(s.name):
             raise ValueError(f"not a Prometheus metric name: {s.name!r}")
-        family = s.name.removesuffix("_sum").removesuffix("_count") if s.kind == "summary" else s.name
-        if family not in described:
-            described.add(family)
-            out.append(f"# HELP {family} {s.help}")
-            out.append(f"# TYPE {family} {s.kind}")
-        labels = ",".join(f'{k}="{_label_value(v)}"' for k, v in sorted(s.labels.items()))
-        out.append(f"{s.name}{{{labels}}} {_number(s.value)}" if labels else f"{s.name} {_number(s.value)}")
+        families.setdefault(_family(s), []).append(s)
+    out: list[str] = []
+    for family, members in families.items():
+        out.append(f"# HELP {family} {members[0].help}")
+        out.append(f"# TYPE {family} {members[0].kind}")
+        for s in members:
+            labels = ",".join(f'{k}="{_label_value(v)}"' for k, v in sorted(s.labels.items()))
+            out.append(f"{s.name}{{{labels}}} {_number(s.value)}" if labels else f"{s.name} {_number(s.value)}")
     return "\n".join(out) + "\n"

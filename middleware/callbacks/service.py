@@ -15,6 +15,7 @@ just before it is dialled (the policy may have changed since the request).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 
 import structlog
@@ -34,6 +35,7 @@ from middleware.store import callbacks as store
 from middleware.store import flows, tenants
 from middleware.store.database import Pool
 from middleware.supervisor import every
+from middleware.trunks.spec import with_room
 
 log = structlog.get_logger(__name__)
 DONE_EVENT = "CCCallbackDone"  # UserEvent from [callback-done]: the callback call is over
@@ -57,8 +59,10 @@ class CallbackService:
     REQUEST_DB_WAIT_S = 0.8
 
     def __init__(self, pool: Pool, ami: AmiClient, gate: DialingGate | None = None,
-                 clock: Clock = system_clock, db: DatabaseHealth | None = None) -> None:
+                 clock: Clock = system_clock, db: DatabaseHealth | None = None,
+                 trunk_room: Callable[[str], int | None] = lambda trunk: None) -> None:
         self._pool = pool
+        self._trunk_room = trunk_room  # calls a trunk may still take (its max_channels), None: no cap
         self._db = db
         self._ami = ami
         self._gate = gate or DialingGate()
@@ -143,9 +147,13 @@ class CallbackService:
                 async with self._pool.connection() as conn:
                     await store.set_callback_status(conn, cb.id, "failed")
                 continue
+            trunk = with_room(trunks, self._trunk_room)
+            if trunk is None:  # every trunk it may use is at its channel cap: the next tick tries again
+                log.info("callback.trunks_full", callback=cb.id, trunks=sorted(trunks))
+                continue
             position = await self._place_of(cb.queue, cb.joined_at)
             self._dialing.add(cb.id)
-            task = asyncio.create_task(self._place(cb, destination.e164, queue.tenant_code, sorted(trunks)[0],
+            task = asyncio.create_task(self._place(cb, destination.e164, queue.tenant_code, trunk,
                                                    position, queue.max_wait_s, record), name=rules.task_name(cb.id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -129,10 +129,14 @@ def budget_of(settings: CampaignPacing, counts: AbandonCounts) -> pacing.Budget:
 
 
 def decide(settings: CampaignPacing, learned: pacing.Learned, agents: pacing.AgentsNow, calls: pacing.CallsNow,
-           counts: AbandonCounts) -> pacing.Decision:
-    """The live dialer's decision for one campaign, this second."""
+           counts: AbandonCounts, trunk_room: int | None = None) -> pacing.Decision:
+    """The live dialer's decision for one campaign, this second. ``trunk_room``: the calls its trunk may
+    still take (its channel cap less every call on it, in or out; None: no cap)."""
+    lines = settings.max_lines
+    if trunk_room is not None:
+        lines = min(lines, len(calls.ringing_elapsed) + calls.screening + calls.waiting + max(0, trunk_room))
     return pacing.decide(settings.mode, agents, calls, learned, budget_of(settings, counts),
-                         pacing.Limits(settings.max_lines, settings.max_ratio))
+                         pacing.Limits(lines, settings.max_ratio))
 
 
 def mean_talk_s(learned: pacing.Learned, wrapup_s: float) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,8 +55,10 @@ STATS_EVERY_S = 5.0  # a campaign's dialer_stats event, at least this often whil
 class DialerService:
     EVENTS = ("UserEvent", "AgentConnect", "Hangup")  # of its own calls only: see owns()
     def __init__(self, pool: Pool, ami: AmiClient, events: EventStream | None = None, *,
-                 node: str | None = None, clock: Clock = system_clock) -> None:
+                 node: str | None = None, clock: Clock = system_clock,
+                 trunk_room: Callable[[str], int | None] = lambda trunk: None) -> None:
         self._pool = pool
+        self._trunk_room = trunk_room  # calls a trunk may still take (its max_channels), None: no cap
         self._ami = ami
         self._events = events
         # Stable across restarts, so that a restarted node finds the attempts it left in flight.
@@ -139,7 +142,8 @@ class DialerService:
                                 inbound_expected(self.inbound.rate(shared, now.timestamp()), learned))
             calls = calls_now([((now - launched).total_seconds(), answered is not None, live is not None)
                                for launched, answered, live in flight])
-            decision = observed.decide(pacing_of(campaign), learned, agents, calls, counts)
+            decision = observed.decide(pacing_of(campaign), learned, agents, calls, counts,
+                                       self._trunk_room(campaign.trunk))
             self.last_decision[campaign.code] = decision
             claimed = await store.claim_leads(conn, campaign, decision.launch, self.node, now)
         for lead in claimed:

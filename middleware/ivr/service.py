@@ -14,6 +14,7 @@ import itertools
 import math
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -57,8 +58,10 @@ class IvrService:
 
     def __init__(self, pool: Pool, clock: Clock, events: EventStream,
                  queue_state: QueueState | None = None, gate: DialingGate | None = None,
-                 db: DatabaseHealth | None = None, config: ConfigCache | None = None) -> None:
+                 db: DatabaseHealth | None = None, config: ConfigCache | None = None,
+                 trunk_room: Callable[[str], int | None] = lambda trunk: None) -> None:
         self._pool = pool
+        self._trunk_room = trunk_room  # calls a trunk may still take (its max_channels), None: no cap
         # DIDs and queues as the first AGI step reads them, until they change (a cache that is not
         # watching keeps nothing: every call reads them).
         self._config = config or ConfigCache()
@@ -205,6 +208,10 @@ class IvrService:
                     except NumberRefused as exc:  # (logged and counted by the gate) the fallback queue takes it
                         await session.set_variable(cc.CC_AGI_ERROR, f"transfer refused: {exc.reason}")
                         return
+                if action.trunk is not None and self._trunk_room(action.trunk) == 0:
+                    log.warning("ivr.transfer_trunk_full", trunk=action.trunk, number=destination.e164)
+                    await session.set_variable(cc.CC_AGI_ERROR, f"transfer refused: trunk {action.trunk} is full")
+                    return
                 action = engine.ToTransfer(None, destination.e164, action.trunk)
             await self._route(session, cc.ROUTE_TRANSFER, {cc.CC_TRANSFER_DIAL: transfer_dial(action)})
         else:

@@ -1,7 +1,9 @@
 """What Asterisk says of each trunk now, for /metrics: the carrier's reachability (qualify), its round
-trip and the registration's state. Loaded from Asterisk after every provisioning (PJSIPShowEndpoint,
-PJSIPShowRegistrationsOutbound), then kept current from its events: ContactStatus when a qualify
-changes a contact's state, Registry when a registration succeeds, is refused or lapses."""
+trip and the registration's state; and the channels each trunk carries now, against its
+``max_channels`` (what the dialer, callbacks and IVR transfers ask before they place a call on it).
+Loaded from Asterisk after every provisioning (PJSIPShowEndpoint, PJSIPShowRegistrationsOutbound,
+CoreShowChannels), then kept current from its events: ContactStatus when a qualify changes a contact's
+state, Registry when a registration succeeds, is refused or lapses, Newchannel and Hangup."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from middleware.pbx_events import AmiEvent
 from middleware.store import trunks as store
 from middleware.store.database import Pool
 from middleware.trunks.render import client_uri, server_uri
-from middleware.trunks.spec import Trunk, TrunkState, state
+from middleware.trunks.spec import Trunk, TrunkState, room, state, trunk_of_channel
 
 log = structlog.get_logger(__name__)
 REFRESH_S = 60.0  # at least this often
@@ -24,7 +26,7 @@ CHECK_S = 1.0  # a trunk changed (config notification): refreshed within this
 
 
 class TrunkMonitor:
-    EVENTS = ("ContactStatus", "Registry")
+    EVENTS = ("ContactStatus", "Registry", "Newchannel", "Hangup")
 
     def __init__(self, pool: Pool, ami: AmiClient) -> None:
         self._pool = pool
@@ -33,6 +35,8 @@ class TrunkMonitor:
         self.contacts: dict[str, tuple[str, float | None]] = {}  # aor -> (status, rtt ms)
         self.registrations: dict[str, str] = {}  # trunk -> registration status
         self.stale = False  # a trunk changed since the last refresh
+        self._names: frozenset[str] = frozenset()
+        self._on_trunk: dict[str, str] = {}  # uniqueid -> trunk of every channel up on a trunk
 
     def config_changed(self, table: str) -> None:
         if table == "trunks":
@@ -50,7 +54,18 @@ class TrunkMonitor:
             except AmiActionFailed as exc:  # not loaded (a config Asterisk refused): nothing to say of it
                 log.warning("trunk.unknown_to_asterisk", trunk=t.name, detail=str(exc)[:200])
         self.registrations = await queries.outbound_registrations(self._ami)
-        self.trunks, self.contacts = trunks, contacts
+        names = frozenset(t.name for t in trunks)
+        channels = await queries.active_channels(self._ami)
+        on_trunk = {c.uniqueid: trunk for c in channels if (trunk := trunk_of_channel(c.channel, names))}
+        self.trunks, self.contacts, self._names, self._on_trunk = trunks, contacts, names, on_trunk
+
+    def in_use(self, name: str) -> int:
+        return sum(1 for trunk in self._on_trunk.values() if trunk == name)
+
+    def room(self, name: str) -> int | None:
+        """Calls the trunk may take now; None when it has no cap (or is not known here)."""
+        trunk = next((t for t in self.trunks if t.name == name), None)
+        return None if trunk is None else room(trunk, self.in_use(name))
 
     async def run(self, every_s: float = REFRESH_S, check_s: float = CHECK_S) -> None:
         """Refresh when a trunk changed (the config notification), and every minute anyway (Asterisk
@@ -64,7 +79,12 @@ class TrunkMonitor:
                 await self.refresh()
 
     async def on_event(self, event: AmiEvent) -> None:
-        if event.name == "ContactStatus":
+        if event.name == "Newchannel":
+            if trunk := trunk_of_channel(event.get("channel"), self._names):
+                self._on_trunk[event.uniqueid] = trunk
+        elif event.name == "Hangup":
+            self._on_trunk.pop(event.uniqueid, None)
+        elif event.name == "ContactStatus":
             aor = event.get("aor")
             if any(t.name == aor for t in self.trunks):
                 usec = event.get("roundtripusec")
@@ -85,6 +105,8 @@ class TrunkMonitor:
         out: list[Sample] = []
         for name, s in self.states().items():
             labels = {"trunk": name}
+            out.append(Sample("callcenter_trunk_channels", "gauge", "calls on the trunk now", self.in_use(name),
+                              labels))
             out.append(Sample("callcenter_trunk_reachable", "gauge",
                               "1 when the carrier answers Asterisk's qualify, 0 when not, NaN when unknown",
                               {"reachable": 1.0, "unreachable": 0.0}.get(s.reachable, float("nan")), labels))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from middleware.errors import Invalid
@@ -109,6 +110,24 @@ def check(trunk: Trunk) -> Trunk:
     if not 0 <= trunk.qualify_s <= MAX_QUALIFY_S:
         raise InvalidTrunk(f"qualify: 0 (never) to {MAX_QUALIFY_S} seconds")
     return replace(trunk, host=host, match=match, codecs=codecs)
+
+
+def trunk_of_channel(channel: str, names: set[str] | frozenset[str]) -> str | None:
+    """The trunk a channel is on (``PJSIP/carrier-a-0000001f`` -> carrier-a), if it is one of ``names``."""
+    if not channel.startswith("PJSIP/"):
+        return None
+    endpoint = channel[6:].rpartition("-")[0]
+    return endpoint if endpoint in names else None
+
+
+def room(trunk: Trunk, in_use: int) -> int | None:
+    """Calls the trunk may still take (None: no cap)."""
+    return None if trunk.max_channels is None else max(0, trunk.max_channels - in_use)
+
+
+def with_room(names: set[str] | list[str], room_of: Callable[[str], int | None]) -> str | None:
+    """The first of these trunks (by name) that may take a call now, or None when every one is full."""
+    return next((n for n in sorted(names) if (r := room_of(n)) is None or r > 0), None)
 
 
 @dataclass(frozen=True)

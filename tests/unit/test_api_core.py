@@ -135,3 +135,9 @@ def test_prometheus_text_format() -> None:
                        'cc_turnaround_seconds{quantile="0.99"} 0.099\ncc_turnaround_seconds_sum 5.05\n'
                        "cc_turnaround_seconds_count 100\n")
     assert quantile([], 0.5) != quantile([], 0.5)  # NaN when nothing was measured
+    # Samples of two families given per trunk, interleaved: each family still comes out in one block.
+    mixed = exposition([Sample("cc_up", "gauge", "up", 1, {"trunk": "a"}),
+                        Sample("cc_rtt", "gauge", "rtt", 2, {"trunk": "a"}),
+                        Sample("cc_up", "gauge", "up", 0, {"trunk": "b"})])
+    assert mixed == ('# HELP cc_up up\n# TYPE cc_up gauge\ncc_up{trunk="a"} 1\ncc_up{trunk="b"} 0\n'
+                     '# HELP cc_rtt rtt\n# TYPE cc_rtt gauge\ncc_rtt{trunk="a"} 2\n')

@@ -181,3 +181,16 @@ def test_a_day_running_close_to_the_target_is_corrected_within_the_day() -> None
     assert allowed_rate(day_close) < 0.01
     day_fine = Budget(0.03, answered_window=30_000, abandoned_window=600, answered_today=1800, abandoned_today=20)
     assert allowed_rate(day_fine) > 0.03
+
+
+def test_a_trunk_at_its_channel_cap_takes_no_more_calls_whatever_pacing_wants() -> None:
+    from middleware.dialer import observed
+
+    settings = observed.CampaignPacing("predictive", 0.03, max_lines=50, max_ratio=4.0)
+    agents = AgentsNow(ready=6, busy_elapsed=(30.0,) * 14)
+    calls = CallsNow(ringing_elapsed=(2.0, 4.0))
+    free = observed.decide(settings, learned(), agents, calls, observed.AbandonCounts())
+    assert free.launch > 3  # what pacing alone would dial
+    capped = observed.decide(settings, learned(), agents, calls, observed.AbandonCounts(), trunk_room=3)
+    assert capped.launch == 3
+    assert observed.decide(settings, learned(), agents, calls, observed.AbandonCounts(), trunk_room=0).launch == 0

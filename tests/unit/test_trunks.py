@@ -13,7 +13,7 @@ from middleware.api.metrics import exposition
 from middleware.pbx_events import AmiEvent, event_from_headers
 from middleware.trunks.render import inbound_context, render_trunk, render_trunk_contexts, render_trunks
 from middleware.trunks.service import TrunkMonitor
-from middleware.trunks.spec import InvalidTrunk, Trunk, TrunkState, check, state
+from middleware.trunks.spec import InvalidTrunk, Trunk, TrunkState, check, room, state, trunk_of_channel, with_room
 
 
 def sections(text: str) -> dict[str, list[dict[str, str]]]:
@@ -153,3 +153,33 @@ async def test_the_monitor_follows_qualify_and_registration_events_into_promethe
     assert ("callcenter_trunk_registered", "carrier-a") not in values  # it does not register
     assert ("callcenter_trunk_rtt_seconds", "carrier-a") not in values  # no answer: no round trip
     assert families["callcenter_trunk_reachable"].type == "gauge"
+
+
+def test_channels_on_a_trunk_are_counted_against_its_cap() -> None:
+    names = frozenset({"carrier-a", "carrier-b-2"})
+    assert trunk_of_channel("PJSIP/carrier-a-0000001f", names) == "carrier-a"
+    assert trunk_of_channel("PJSIP/carrier-b-2-00000020", names) == "carrier-b-2"
+    assert trunk_of_channel("PJSIP/acme-1001-00000021", names) is None
+    assert trunk_of_channel("Local/1001@agents-00000001;1", names) is None
+    capped = check(Trunk("carrier-a", host="192.0.2.10", max_channels=2))
+    assert (room(capped, 0), room(capped, 2), room(capped, 5)) == (2, 0, 0)
+    assert room(check(Trunk("carrier-b-2", host="192.0.2.11")), 500) is None
+    full = {"carrier-a": 0, "carrier-b": 3, "carrier-c": None}
+    assert with_room({"carrier-a", "carrier-b"}, full.get) == "carrier-b"
+    assert with_room(["carrier-a"], full.get) is None
+    assert with_room({"carrier-c", "carrier-a"}, full.get) == "carrier-c"
+
+
+async def test_the_monitor_knows_the_calls_on_each_trunk_in_and_out() -> None:
+    monitor = TrunkMonitor(None, None)  # type: ignore[arg-type]
+    monitor.trunks = [check(Trunk("carrier-a", host="192.0.2.10", max_channels=2))]
+    monitor._names = frozenset({"carrier-a"})
+    for uid, channel in (("1.1", "PJSIP/carrier-a-00000001"), ("1.2", "PJSIP/acme-1001-00000002"),
+                         ("1.3", "PJSIP/carrier-a-00000003")):
+        await monitor.on_event(_event("Newchannel", Uniqueid=uid, Channel=channel, Linkedid=uid))
+    assert (monitor.in_use("carrier-a"), monitor.room("carrier-a"), monitor.room("unknown")) == (2, 0, None)
+    await monitor.on_event(_event("Hangup", Uniqueid="1.1", Channel="PJSIP/carrier-a-00000001", Linkedid="1.1"))
+    await monitor.on_event(_event("Hangup", Uniqueid="1.2", Channel="PJSIP/acme-1001-00000002", Linkedid="1.2"))
+    assert (monitor.in_use("carrier-a"), monitor.room("carrier-a")) == (1, 1)
+    values = {s.name: s.value for s in monitor.samples() if s.labels.get("trunk") == "carrier-a"}
+    assert values["callcenter_trunk_channels"] == 1
