@@ -48,7 +48,7 @@ from middleware.security.auth_failures import Network, Policy, identify_networks
 from middleware.security.service import SipGuard
 from middleware.store.database import Pool, open_pool
 from middleware.supervisor import Supervisor
-from middleware.trunks.service import TrunkMonitor
+from middleware.trunks.service import OutboundPlanner, TrunkMonitor
 
 log = structlog.get_logger(__name__)
 PARTS: tuple[str, ...] = ("agi", "ami", "api")
@@ -134,11 +134,12 @@ class Service:
         overflow = self.overflow = OverflowService(pool, ami, queue_state)
         trunk_monitor = self.trunks = TrunkMonitor(pool, ami)
         config.on_change.append(trunk_monitor.config_changed)
-        self.ivr = IvrService(pool, self.flow_clock, events, queue_state, self.gate, db, config,
-                              trunk_room=trunk_monitor.room)
-        callbacks = self.callbacks = CallbackService(pool, ami, self.gate, clock, db, trunk_room=trunk_monitor.room)
+        planner = OutboundPlanner(trunk_monitor)
+        self.ivr = IvrService(pool, self.flow_clock, events, queue_state, self.gate, db, config, planner=planner)
+        callbacks = self.callbacks = CallbackService(pool, ami, self.gate, clock, db, planner=planner)
         announcer = self.announcer = Announcer(pool, ami, queue_state, clock)
-        dialer = self.dialer = DialerService(pool, ami, events, clock=clock, trunk_room=trunk_monitor.room)
+        dialer = self.dialer = DialerService(pool, ami, events, clock=clock, trunk_room=trunk_monitor.room,
+                                             planner=planner)
         self._never_block = parse_networks(s.sip_never_block)
         policy = Policy(s.sip_block_failures, s.sip_block_window_s, s.sip_block_s,
                         self._never_block + self._trunk_networks(), s.sip_block_unknown_failures)

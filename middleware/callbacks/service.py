@@ -15,7 +15,6 @@ just before it is dialled (the policy may have changed since the request).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 
 import structlog
@@ -32,10 +31,11 @@ from middleware.dialing.service import DialingGate
 from middleware.health import DatabaseHealth
 from middleware.pbx_events import AmiEvent
 from middleware.store import callbacks as store
-from middleware.store import flows, tenants
+from middleware.store import tenants
 from middleware.store.database import Pool
 from middleware.supervisor import every
-from middleware.trunks.spec import with_room
+from middleware.trunks.routes import NoRoute, TrunksFull, dial_string
+from middleware.trunks.service import OutboundPlanner, Plan, TrunkMonitor
 
 log = structlog.get_logger(__name__)
 DONE_EVENT = "CCCallbackDone"  # UserEvent from [callback-done]: the callback call is over
@@ -60,9 +60,9 @@ class CallbackService:
 
     def __init__(self, pool: Pool, ami: AmiClient, gate: DialingGate | None = None,
                  clock: Clock = system_clock, db: DatabaseHealth | None = None,
-                 trunk_room: Callable[[str], int | None] = lambda trunk: None) -> None:
+                 planner: OutboundPlanner | None = None) -> None:
         self._pool = pool
-        self._trunk_room = trunk_room  # calls a trunk may still take (its max_channels), None: no cap
+        self._planner = planner or OutboundPlanner(TrunkMonitor(pool, None))  # the way out of each callback
         self._db = db
         self._ami = ami
         self._gate = gate or DialingGate()
@@ -132,51 +132,54 @@ class CallbackService:
         started = 0
         for cb in pending:
             async with self._pool.connection() as conn:
-                trunks = await flows.allowed_trunks(conn, cb.tenant_id)
                 queue = await tenants.get_queue(conn, cb.queue)
                 record = await tenants.records_calls(conn, cb.tenant_id)
                 destination: Destination | None
+                plan: Plan | None = None
+                refusal = ""
                 try:
                     destination = await self._gate.check(conn, cb.tenant_id, cb.number, "callback")
+                    plan = await self._planner.plan(conn, cb.tenant_id, destination.e164)
+                except TrunksFull as exc:  # at their channel caps now: the next tick tries again
+                    log.info("callback.trunks_full", callback=cb.id, detail=str(exc))
+                    continue
                 except NumberRefused as exc:
-                    destination, refusal = None, str(exc)
-            if not trunks or queue is None or destination is None:
-                detail = ("the queue is gone" if queue is None else "tenant has no allowed trunk" if not trunks
-                          else f"the dialing policy refuses it: {refusal}")
+                    destination, refusal = None, f"the dialing policy refuses it: {exc}"
+                except NoRoute as exc:
+                    refusal = str(exc)
+            if queue is None or destination is None or plan is None:
+                detail = "the queue is gone" if queue is None else refusal
                 log.error("callback.impossible", callback=cb.id, queue=cb.queue, detail=detail)
                 async with self._pool.connection() as conn:
                     await store.set_callback_status(conn, cb.id, "failed")
                 continue
-            trunk = with_room(trunks, self._trunk_room)
-            if trunk is None:  # every trunk it may use is at its channel cap: the next tick tries again
-                log.info("callback.trunks_full", callback=cb.id, trunks=sorted(trunks))
-                continue
             position = await self._place_of(cb.queue, cb.joined_at)
             self._dialing.add(cb.id)
-            task = asyncio.create_task(self._place(cb, destination.e164, queue.tenant_code, trunk,
+            task = asyncio.create_task(self._place(cb, destination.e164, queue.tenant_code, plan,
                                                    position, queue.max_wait_s, record), name=rules.task_name(cb.id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1
         return started
 
-    async def _place(self, cb: store.CallbackRow, number: str, tenant: str, trunk: str, position: int,
+    async def _place(self, cb: store.CallbackRow, number: str, tenant: str, plan: Plan, position: int,
                      max_wait_s: int, record: bool) -> None:
         try:
-            await self._originate(cb, number, tenant, trunk, position, max_wait_s, record)
+            await self._originate(cb, number, tenant, plan, position, max_wait_s, record)
         except Exception:  # its own task: nothing else would see it, and the callback must not stay 'dialing'
             log.exception("callback.place_failed", callback=cb.id)
             self._dialing.discard(cb.id)
             self._settle_pending = True  # its status is set right on the next tick
 
-    async def _originate(self, cb: store.CallbackRow, number: str, tenant: str, trunk: str, position: int,
+    async def _originate(self, cb: store.CallbackRow, number: str, tenant: str, plan: Plan, position: int,
                          max_wait_s: int, record: bool) -> None:
         log.info("callback.queued", callback=cb.id, queue=cb.queue, position=position, number=number)
         async with self._pool.connection() as conn:
             await store.set_callback_status(conn, cb.id, "dialing", attempt=True)
         # Inherited: both halves of the Local channel and the customer's leg keep the tenant (transfer
         # context, recording directory).
-        variables = {cc.CC_CALLBACK_ID: cb.id, cc.CC_CALLBACK_NUMBER: number, cc.CC_CALLBACK_TRUNK: trunk,
+        variables = {cc.CC_CALLBACK_ID: cb.id, cc.CC_CALLBACK_NUMBER: number,
+                     cc.CC_CALLBACK_DIAL: dial_string(plan.legs),
                      cc.CC_QUEUE: cb.queue, cc.inherited(cc.CC_TENANT): tenant, cc.CC_CALLBACK_POSITION: position,
                      cc.CC_CALLBACK_CID: cb.did, cc.CC_RECORD: int(record)}
         ok = False

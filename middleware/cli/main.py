@@ -23,6 +23,7 @@ from middleware.cli import (
     queue,
     recordings,
     report,
+    route,
     security,
     serve,
     stack,
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     nouns = parser.add_subparsers(dest="noun", metavar="COMMAND", parser_class=Parser)
     nouns.required = True
     for module in (serve, db, asterisk, stack, tenant, team, queue, agent, phone, did, ivr, customer, calls,
-                   supervise, report, recordings, cdr, campaign, lead_lists, token, security, trunk, demo):
+                   supervise, report, recordings, cdr, campaign, lead_lists, token, security, trunk, route, demo):
         module.register(nouns)
     return parser
 

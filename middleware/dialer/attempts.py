@@ -21,16 +21,24 @@ CHANNEL_PREFIX = "dial-"
 _REASONS = {0: FAILED, 1: FAILED, 3: NO_ANSWER, 5: BUSY, 8: FAILED}
 
 
-def channel_id(attempt_id: int) -> str:
-    return f"{CHANNEL_PREFIX}{attempt_id}"
+# OriginateResponse reasons of a carrier that could not take the call (congestion, a 503; or no channel
+# at all: the trunk unreachable): the next trunk of the route is tried. A busy line or no answer is the
+# customer's, the same on every carrier.
+FAILOVER_REASONS = frozenset({0, 8})
+
+
+def channel_id(attempt_id: int, leg: int = 0) -> str:
+    """The customer channel's uniqueid (and the call's linkedid): ``dial-42``, then ``dial-42-1``... for
+    the next trunks of its route."""
+    return f"{CHANNEL_PREFIX}{attempt_id}" + (f"-{leg}" if leg else "")
 
 
 def attempt_of(linkedid: str) -> int | None:
     """The attempt a call belongs to, from its linkedid; None for calls the dialer did not make."""
     if not linkedid.startswith(CHANNEL_PREFIX):
         return None
-    tail = linkedid[len(CHANNEL_PREFIX):]
-    return int(tail) if tail.isdigit() else None
+    head, _, leg = linkedid[len(CHANNEL_PREFIX):].partition("-")
+    return int(head) if head.isdigit() and (not leg or leg.isdigit()) else None
 
 
 def unanswered_outcome(reason: int | None) -> str:
@@ -55,6 +63,9 @@ class Attempt:
     safe_harbor: bool = False
     ended_at: datetime | None = None
     reason: int | None = None
+    channel: str = ""  # the customer channel of the leg being dialled (channel_id)
+    originating: bool = False  # its Originate has not answered yet: the dialer decides what a hang-up means
+    hung_up: bool = False  # ... and that channel hung up meanwhile
 
     def stage(self, stage: str, at: datetime, status: str = "", cause: str = "") -> None:
         """A CCDialer UserEvent from the dialplan."""

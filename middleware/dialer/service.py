@@ -26,7 +26,7 @@ from middleware.ami.actions import channel_text
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.clock import Clock, system_clock
 from middleware.dialer import compliance, observed, outcomes, pacing
-from middleware.dialer.attempts import CHANNEL_PREFIX, Attempt, attempt_of, channel_id
+from middleware.dialer.attempts import CHANNEL_PREFIX, FAILOVER_REASONS, Attempt, attempt_of, channel_id
 from middleware.dialer.figures import CampaignCounts, campaign_figures
 from middleware.dialer.observed import (
     RECENT_ATTEMPTS,
@@ -45,6 +45,8 @@ from middleware.store import calls, reports, tenants
 from middleware.store import campaigns as store
 from middleware.store.database import Pool
 from middleware.supervisor import every
+from middleware.trunks.routes import NoRoute
+from middleware.trunks.service import OutboundPlanner, Plan, TrunkMonitor
 
 log = structlog.get_logger(__name__)
 
@@ -56,9 +58,11 @@ class DialerService:
     EVENTS = ("UserEvent", "AgentConnect", "Hangup")  # of its own calls only: see owns()
     def __init__(self, pool: Pool, ami: AmiClient, events: EventStream | None = None, *,
                  node: str | None = None, clock: Clock = system_clock,
-                 trunk_room: Callable[[str], int | None] = lambda trunk: None) -> None:
+                 trunk_room: Callable[[str], int | None] = lambda trunk: None,
+                 planner: OutboundPlanner | None = None) -> None:
         self._pool = pool
         self._trunk_room = trunk_room  # calls a trunk may still take (its max_channels), None: no cap
+        self._planner = planner or OutboundPlanner(TrunkMonitor(pool, None))  # each call's trunks
         self._ami = ami
         self._events = events
         # Stable across restarts, so that a restarted node finds the attempts it left in flight.
@@ -181,10 +185,15 @@ class DialerService:
             await asyncio.sleep(preview_s)
         # Checked again at the last moment: a number put on a list, a window that closed, or the campaign
         # stopped or paused (during a preview's wait) since the claim.
+        plan: Plan | None = None
         async with self._pool.connection() as conn:
             blocked = await store.dnc_hits(conn, campaign.tenant_id, campaign.id, lead.number)
             record = await tenants.records_calls(conn, campaign.tenant_id)
             current = await store.get_campaign(conn, campaign.code)
+            try:
+                plan = await self._planner.plan(conn, campaign.tenant_id, lead.number, campaign.trunk)
+            except NoRoute as exc:  # (TrunksFull too) a failed attempt: the retry rules call it again
+                log.warning("dialer.no_way_out", attempt=attempt.id, number=lead.number, detail=str(exc))
         now = self._clock()
         running = current is not None and current.status == "running"
         if blocked or not running or not compliance.in_window(now, lead.timezone, campaign.window_start,
@@ -193,27 +202,46 @@ class DialerService:
                         dnc=",".join(blocked), campaign_running=running)
             await self._finish(attempt, outcome_override="blocked")
             return
+        if plan is None:
+            attempt.reason = 0
+            await self._finish(attempt)
+            return
         variables = {cc.CC_ATTEMPT: attempt.id, cc.CC_CAMPAIGN: campaign.code, cc.CC_NUMBER: lead.number,
                      cc.CC_QUEUE: campaign.queue, cc.CC_CONNECT_S: CONNECT_WITHIN_S, cc.CC_AMD: int(campaign.amd),
                      cc.CC_MACHINE_ACTION: campaign.machine_action, cc.CC_MACHINE_PROMPT: campaign.machine_prompt,
                      cc.CC_SAFE_HARBOR: campaign.safe_harbor_prompt, cc.inherited(cc.CC_TENANT): campaign.tenant_code,
                      cc.CC_RECORD: int(record), cc.inherited(cc.CC_REASON): f"campaign {campaign.code}",
                      cc.inherited(cc.CC_CUSTOMER_NAME): channel_text(lead.name)}
-        try:
-            fields = actions.originate(f"PJSIP/{lead.number}@{campaign.trunk}", channel_id=channel_id(attempt.id),
-                                       context="dialer", timeout_s=campaign.ring_timeout_s,
-                                       caller_id=campaign.caller_id, variables=variables)
-            messages = await self._ami.action(fields, timeout=campaign.ring_timeout_s + 15)
-        except (AmiUnavailable, AmiActionFailed, actions.InvalidVariable) as exc:  # (a campaign prompt with a comma)
-            log.warning("dialer.originate_failed", attempt=attempt.id, detail=str(exc)[:200])
-            attempt.reason = 0
-            await self._finish(attempt)
-            return
-        response = next((m for m in messages if m.get("event") == "OriginateResponse"), None)
-        if response is not None and response.get("response") == "Failure":
-            attempt.reason = int(response.get("reason", "0") or 0)
-            if attempt.answered_at is None:
+        caller_id = campaign.caller_id or (plan.caller_id or "")
+        for leg_no, leg in enumerate(plan.legs):
+            more = leg_no < len(plan.legs) - 1
+            attempt.channel, attempt.originating, attempt.hung_up = channel_id(attempt.id, leg_no), True, False
+            try:
+                fields = actions.originate(leg.dial, channel_id=attempt.channel, context="dialer",
+                                           timeout_s=campaign.ring_timeout_s, caller_id=caller_id,
+                                           variables=variables)
+                messages = await self._ami.action(fields, timeout=campaign.ring_timeout_s + 15)
+            except (AmiUnavailable, AmiActionFailed, actions.InvalidVariable) as exc:  # (a prompt with a comma)
+                log.warning("dialer.originate_failed", attempt=attempt.id, detail=str(exc)[:200])
+                attempt.originating, attempt.reason = False, 0
                 await self._finish(attempt)
+                return
+            finally:
+                attempt.originating = False
+            response = next((m for m in messages if m.get("event") == "OriginateResponse"), None)
+            if response is not None and response.get("response") == "Failure":
+                reason = int(response.get("reason", "0") or 0)
+                if attempt.answered_at is None and reason in FAILOVER_REASONS and more:
+                    log.info("dialer.failover", attempt=attempt.id, trunk=leg.trunk, reason=reason,
+                             next=plan.legs[leg_no + 1].trunk)
+                    attempt.reason = attempt.ended_at = None
+                    continue
+                attempt.reason = reason
+                if attempt.answered_at is None:
+                    await self._finish(attempt)
+            elif attempt.hung_up:  # answered and gone before the Originate's answer was read
+                await self._finish(attempt)
+            return
         # Success: the call is up in [dialer]; its Hangup finishes the attempt.
 
     # -- following the calls --
@@ -246,10 +274,15 @@ class DialerService:
                 await store.mark_stage(conn, attempt.id, "connected_at", event.at)
             await self._screen_pop(attempt, event.get("membername"))
         elif event.name == "Hangup" and event.uniqueid == event.linkedid:
+            if attempt.channel and event.uniqueid != attempt.channel:
+                return  # a trunk of its route that could not take the call: the next one is dialled
             attempt.ended_at = event.at
             if attempt.answered_at is None and attempt.reason is None:
                 cause = event.get("cause")
                 attempt.reason = outcomes.reason_of_hangup(int(cause) if cause.isdigit() else 0)
+            if attempt.originating:  # _originate reads the Originate's answer and decides (the next trunk?)
+                attempt.hung_up = True
+                return
             await self._finish(attempt)
 
     async def _finish(self, attempt: Attempt, outcome_override: str | None = None) -> None:
@@ -271,15 +304,15 @@ class DialerService:
                 step = compliance.after_attempt(outcome, tries, of_kind + 1, campaign.max_attempts,
                                                 campaign.retry_rules, now)
             await store.finish_attempt(conn, attempt.id, {
-                "outcome": outcome, "linkedid": channel_id(attempt.id),
+                "outcome": outcome, "linkedid": attempt.channel or channel_id(attempt.id),
                 "answered_at": attempt.answered_at, "human_at": attempt.live_at,
                 "connected_at": attempt.connected_at, "ended_at": attempt.ended_at, "ring_s": attempt.ring_s,
                 "wait_s": attempt.wait_s, "talk_s": attempt.talk_s, "agent": attempt.agent or None,
                 "amd_cause": attempt.amd_cause or None, "reason": attempt.reason}, attempt.lead_id,
                 step.status, step.next_at)
             if outcome != "blocked":  # the call's record (written by the CDR assembler too) is outbound
-                await calls.record_outbound(conn, channel_id(attempt.id), campaign.tenant_id, campaign.code,
-                                            attempt.number)
+                await calls.record_outbound(conn, attempt.channel or channel_id(attempt.id), campaign.tenant_id,
+                                            campaign.code, attempt.number)
         learning = self._learning.get(campaign.id)
         if learning is not None and outcome != "blocked":
             learning.fold(outcome, attempt.ring_s, attempt.screen_s, attempt.talk_s)
@@ -292,7 +325,7 @@ class DialerService:
     async def _screen_pop(self, attempt: Attempt, agent: str) -> None:
         async with self._pool.connection() as conn:
             lead = await store.lead_for_attempt(conn, attempt.id)
-        await self._publish("screen_pop", {"linkedid": channel_id(attempt.id), "agent": agent,
+        await self._publish("screen_pop", {"linkedid": attempt.channel or channel_id(attempt.id), "agent": agent,
                                            "campaign": attempt.campaign,
                                            "direction": "outbound", "lead": lead})
 
@@ -340,10 +373,10 @@ class DialerService:
         still 'dialing' whose channel Asterisk no longer has is settled as lost (retried after 72 h, as a
         possibly abandoned call must be); the ones still up get their events as usual."""
         self._settle_pending = True  # until it has been done (Asterisk may be away too)
-        live = {c.linkedid for c in await queries.active_channels(self._ami)}
+        live = {attempt_of(c.linkedid) for c in await queries.active_channels(self._ami)}  # (any trunk's leg)
         async with self._pool.connection() as conn, conn.transaction():
             in_flight = await store.orphaned_attempts(conn, self.node, self._clock() - outcomes.ORPHAN_AGE)
-            gone = [(a, lead) for a, lead in in_flight if channel_id(a) not in live]
+            gone = [(a, lead) for a, lead in in_flight if a not in live]
             await store.settle_lost(conn, gone, self._clock() + outcomes.LOST_RETRY)
         for attempt_id, _lead in gone:
             self.attempts.pop(attempt_id, None)  # its events were skipped: what it knows is out of date

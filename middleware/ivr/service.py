@@ -14,7 +14,6 @@ import itertools
 import math
 import re
 import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +43,8 @@ from middleware.routing.skills import WidenStep, initial_max_penalty
 from middleware.routing.wait_estimate import estimate_wait
 from middleware.store import calls, customers, flows, tenants
 from middleware.store.database import DatabaseUnavailable, Pool
+from middleware.trunks.routes import NoRoute, dial_string
+from middleware.trunks.service import OutboundPlanner, TrunkMonitor
 
 log = structlog.get_logger(__name__)
 
@@ -59,9 +60,9 @@ class IvrService:
     def __init__(self, pool: Pool, clock: Clock, events: EventStream,
                  queue_state: QueueState | None = None, gate: DialingGate | None = None,
                  db: DatabaseHealth | None = None, config: ConfigCache | None = None,
-                 trunk_room: Callable[[str], int | None] = lambda trunk: None) -> None:
+                 planner: OutboundPlanner | None = None) -> None:
         self._pool = pool
-        self._trunk_room = trunk_room  # calls a trunk may still take (its max_channels), None: no cap
+        self._planner = planner or OutboundPlanner(TrunkMonitor(pool, None))
         # DIDs and queues as the first AGI step reads them, until they change (a cache that is not
         # watching keeps nothing: every call reads them).
         self._config = config or ConfigCache()
@@ -208,12 +209,17 @@ class IvrService:
                     except NumberRefused as exc:  # (logged and counted by the gate) the fallback queue takes it
                         await session.set_variable(cc.CC_AGI_ERROR, f"transfer refused: {exc.reason}")
                         return
-                if action.trunk is not None and self._trunk_room(action.trunk) == 0:
-                    log.warning("ivr.transfer_trunk_full", trunk=action.trunk, number=destination.e164)
-                    await session.set_variable(cc.CC_AGI_ERROR, f"transfer refused: trunk {action.trunk} is full")
-                    return
-                action = engine.ToTransfer(None, destination.e164, action.trunk)
-            await self._route(session, cc.ROUTE_TRANSFER, {cc.CC_TRANSFER_DIAL: transfer_dial(action)})
+                    try:
+                        plan = await self._planner.plan(conn, tenant_id, destination.e164, action.trunk)
+                    except NoRoute as exc:  # the fallback queue takes it
+                        log.warning("ivr.transfer_no_way_out", number=destination.e164, detail=str(exc))
+                        await session.set_variable(cc.CC_AGI_ERROR, f"transfer refused: {exc}")
+                        return
+                await self._route(session, cc.ROUTE_TRANSFER, {cc.CC_TRANSFER_DIAL: dial_string(plan.legs),
+                                                               cc.CC_TRANSFER_CID: plan.caller_id or ""})
+                return
+            await self._route(session, cc.ROUTE_TRANSFER, {cc.CC_TRANSFER_DIAL: transfer_dial(action),
+                                                           cc.CC_TRANSFER_CID: ""})
         else:
             assert isinstance(action, engine.Hangup)
             for prompt in action.prompts:

@@ -398,6 +398,12 @@ class Sipp:
                                 ["-p", str(port), "-mp", str(port + 2000), "-m", "1", "-recv_timeout", "20000"],
                                 local_ip=local_ip)
 
+    async def carrier_congested(self, port: int, *, local_ip: str) -> SippRun:
+        """A carrier answering every INVITE with 503; its log names the request URI of each."""
+        return await self.start("carrier-congested", "carrier_congested.xml",
+                                ["-p", str(port), "-mp", str(port + 2000), "-m", "100000", "-timeout", "600s"],
+                                local_ip=local_ip)
+
     async def stop_all(self) -> None:
         for run in self._runs:
             await run.stop()

@@ -55,10 +55,13 @@ async def save_trunk(conn: AsyncConnection, t: Trunk) -> None:
 
 
 async def users(conn: AsyncConnection, name: str) -> list[str]:
-    """Who sends calls through the trunk: 'tenant acme', 'campaign renewals' (empty: nobody)."""
+    """Who sends calls through the trunk: 'tenant acme', 'campaign renewals', 'route acme/us' (empty: nobody)."""
     cur = await conn.execute(
         """SELECT 'tenant ' || t.code FROM tenant_trunks tt JOIN tenants t ON t.id = tt.tenant_id WHERE tt.trunk = %s
-           UNION ALL SELECT 'campaign ' || c.code FROM campaigns c WHERE c.trunk = %s ORDER BY 1""", (name, name))
+           UNION ALL SELECT 'campaign ' || c.code FROM campaigns c WHERE c.trunk = %s
+           UNION ALL SELECT 'route ' || t.code || '/' || r.name FROM outbound_routes r
+                     JOIN tenants t ON t.id = r.tenant_id WHERE %s = ANY (r.trunks)
+           ORDER BY 1""", (name, name, name))
     return [r[0] for r in await cur.fetchall()]
 
 

@@ -8,17 +8,23 @@ state, Registry when a registration succeeds, is refused or lapses, Newchannel a
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import structlog
+from psycopg import AsyncConnection
 
 from middleware.ami import queries
 from middleware.ami.client import AmiActionFailed, AmiClient
 from middleware.api.metrics import Sample
 from middleware.pbx_events import AmiEvent
+from middleware.store import flows
+from middleware.store import routes as route_store
 from middleware.store import trunks as store
 from middleware.store.database import Pool
+from middleware.trunks import routes
 from middleware.trunks.render import client_uri, server_uri
-from middleware.trunks.spec import Trunk, TrunkState, room, state, trunk_of_channel
+from middleware.trunks.routes import Leg
+from middleware.trunks.spec import Trunk, TrunkState, room, state, trunk_of_channel, with_room
 
 log = structlog.get_logger(__name__)
 REFRESH_S = 60.0  # at least this often
@@ -28,7 +34,7 @@ CHECK_S = 1.0  # a trunk changed (config notification): refreshed within this
 class TrunkMonitor:
     EVENTS = ("ContactStatus", "Registry", "Newchannel", "Hangup")
 
-    def __init__(self, pool: Pool, ami: AmiClient) -> None:
+    def __init__(self, pool: Pool, ami: AmiClient | None) -> None:
         self._pool = pool
         self._ami = ami
         self.trunks: list[Trunk] = []
@@ -47,6 +53,10 @@ class TrunkMonitor:
         async with self._pool.connection() as conn:
             trunks = await store.list_trunks(conn)
         contacts: dict[str, tuple[str, float | None]] = {}
+        names = frozenset(t.name for t in trunks)
+        if self._ami is None:  # (a part that only plans calls: no reachability, no channel counts)
+            self.trunks, self._names = trunks, names
+            return
         for t in trunks:
             try:
                 found = await queries.endpoint_contacts(self._ami, t.name)
@@ -54,7 +64,6 @@ class TrunkMonitor:
             except AmiActionFailed as exc:  # not loaded (a config Asterisk refused): nothing to say of it
                 log.warning("trunk.unknown_to_asterisk", trunk=t.name, detail=str(exc)[:200])
         self.registrations = await queries.outbound_registrations(self._ami)
-        names = frozenset(t.name for t in trunks)
         channels = await queries.active_channels(self._ami)
         on_trunk = {c.uniqueid: trunk for c in channels if (trunk := trunk_of_channel(c.channel, names))}
         self.trunks, self.contacts, self._names, self._on_trunk = trunks, contacts, names, on_trunk
@@ -118,3 +127,44 @@ class TrunkMonitor:
                                   "1 while the carrier holds the center's registration",
                                   int(s.registration == "registered"), labels))
         return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one outside call leaves: its legs in failover order and the caller ID its route presents."""
+    legs: tuple[Leg, ...]
+    caller_id: str | None = None
+    route: str | None = None  # None: the tenant has no routes (the leg's own trunk)
+
+
+class OutboundPlanner:
+    """Every outbound leg's way out (IVR transfers, callbacks, the dialer): the tenant's routes when it
+    has any, else the leg's own trunk or the first of the tenant's allowed trunks; trunks at their
+    channel cap left out, unreachable ones last (routes.py). NoRoute when nothing can take the call."""
+
+    def __init__(self, monitor: TrunkMonitor) -> None:
+        self._monitor = monitor
+
+    def reachable(self, trunk: str) -> bool | None:
+        s = self._monitor.states().get(trunk)
+        return None if s is None or s.reachable == "unknown" else s.reachable == "reachable"
+
+    async def plan(self, conn: AsyncConnection, tenant_id: int, e164: str, own_trunk: str | None = None) -> Plan:
+        found = await route_store.list_routes(conn, tenant_id)
+        if found:
+            route = routes.select(found, e164)
+            if route is None:
+                raise routes.NoRoute(f"no outbound route of the tenant takes {e164}")
+            return Plan(tuple(routes.legs(route, e164, self._monitor.room, self.reachable)), route.caller_id,
+                        route.name)
+        if own_trunk is not None:
+            if (room := self._monitor.room(own_trunk)) is not None and room <= 0:
+                raise routes.TrunksFull(f"trunk {own_trunk} is at its channel cap")
+            return Plan((Leg(own_trunk, e164),))
+        allowed = await flows.allowed_trunks(conn, tenant_id)
+        if not allowed:
+            raise routes.NoRoute("the tenant has no route and no allowed trunk")
+        trunk = with_room(allowed, self._monitor.room)
+        if trunk is None:
+            raise routes.TrunksFull(f"every trunk of the tenant ({', '.join(sorted(allowed))}) is at its channel cap")
+        return Plan((Leg(trunk, e164),))

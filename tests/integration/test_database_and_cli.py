@@ -15,8 +15,8 @@ TABLES_0001 = {"tenants", "dids", "agents", "agent_state_history", "phones", "qu
                "recordings"}
 TABLES = TABLES_0001 | {"ivr_flows", "customers", "tenant_trunks", "callbacks", "agent_skills", "teams",
                         "team_members", "queue_overflow_log", "cdr", "campaigns", "leads", "dnc",
-                        "dial_attempts", "api_tokens", "sip_blocks", "lead_lists", "trunks"}
-TABLES_0016 = TABLES - {"trunks"}
+                        "dial_attempts", "api_tokens", "sip_blocks", "lead_lists", "trunks", "outbound_routes"}
+TABLES_0016 = TABLES - {"trunks", "outbound_routes"}
 TABLES_0015 = TABLES_0016 - {"lead_lists"}
 
 
@@ -40,7 +40,9 @@ def campaign_pacing_columns(url: str) -> set[str]:
 
 
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0017"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0018"
+    database.downgrade(db_url, "0017")
+    assert tables(db_url) == TABLES - {"outbound_routes"}
     database.downgrade(db_url, "0016")
     assert tables(db_url) == TABLES_0016
     database.downgrade(db_url, "0015")
@@ -56,7 +58,7 @@ def test_migrations_go_forward_and_backward(db_url: str) -> None:
     database.downgrade(db_url, "base")
     assert tables(db_url) == set() and database.current_revision(db_url) is None
     database.upgrade(db_url)
-    assert tables(db_url) == TABLES and len(config_triggers(db_url)) == 5 and len(campaign_pacing_columns(db_url)) == 2
+    assert tables(db_url) == TABLES and len(config_triggers(db_url)) == 6 and len(campaign_pacing_columns(db_url)) == 2
 
 
 def test_leads_of_a_campaign_from_before_lists_land_in_its_default_list(db_url: str) -> None:

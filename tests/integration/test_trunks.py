@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,9 +15,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from middleware.agents.state import AgentEvent
 from middleware.ami import actions
 from middleware.api.metrics import exposition
+from middleware.ivr import service as ivr_service
 from middleware.provision.service import provision
-from middleware.runtime.demo_tenant import AGENTS
+from middleware.runtime.demo_tenant import AGENTS, numbers_where_hour_is, seed
+from middleware.runtime.sounds import prompt_checker
+from middleware.store import flows, tenants
 from tests.integration.conftest import TEST_DID, call_record, cli, wait_until
+from tests.integration.test_dialer import _campaign_done, _free_in
 
 CARRIER_IP, CARRIER_PORT = "127.0.0.3", 5190  # no network of any trunk covers it: only `line` identifies
 USER, PASSWORD = "acct42", "carrier-Secret.9"
@@ -106,3 +111,103 @@ async def test_a_registering_trunk_authenticates_takes_a_did_call_and_carries_th
 
 async def _async(value: Any) -> Any:
     return value
+
+
+TRANSFER_FLOW = """flow: acme-out
+start: out
+nodes:
+  out: {type: transfer, number: '+12125550150', trunk: carrier-sim}
+"""
+
+
+async def test_a_route_fails_over_from_a_congested_carrier_to_the_next_trunk(make_service, sipp, settings) -> None:
+    """The IVR sends the caller to an outside number; the tenant's route tries a carrier that answers
+    503 first, then carrier-sim, whose customer answers; the number is rewritten for the carriers."""
+    service: Any = await make_service()
+    await seed(service.pool, agents=AGENTS[:1])
+    async with service.pool.connection() as conn:
+        tenant_id = await tenants.tenant_id(conn, "acme")
+        assert tenant_id is not None
+        await flows.allow_trunk(conn, tenant_id, "carrier-sim")
+    flow, _ = await ivr_service.load(service.pool, "acme", TRANSFER_FLOW, prompt_checker(settings.asterisk_root))
+    async with service.pool.connection() as conn:
+        await tenants.upsert_did(conn, tenant_id, TEST_DID, "acme-support", flow.name)
+    assert (await cli(settings, "trunk", "add", "carrier-down", "--host", "127.0.0.4", "--port", "5210",
+                      "--qualify", "0")).returncode == 0
+    unknown = await cli(settings, "route", "add", "acme", "us", "--match", "+1", "--trunks", "carrier-down,nowhere")
+    assert unknown.returncode == 1 and "no trunk nowhere" in unknown.stderr
+    added = await cli(settings, "route", "add", "acme", "us", "--match", "+1", "--trunks", "carrier-down,carrier-sim",
+                      "--strip", "2")
+    assert added.returncode == 0 and "+1 -> carrier-down then carrier-sim" in added.stdout, added.stderr
+    listed = json.loads((await cli(settings, "route", "list", "--tenant", "acme", "--json")).stdout)
+    assert [(r["name"], r["trunks"], r["strip"]) for r in listed] == [("us", "carrier-down,carrier-sim", 2)]
+    in_use = await cli(settings, "trunk", "remove", "carrier-down")
+    assert in_use.returncode == 1 and "route acme/us" in in_use.stderr
+    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+
+    congested = await sipp.carrier_congested(5210, local_ip="127.0.0.4")
+    customer = await sipp.customer(5080, talk_ms=2000, calls=1)
+    caller = await sipp.call(TEST_DID, caller="12125554100", port=5214, presses=[], hold_ms=9000)
+    await wait_until(lambda: _async([x for x in customer.log_lines() if x.startswith("ANSWERED")]), 30,
+                     "the customer behind carrier-sim answered")
+    tried = [x for x in congested.log_lines() if x.startswith("CONGESTED")]
+    assert len(tried) == 1 and tried[0].split()[1].startswith("sip:2125550150@127.0.0.4"), tried
+    assert await caller.wait(60) == 0, caller.errors()
+
+    # Without the route, the flow's own trunk is dialled straight away, with the number as E.164.
+    assert (await cli(settings, "route", "remove", "acme", "us")).returncode == 0
+    again = await sipp.customer(5080, talk_ms=1000, calls=1)
+    second = await sipp.call(TEST_DID, caller="12125554101", port=5216, presses=[], hold_ms=6000)
+    await wait_until(lambda: _async([x for x in again.log_lines() if x.startswith("ANSWERED")]), 30,
+                     "carrier-sim's customer answered the second transfer")
+    assert len([x for x in congested.log_lines() if x.startswith("CONGESTED")]) == 1
+    assert await second.wait(60) == 0, second.errors()
+
+
+async def test_the_dialer_moves_an_attempt_to_the_routes_next_trunk_when_a_carrier_is_congested(
+        make_service, sipp, settings, tmp_path) -> None:
+    alice = AGENTS[0]
+    service: Any = await make_service(dialer_interval=0.5)
+    await seed(service.pool, agents=(alice,))
+    async with service.pool.connection() as conn:
+        await flows.allow_trunk(conn, await tenants.tenant_id(conn, "acme"), "carrier-sim")
+    _zone, numbers = numbers_where_hour_is(range(9, 20), datetime.now(UTC), 100, 20)
+    human = next(n for n in numbers if n.endswith("0"))
+    created = await cli(settings, "campaign", "create", "fo", "--tenant", "acme", "--caller-id", '"Acme" <+15551000>',
+                        "--agents", alice.code, "--safe-harbor", "please-try-call-later", "--ring-timeout", "15",
+                        "--max-attempts", "1", "--wrap-up", "1", "--mode", "progressive")
+    assert created.returncode == 0, created.stderr
+    path = tmp_path / "fo.csv"
+    path.write_text(f"number,name\n{human},Lead 0\n")
+    assert (await cli(settings, "leads", "import", str(path), "--campaign", "fo")).returncode == 0
+    assert (await cli(settings, "trunk", "add", "carrier-down", "--host", "127.0.0.4", "--port", "5220",
+                      "--qualify", "0")).returncode == 0
+    assert (await cli(settings, "route", "add", "acme", "all", "--trunks", "carrier-down,carrier-sim")).returncode == 0
+    await provision(service.pool, settings.generated_dir, service.ami, force_reload=True)
+    congested = await sipp.carrier_congested(5220, local_ip="127.0.0.4")
+    customers = await sipp.customers(5080, ring_ms=500, talk_ms=3000)
+    await sipp.agent_phone(alice.endpoint, alice.secret, 7890)
+    session = await sipp.feature_code(alice.endpoint, alice.secret, "*49", 7894, stay_ms=600_000)
+    await wait_until(lambda: _free_in(settings, "dialer-fo"), 30, "Alice free in the campaign queue")
+
+    assert (await cli(settings, "campaign", "start", "fo")).returncode == 0
+    await wait_until(lambda: _campaign_done(service, "fo"), 90, "the lead dialled")
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT id, outcome, agent_code FROM dial_attempts")
+        attempts = await cur.fetchall()
+    assert len(attempts) == 1 and attempts[0][1:] == ("connected", alice.code), attempts
+    # The call's record is the second leg's (on carrier-sim): one record, outbound, Alice's.
+    record = await wait_until(lambda: _outbound_record(service, f"dial-{attempts[0][0]}-1"), 30, "the call's record")
+    assert record == ("outbound", alice.code)
+    assert [x.split()[1].split("@")[0] for x in congested.log_lines() if x.startswith("CONGESTED")] == [
+        f"sip:{human}"]
+    assert {"+" + n for n in customers.numbers("INVITE")} == {human}
+    await session.stop()
+
+
+async def _outbound_record(service: Any, linkedid: str) -> tuple[str, str] | None:
+    async with service.pool.connection() as conn:
+        cur = await conn.execute("SELECT direction, agent_code FROM calls WHERE linkedid = %s AND complete",
+                                 (linkedid,))
+        row = await cur.fetchone()
+    return None if row is None else (row[0], row[1])

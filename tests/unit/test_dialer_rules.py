@@ -160,6 +160,8 @@ def test_machines_and_unanswered_calls() -> None:
 def test_channel_ids_name_the_attempt() -> None:
     assert channel_id(42) == "dial-42" and attempt_of("dial-42") == 42
     assert attempt_of("1700000000.12") is None and attempt_of("dial-x") is None
+    # The same attempt's call on the route's next trunk.
+    assert channel_id(42, 1) == "dial-42-1" and attempt_of("dial-42-1") == 42 and attempt_of("dial-42-x") is None
 
 
 def test_agents_and_calls_as_pacing_sees_them() -> None:
