@@ -14,6 +14,15 @@ class PhoneRow:
     codecs: str
     tenant_code: str
     agent_code: str | None
+    emergency_cid: str | None = None  # presented to the emergency services (the phone's location)
+
+
+@dataclass(frozen=True)
+class EmergencyPlan:
+    """What a tenant's phones do when they dial an emergency number (dialing/emergency.py)."""
+    numbers: tuple[str, ...]
+    trunks: tuple[str, ...]  # tried in this order
+    caller_id: str | None  # the tenant's default, for phones with no emergency caller ID of their own
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from middleware.clock import system_clock
 from middleware.config import Settings, clock_of
 from middleware.config_cache import ConfigCache
 from middleware.dialer.service import DialerService
-from middleware.dialing.service import DialingGate
+from middleware.dialing.service import DialingGate, EmergencyAlerts
 from middleware.dispatch import EventDispatch
 from middleware.errors import Unavailable
 from middleware.event_stream import EventStream
@@ -100,6 +100,7 @@ class Service:
         self.dialer: DialerService | None = None
         self.sip_guard: SipGuard | None = None
         self.trunks: TrunkMonitor | None = None
+        self.emergency: EmergencyAlerts | None = None
         self._never_block: tuple[Network, ...] = ()  # SIP_NEVER_BLOCK (the trunks' networks are added)
         self.agi: FastAgiServer | None = None
 
@@ -155,6 +156,9 @@ class Service:
         dispatch.register("queue-events", QueueEventPublisher(pool, events))
         dispatch.register("sip-guard", sip_guard)
         dispatch.register("trunks", trunk_monitor, needs_database=False)
+        alerts = self.emergency = EmergencyAlerts(events)
+        dispatch.register("emergency-alerts", alerts, needs_database=False,
+                          accepts=lambda e: e.get("userevent") == "CCEmergency")
         routes = route_table([("ivr", self.ivr.handle), ("agent", agents.handle_feature),
                               ("disposition", dialer.handle_disposition),
                               ("callback", callbacks.handle_request), ("announce", announcer.handle_agi),

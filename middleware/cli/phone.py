@@ -1,8 +1,9 @@
-"""`callcenter phone add|list`: SIP desk phones and softphones (PJSIP endpoint + auth + aor)."""
+"""`callcenter phone add|set|list`: SIP desk phones and softphones (PJSIP endpoint + auth + aor)."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import secrets
 
 import psycopg
@@ -23,6 +24,11 @@ def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     a.add_argument("--agent", help="agent who uses this phone")
     a.add_argument("--secret", help="SIP password (default: a random one, printed once)")
     a.set_defaults(func=cmd_add)
+    st = verbs.add_parser("set", help="change a phone (then `callcenter asterisk sync`)")
+    st.add_argument("endpoint")
+    st.add_argument("--emergency-cid", required=True, metavar="E164",
+                    help="the caller ID its emergency calls present: its location's number ('' for the tenant's)")
+    st.set_defaults(func=cmd_set)
     ls = verbs.add_parser("list", help="list phones")
     add_json_flag(ls)
     ls.set_defaults(func=cmd_list)
@@ -49,10 +55,33 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def emergency_cid(text: str) -> str | None:
+    """An emergency caller ID from the command line: E.164, or '' for none."""
+    if text == "":
+        return None
+    if not re.fullmatch(r"\+[0-9]{4,15}", text):
+        raise CliError(f"--emergency-cid: {text!r} is not an E.164 number such as +12125550100")
+    return text
+
+
+def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
+    number = emergency_cid(args.emergency_cid)
+
+    async def change(conn: AsyncConnection) -> bool:
+        return await agent_store.set_emergency_cid(conn, args.endpoint, number)
+
+    if not with_connection(settings, change):
+        raise CliError(f"no phone {args.endpoint!r}")
+    print(f"phone {args.endpoint}: emergency caller ID {number or '(the tenant default)'}; "
+          "run `callcenter asterisk sync` to apply")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     async def rows(conn: AsyncConnection) -> list[dict[str, object]]:
-        return [{"endpoint": p.endpoint, "tenant": p.tenant_code, "agent": p.agent_code, "codecs": p.codecs}
+        return [{"endpoint": p.endpoint, "tenant": p.tenant_code, "agent": p.agent_code, "codecs": p.codecs,
+                 "emergency_cid": p.emergency_cid}
                 for p in await agent_store.list_phones(conn)]
 
-    show_rows(args, with_connection(settings, rows), ("endpoint", "tenant", "agent", "codecs"))
+    show_rows(args, with_connection(settings, rows), ("endpoint", "tenant", "agent", "codecs", "emergency_cid"))
     return 0

@@ -10,6 +10,7 @@ import psycopg
 from psycopg import AsyncConnection
 
 from middleware.cli.common import CliError, add_json_flag, require_tenant, show_rows, with_connection
+from middleware.cli.phone import emergency_cid
 from middleware.config import Settings
 from middleware.dialing.policy import RESTRICTED_TYPES, DialingPolicy
 from middleware.store import flows, tenants, trunks
@@ -44,6 +45,9 @@ def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         + ", ".join(sorted(RESTRICTED_TYPES)))
     d.add_argument("--callbacks-per-number-day", type=int, help="callback requests per number in 24 h")
     d.add_argument("--callbacks-per-hour", type=int, help="callback requests per hour, all callers together")
+    d.add_argument("--emergency-cid", metavar="E164",
+                   help="caller ID of emergency calls from phones with none of their own (the site's number; '' "
+                        "for none); then `callcenter asterisk sync`")
     add_json_flag(d)
     d.set_defaults(func=cmd_dialing)
     ls = verbs.add_parser("list", help="list tenants")
@@ -123,6 +127,8 @@ def cmd_dialing(args: argparse.Namespace, settings: Settings) -> int:
         if policy.callbacks_per_number_day < 0 or policy.callbacks_per_hour < 0:
             raise CliError("callback limits cannot be negative")
         await tenants.set_dialing_policy(conn, tenant_id, policy)
+        if args.emergency_cid is not None:
+            await tenants.set_emergency_cid(conn, tenant_id, emergency_cid(args.emergency_cid))
         return policy
 
     policy = with_connection(settings, change)

@@ -1,7 +1,8 @@
 """The dialing gate: every part that would send a number to a trunk asks here first.
 
 Loads the tenant's policy, judges the number (policy.py), applies the callback rate limits, and logs
-and counts each refusal by purpose and reason (``callcenter_dial_refusals_total`` in /metrics).
+and counts each refusal by purpose and reason (``callcenter_dial_refusals_total`` in /metrics). And
+the alert on every emergency call (which never comes through the gate: emergency.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import structlog
 from psycopg import AsyncConnection
 
 from middleware.dialing.policy import Destination, DialingPolicy, NumberRefused, callback_rate, judge
+from middleware.event_stream import EventStream
+from middleware.pbx_events import AmiEvent
 from middleware.store import callbacks, tenants
 
 log = structlog.get_logger(__name__)
@@ -51,3 +54,23 @@ class DialingGate:
     def refused(self, purpose: str, exc: NumberRefused, **context: object) -> None:
         self.refusals[(purpose, exc.reason)] += 1
         log.warning("dialing.refused", purpose=purpose, reason=exc.reason, detail=str(exc), **context)
+
+
+class EmergencyAlerts:
+    """Every emergency call, told at once: a warning log line and an ``emergency_call`` live event for
+    the tenant's supervisors (the dialplan's CCEmergency; the call itself never waited for this)."""
+
+    EVENTS = ("UserEvent",)
+
+    def __init__(self, events: EventStream) -> None:
+        self._events = events
+        self.calls = 0
+
+    async def on_event(self, event: AmiEvent) -> None:
+        if event.get("userevent") != "CCEmergency":
+            return
+        self.calls += 1
+        payload = {"tenant": event.get("tenant"), "phone": event.get("phone"), "number": event.get("number"),
+                   "caller_id": event.get("callerid"), "linkedid": event.linkedid}
+        log.warning("emergency.call", **payload)
+        await self._events.publish("emergency_call", payload, at=event.at)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from middleware.directory import DidRow, PhoneRow, QueueRow
+from middleware.directory import DidRow, EmergencyPlan, PhoneRow, QueueRow
 from middleware.errors import Invalid
 from middleware.routing.skills import WidenStep, check_steps, penalty_rule
 
@@ -47,6 +47,8 @@ def render_pjsip(phones: Iterable[PhoneRow]) -> str:
             f'callerid = "{name}" <{ep}>\n'
             f"disallow = all\nallow = {_safe(p.codecs, f'phone {ep} codecs')}\n"
             f"set_var = CC_TENANT={p.tenant_code}\n"
+            + (f"set_var = CC_EMERGENCY_CID={_safe(p.emergency_cid, f'phone {ep} emergency caller ID')}\n"
+               if p.emergency_cid else "") +
             f"[{ep}](agent-auth)\nusername = {ep}\n"
             f"password_digest = MD5:{sip_digest(ep, _safe(p.secret, f'phone {ep} secret'))}\n"
             f"[{ep}](agent-aor)\n")
@@ -97,7 +99,8 @@ def render_voicemail(mailboxes: Iterable[tuple[str, str]]) -> str:
     return "".join(out)
 
 
-def render_extensions(dids: Iterable[DidRow], phones: Iterable[PhoneRow], queues: Iterable[QueueRow] = ()) -> str:
+def render_extensions(dids: Iterable[DidRow], phones: Iterable[PhoneRow], queues: Iterable[QueueRow] = (),
+                      emergency: Mapping[str, EmergencyPlan] | None = None) -> str:
     phones, queues = list(phones), list(queues)
     out = [HEADER, "\n[dids-generated]\n"]
     for d in dids:
@@ -111,21 +114,48 @@ def render_extensions(dids: Iterable[DidRow], phones: Iterable[PhoneRow], queues
                if d.consent_prompt else "")
             + (f" same => n,Set(__CC_CSAT={_safe(d.csat_prompt, 'survey prompt')})\n" if d.csat_prompt else "")
             + " same => n,Goto(inbound,s,1)\n")
-    out.append(render_tenant_phones(phones))
+    out.append(render_tenant_phones(phones, emergency or {}))
     out.append(render_transfer_targets(phones, queues))
     return "".join(out)
 
 
-def render_tenant_phones(phones: Iterable[PhoneRow]) -> str:
-    """Per tenant, the context its phones dial from: the shared feature codes ([agents]) and its own
-    phones; one tenant's phone cannot ring another's."""
+def render_tenant_phones(phones: Iterable[PhoneRow], emergency: Mapping[str, EmergencyPlan] | None = None) -> str:
+    """Per tenant, the context its phones dial from: its emergency numbers first (its own extensions,
+    so no include can shadow them), the shared feature codes ([agents]) and its own phones; one tenant's
+    phone cannot ring another's."""
     by_tenant: dict[str, list[str]] = {}
     for p in phones:
         ep = _safe(p.endpoint, "phone endpoint")
         by_tenant.setdefault(_safe(p.tenant_code, "tenant"), []).append(
             f"exten => {ep},1,Dial(PJSIP/{ep},30)\n same => n,Hangup()\n")
-    return "".join(f"\n[agents-{tenant}]\ninclude => agents\ninclude => phones-{tenant}\n"
-                   f"\n[phones-{tenant}]\n" + "".join(lines) for tenant, lines in sorted(by_tenant.items()))
+    out = []
+    for tenant, lines in sorted(by_tenant.items()):
+        plan = (emergency or {}).get(tenant)
+        out.append(f"\n[agents-{tenant}]\n"
+                   + "".join(f"exten => {_safe(n, 'emergency number')},1,Set(CC_EMERGENCY_NUMBER=${{EXTEN}})\n"
+                             f" same => n,Goto(emergency-{tenant},s,1)\n" for n in (plan.numbers if plan else ()))
+                   + f"include => agents\ninclude => phones-{tenant}\n")
+        if plan:
+            out.append(render_emergency(tenant, plan))
+        out.append(f"\n[phones-{tenant}]\n" + "".join(lines))
+    return "".join(out)
+
+
+def render_emergency(tenant: str, plan: EmergencyPlan) -> str:
+    """An emergency call: the phone's location caller ID (else the tenant's), an alert, every trunk in
+    turn. No AGI, no dialing policy, no agent state: it works with the middleware down."""
+    legs = "^".join(f"PJSIP/${{CC_EMERGENCY_NUMBER}}@{_safe(t, 'trunk')}" for t in plan.trunks)
+    default = _safe(plan.caller_id or "", "emergency caller ID")
+    return (f"\n[emergency-{tenant}]\n"
+            f"exten => s,1,Set(CALLERID(num)=${{IF($[\"${{CC_EMERGENCY_CID}}\" != \"\"]?${{CC_EMERGENCY_CID}}:"
+            f"{default or '${CALLERID(num)}'})}})\n"
+            f" same => n,UserEvent(CCEmergency,Tenant: {tenant},Phone: ${{CHANNEL(endpoint)}},"
+            "Number: ${CC_EMERGENCY_NUMBER},CallerID: ${CALLERID(num)})\n"
+            f" same => n,Verbose(0,EMERGENCY call to ${{CC_EMERGENCY_NUMBER}} from ${{CHANNEL(endpoint)}} "
+            f"(tenant {tenant}, caller ID ${{CALLERID(num)}}))\n"
+            + (f" same => n,Gosub(trunk-out,s,1({legs},,))\n" if plan.trunks else
+               " same => n,Verbose(0,EMERGENCY call with no trunk provisioned at all)\n")
+            + " same => n,Hangup()\n")
 
 
 def render_transfer_targets(phones: Iterable[PhoneRow], queues: Iterable[QueueRow]) -> str:

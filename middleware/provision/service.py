@@ -9,9 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
+from psycopg import AsyncConnection
 
 from middleware.ami import actions
 from middleware.ami.client import AmiActionFailed, AmiClient
+from middleware.dialing.emergency import emergency_numbers, emergency_trunks
+from middleware.directory import EmergencyPlan
 from middleware.ivr.flow import mailboxes
 from middleware.ivr.validation import parse_flow
 from middleware.provision.files import asterisk_gid, seal, write_private
@@ -26,7 +29,7 @@ from middleware.provision.render import (
 )
 from middleware.security.auth_failures import render_acl
 from middleware.store import agents as agent_store
-from middleware.store import flows, sip_blocks, tenants, trunks
+from middleware.store import flows, routes, sip_blocks, tenants, trunks
 from middleware.store.database import Pool
 from middleware.trunks.render import render_trunk_contexts, render_trunks
 
@@ -80,6 +83,18 @@ async def _raw_cdr_writer(ami: AmiClient, changed: bool) -> None:
         await ami.action({"Action": "ModuleLoad", "Module": "cdr_pgsql.so", "LoadType": "reload" if loaded else "load"})
 
 
+async def emergency_plans(conn: AsyncConnection, every_trunk: list[str]) -> dict[str, EmergencyPlan]:
+    """Per tenant: its country's emergency numbers, the trunks to try (its routes', its allowed ones,
+    then every other), its default emergency caller ID."""
+    plans = {}
+    for tenant_id, code, country, caller_id in await tenants.emergency_settings(conn):
+        route_trunks = [t for r in await routes.list_routes(conn, tenant_id) for t in r.trunks]
+        allowed = await flows.allowed_trunks(conn, tenant_id)
+        plans[code] = EmergencyPlan(emergency_numbers(country or "US"),
+                                    emergency_trunks(route_trunks, allowed & set(every_trunk), every_trunk), caller_id)
+    return plans
+
+
 async def provision(pool: Pool, generated_dir: Path, ami: AmiClient | None,
                     *, force_reload: bool = False, cdr_conninfo: str | None = None) -> ProvisionResult:
     """Render every generated file from PostgreSQL and reload what changed. ``cdr_conninfo``: the
@@ -92,6 +107,7 @@ async def provision(pool: Pool, generated_dir: Path, ami: AmiClient | None,
         agents = await agent_store.agent_names(conn)
         blocked = await sip_blocks.active(conn, datetime.now(UTC))
         carriers = await trunks.list_trunks(conn)
+        emergency = await emergency_plans(conn, [t.name for t in carriers])
     boxes = [(row.tenant_code, box) for row in flow_rows for box in mailboxes(parse_flow(row.definition))]
     generated_dir.mkdir(parents=True, exist_ok=True)
     texts = {
@@ -99,7 +115,7 @@ async def provision(pool: Pool, generated_dir: Path, ami: AmiClient | None,
         "pjsip_acl.conf": render_acl(blocked),
         "queues.conf": render_queues(queues),
         "queuerules.conf": render_queue_rules(queues),
-        "extensions.conf": render_extensions(dids, phones, queues) + render_trunk_contexts(carriers),
+        "extensions.conf": render_extensions(dids, phones, queues, emergency) + render_trunk_contexts(carriers),
         "voicemail.conf": render_voicemail(boxes),
         "agents.conf": render_agents(agents),
         "cdr_pgsql.conf": render_cdr_pgsql(cdr_conninfo or str(pool.conninfo)),

@@ -193,10 +193,15 @@ async def remove_agent(conn: AsyncConnection, code: str) -> bool:
 
 async def list_phones(conn: AsyncConnection) -> list[PhoneRow]:
     cur = await conn.execute(
-        """SELECT p.endpoint, p.secret, p.caller_name, p.codecs, t.code, a.code
+        """SELECT p.endpoint, p.secret, p.caller_name, p.codecs, t.code, a.code, p.emergency_cid
              FROM phones p JOIN tenants t ON t.id = p.tenant_id LEFT JOIN agents a ON a.id = p.agent_id
             ORDER BY p.endpoint""")
     return [PhoneRow(*row) for row in await cur.fetchall()]
+
+
+async def set_emergency_cid(conn: AsyncConnection, endpoint: str, number: str | None) -> bool:
+    cur = await conn.execute("UPDATE phones SET emergency_cid = %s WHERE endpoint = %s", (number, endpoint))
+    return cur.rowcount > 0
 
 
 async def upsert_agent(conn: AsyncConnection, tenant_id: int, code: str, name: str) -> int:

@@ -165,3 +165,13 @@ async def set_recording_policy(conn: AsyncConnection, code: str, *, record: bool
                   recording_retention_days = COALESCE(%s, recording_retention_days),
                   csat_prompt = COALESCE(%s, csat_prompt) WHERE code = %s""",
         (record, consent_prompt, retention_days, csat_prompt, code))
+
+
+async def emergency_settings(conn: AsyncConnection) -> list[tuple[int, str, str, str | None]]:
+    """(id, code, country, emergency caller ID) of every tenant."""
+    cur = await conn.execute("SELECT id, code, country, emergency_cid FROM tenants ORDER BY code")
+    return [(i, c, country, cid) for i, c, country, cid in await cur.fetchall()]
+
+
+async def set_emergency_cid(conn: AsyncConnection, tenant_id: int, number: str | None) -> None:
+    await conn.execute("UPDATE tenants SET emergency_cid = %s WHERE id = %s", (number, tenant_id))
