@@ -21,10 +21,10 @@ CHANNEL_PREFIX = "dial-"
 _REASONS = {0: FAILED, 1: FAILED, 3: NO_ANSWER, 5: BUSY, 8: FAILED}
 
 
-# OriginateResponse reasons of a carrier that could not take the call (congestion, a 503; or no channel
-# at all: the trunk unreachable): the next trunk of the route is tried. A busy line or no answer is the
-# customer's, the same on every carrier.
-FAILOVER_REASONS = frozenset({0, 8})
+# Hang-up causes (Q.850) of a carrier that could not take the call: congestion (a 503), network out of
+# order, temporary failure, switching congestion, resource unavailable. The next trunk of the route is
+# tried. A busy line, no answer or an unknown number is the customer's, the same on every carrier.
+FAILOVER_CAUSES = frozenset({34, 38, 41, 42, 47})
 
 
 def channel_id(attempt_id: int, leg: int = 0) -> str:
@@ -64,8 +64,6 @@ class Attempt:
     ended_at: datetime | None = None
     reason: int | None = None
     channel: str = ""  # the customer channel of the leg being dialled (channel_id)
-    originating: bool = False  # its Originate has not answered yet: the dialer decides what a hang-up means
-    hung_up: bool = False  # ... and that channel hung up meanwhile
 
     def stage(self, stage: str, at: datetime, status: str = "", cause: str = "") -> None:
         """A CCDialer UserEvent from the dialplan."""

@@ -26,7 +26,7 @@ from middleware.ami.actions import channel_text
 from middleware.ami.client import AmiActionFailed, AmiClient, AmiUnavailable
 from middleware.clock import Clock, system_clock
 from middleware.dialer import compliance, observed, outcomes, pacing
-from middleware.dialer.attempts import CHANNEL_PREFIX, FAILOVER_REASONS, Attempt, attempt_of, channel_id
+from middleware.dialer.attempts import CHANNEL_PREFIX, FAILOVER_CAUSES, Attempt, attempt_of, channel_id
 from middleware.dialer.figures import CampaignCounts, campaign_figures
 from middleware.dialer.observed import (
     RECENT_ATTEMPTS,
@@ -77,6 +77,8 @@ class DialerService:
         self._stats_at: dict[str, datetime] = {}
         self._settle_pending = False
         self.inbound = InboundArrivals(clock().timestamp())  # callers joining queues: see on_queue_join
+        # attempt -> (campaign, plan, variables, next leg): what its Hangup dials if the carrier was congested
+        self._next_legs: dict[int, tuple[store.CampaignRow, Plan, dict[str, object], int]] = {}
 
     # -- pacing --
 
@@ -212,36 +214,33 @@ class DialerService:
                      cc.CC_SAFE_HARBOR: campaign.safe_harbor_prompt, cc.inherited(cc.CC_TENANT): campaign.tenant_code,
                      cc.CC_RECORD: int(record), cc.inherited(cc.CC_REASON): f"campaign {campaign.code}",
                      cc.inherited(cc.CC_CUSTOMER_NAME): channel_text(lead.name)}
-        caller_id = campaign.caller_id or (plan.caller_id or "")
-        for leg_no, leg in enumerate(plan.legs):
-            more = leg_no < len(plan.legs) - 1
-            attempt.channel, attempt.originating, attempt.hung_up = channel_id(attempt.id, leg_no), True, False
-            try:
-                fields = actions.originate(leg.dial, channel_id=attempt.channel, context="dialer",
-                                           timeout_s=campaign.ring_timeout_s, caller_id=caller_id,
-                                           variables=variables)
-                messages = await self._ami.action(fields, timeout=campaign.ring_timeout_s + 15)
-            except (AmiUnavailable, AmiActionFailed, actions.InvalidVariable) as exc:  # (a prompt with a comma)
-                log.warning("dialer.originate_failed", attempt=attempt.id, detail=str(exc)[:200])
-                attempt.originating, attempt.reason = False, 0
-                await self._finish(attempt)
-                return
-            finally:
-                attempt.originating = False
-            response = next((m for m in messages if m.get("event") == "OriginateResponse"), None)
-            if response is not None and response.get("response") == "Failure":
-                reason = int(response.get("reason", "0") or 0)
-                if attempt.answered_at is None and reason in FAILOVER_REASONS and more:
-                    log.info("dialer.failover", attempt=attempt.id, trunk=leg.trunk, reason=reason,
-                             next=plan.legs[leg_no + 1].trunk)
-                    attempt.reason = attempt.ended_at = None
-                    continue
-                attempt.reason = reason
-                if attempt.answered_at is None:
-                    await self._finish(attempt)
-            elif attempt.hung_up:  # answered and gone before the Originate's answer was read
-                await self._finish(attempt)
+        await self._dial_leg(campaign, attempt, plan, variables, 0)
+
+    async def _dial_leg(self, campaign: store.CampaignRow, attempt: Attempt, plan: Plan,
+                        variables: dict[str, object], leg_no: int) -> None:
+        """Originate the attempt's call on its route's ``leg_no``-th trunk. Its Hangup finishes the
+        attempt, or (unanswered, the carrier congested) has the next leg dialled: on_event."""
+        leg = plan.legs[leg_no]
+        attempt.channel = channel_id(attempt.id, leg_no)
+        if leg_no + 1 < len(plan.legs):
+            self._next_legs[attempt.id] = (campaign, plan, variables, leg_no + 1)
+        else:
+            self._next_legs.pop(attempt.id, None)
+        try:
+            fields = actions.originate(leg.dial, channel_id=attempt.channel, context="dialer",
+                                       timeout_s=campaign.ring_timeout_s,
+                                       caller_id=campaign.caller_id or plan.caller_id or "", variables=variables)
+            messages = await self._ami.action(fields, timeout=campaign.ring_timeout_s + 15)
+        except (AmiUnavailable, AmiActionFailed, actions.InvalidVariable) as exc:  # (a campaign prompt with a comma)
+            log.warning("dialer.originate_failed", attempt=attempt.id, detail=str(exc)[:200])
+            attempt.reason = 0
+            await self._finish(attempt)
             return
+        response = next((m for m in messages if m.get("event") == "OriginateResponse"), None)
+        if response is not None and response.get("response") == "Failure":
+            attempt.reason = int(response.get("reason", "0") or 0)
+            if attempt.answered_at is None:
+                await self._finish(attempt)
         # Success: the call is up in [dialer]; its Hangup finishes the attempt.
 
     # -- following the calls --
@@ -275,17 +274,25 @@ class DialerService:
             await self._screen_pop(attempt, event.get("membername"))
         elif event.name == "Hangup" and event.uniqueid == event.linkedid:
             if attempt.channel and event.uniqueid != attempt.channel:
-                return  # a trunk of its route that could not take the call: the next one is dialled
+                return  # an earlier leg's (a trunk of its route that could not take the call)
+            cause = int(event.get("cause")) if event.get("cause").isdigit() else 0
+            following = self._next_legs.pop(attempt.id, None)
+            if attempt.answered_at is None and cause in FAILOVER_CAUSES and following is not None:
+                campaign, plan, variables, leg_no = following
+                log.info("dialer.failover", attempt=attempt.id, cause=cause, trunk=plan.legs[leg_no - 1].trunk,
+                         next=plan.legs[leg_no].trunk)
+                task = asyncio.create_task(self._dial_leg(campaign, attempt, plan, variables, leg_no),
+                                           name=f"dial-{attempt.id}-{leg_no}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                return
             attempt.ended_at = event.at
             if attempt.answered_at is None and attempt.reason is None:
-                cause = event.get("cause")
-                attempt.reason = outcomes.reason_of_hangup(int(cause) if cause.isdigit() else 0)
-            if attempt.originating:  # _originate reads the Originate's answer and decides (the next trunk?)
-                attempt.hung_up = True
-                return
+                attempt.reason = outcomes.reason_of_hangup(cause)
             await self._finish(attempt)
 
     async def _finish(self, attempt: Attempt, outcome_override: str | None = None) -> None:
+        self._next_legs.pop(attempt.id, None)
         if self.attempts.pop(attempt.id, None) is None:
             return  # already finished
         now = self._clock()
