@@ -34,7 +34,7 @@ from middleware.clock import system_clock
 from middleware.config import Settings, clock_of
 from middleware.config_cache import ConfigCache
 from middleware.dialer.service import DialerService
-from middleware.dialing.service import DialingGate, EmergencyAlerts
+from middleware.dialing.service import DialingGate, EmergencyAlerts, ManualDialer
 from middleware.dispatch import EventDispatch
 from middleware.errors import Unavailable
 from middleware.event_stream import EventStream
@@ -162,7 +162,8 @@ class Service:
         routes = route_table([("ivr", self.ivr.handle), ("agent", agents.handle_feature),
                               ("disposition", dialer.handle_disposition),
                               ("callback", callbacks.handle_request), ("announce", announcer.handle_agi),
-                              ("csat", self.ivr.handle_csat)])
+                              ("csat", self.ivr.handle_csat),
+                              ("outdial", ManualDialer(pool, self.gate, planner).handle)])
         self.agi = FastAgiServer(routes, host=s.agi_host, port=s.agi_port,
                                  max_header_bytes=s.agi_max_header_bytes,
                                  header_timeout=s.agi_header_timeout, command_timeout=s.agi_command_timeout,
@@ -239,7 +240,7 @@ class Service:
         await self.agents.resync()
         await self.agents.reconcile(self.clock())
         if self.trunks is not None:
-            await self.trunks.refresh()
+            await self.trunks.refresh_or_log()
         self.resyncs += 1
 
     def _parts(self) -> status.Parts:

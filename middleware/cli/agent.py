@@ -22,6 +22,7 @@ from middleware.cli.common import (
     with_pbx,
 )
 from middleware.config import Settings
+from middleware.dialing.manual import PERMISSIONS
 from middleware.event_stream import EventStream
 from middleware.store import agents as agent_store
 from middleware.store.database import Pool
@@ -47,6 +48,10 @@ def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     sk.add_argument("skill")
     sk.add_argument("proficiency", type=int, choices=range(0, 6), metavar="PROFICIENCY")
     sk.set_defaults(func=cmd_skill)
+    dp = verbs.add_parser("dial", help="what the agent may dial from the phone: none, national, international")
+    dp.add_argument("code")
+    dp.add_argument("permission", choices=PERMISSIONS)
+    dp.set_defaults(func=cmd_dial)
     sh = verbs.add_parser("show", help="one agent: state, phone, queues")
     sh.add_argument("code")
     add_json_flag(sh)
@@ -57,6 +62,16 @@ def register(nouns: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         if event is AgentEvent.PAUSE:
             v.add_argument("--reason", default="break", help="pause reason (break, lunch, training, ...)")
         v.set_defaults(func=cmd_session, event=event)
+
+
+def cmd_dial(args: argparse.Namespace, settings: Settings) -> int:
+    async def change(conn: AsyncConnection) -> bool:
+        return await agent_store.set_dial_permission(conn, args.code, args.permission)
+
+    if not with_connection(settings, change):
+        raise CliError(f"no agent {args.code!r}")
+    print(f"agent {args.code} may dial: {args.permission}")
+    return 0
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,10 +13,18 @@ from datetime import datetime
 import structlog
 from psycopg import AsyncConnection
 
+from middleware import constants as cc
+from middleware.agi.session import AgiSession
+from middleware.dialing.emergency import emergency_numbers
+from middleware.dialing.manual import check_permission, keyed_number
 from middleware.dialing.policy import Destination, DialingPolicy, NumberRefused, callback_rate, judge
 from middleware.event_stream import EventStream
-from middleware.pbx_events import AmiEvent
-from middleware.store import callbacks, tenants
+from middleware.pbx_events import AmiEvent, endpoint_of_channel
+from middleware.store import agents as agent_store
+from middleware.store import callbacks, calls, campaigns, tenants
+from middleware.store.database import Pool
+from middleware.trunks.routes import NoRoute, dial_string
+from middleware.trunks.service import OutboundPlanner
 
 log = structlog.get_logger(__name__)
 
@@ -74,3 +82,64 @@ class EmergencyAlerts:
                    "caller_id": event.get("callerid"), "linkedid": event.linkedid}
         log.warning("emergency.call", **payload)
         await self._events.publish("emergency_call", payload, at=event.at)
+
+
+class ManualDialer:
+    """The ``outdial`` FastAGI route: an agent's own outside call from the phone (a return call, a
+    follow-up). The phone's agent, the dialing policy, the agent's permission, the do-not-call lists,
+    then the tenant's routes; the call is recorded as outbound and the agent's. An emergency number is
+    sent to the emergency context instead (it never depends on any of this)."""
+
+    def __init__(self, pool: Pool, gate: DialingGate, planner: OutboundPlanner) -> None:
+        self._pool = pool
+        self._gate = gate
+        self._planner = planner
+
+    async def handle(self, session: AgiSession) -> None:
+        keyed = session.request.query.get("number", "")
+        linkedid = session.request.query.get("linkedid", "")
+        endpoint = endpoint_of_channel(session.request.channel)
+        async with self._pool.connection() as conn:
+            agent = await agent_store.agent_by_endpoint(conn, endpoint)
+            if agent is None:
+                return await self._refuse(session, "no_agent", f"phone {endpoint or '?'} belongs to no agent")
+            tenant_id = await tenants.tenant_id(conn, agent.tenant_code)
+            policy = await tenants.dialing_policy(conn, tenant_id) if tenant_id is not None else None
+            if tenant_id is None or policy is None:
+                return await self._refuse(session, "tenant", f"agent {agent.code} has no tenant")
+            number = keyed_number(keyed)
+            if number in emergency_numbers(policy.home_country):
+                await session.set_variable(cc.CC_EMERGENCY_NUMBER, number)
+                await session.set_variable(cc.CC_OUT_ROUTE, "emergency")
+                return None
+            try:
+                destination = await self._gate.check(conn, tenant_id, number, "manual")
+                check_permission(await agent_store.dial_permission(conn, agent.code) or "none", destination,
+                                 policy.home_country)
+            except NumberRefused as exc:
+                if exc.reason == "permission":
+                    self._gate.refused("manual", exc, agent=agent.code, number=number)
+                return await self._refuse(session, exc.reason, str(exc))
+            if listed := await campaigns.dnc_hits(conn, tenant_id, 0, destination.e164):
+                return await self._refuse(session, "dnc", f"{destination.e164} is on the {', '.join(listed)} "
+                                                          "do-not-call list")
+            try:
+                plan = await self._planner.plan(conn, tenant_id, destination.e164)
+            except NoRoute as exc:
+                return await self._refuse(session, "no_route", str(exc))
+            caller_id = plan.caller_id or await tenants.first_did(conn, tenant_id) or ""
+            record = await tenants.records_calls(conn, tenant_id)
+            if linkedid:
+                await calls.record_manual(conn, linkedid, tenant_id, agent.code, destination.e164)
+        log.info("dialing.manual", agent=agent.code, number=destination.e164, route=plan.route,
+                 trunks=[leg.trunk for leg in plan.legs])
+        await session.set_variable(cc.CC_OUT_DIAL, dial_string(plan.legs))
+        await session.set_variable(cc.CC_OUT_CID, caller_id)
+        await session.set_variable(cc.CC_RECORD, "1" if record else "0")
+        await session.set_variable(cc.CC_OUT_ROUTE, "trunk")
+        return None
+
+    async def _refuse(self, session: AgiSession, reason: str, detail: str) -> None:
+        log.warning("dialing.manual_refused", reason=reason, detail=detail)
+        await session.set_variable(cc.CC_AGI_ERROR, detail)
+        await session.set_variable(cc.CC_OUT_ROUTE, "refused")

@@ -245,3 +245,14 @@ async def known_codes(conn: AsyncConnection, tenant_id: int, codes: list[str]) -
     """Which of ``codes`` are agents of the tenant."""
     cur = await conn.execute("SELECT code FROM agents WHERE tenant_id = %s AND code = ANY(%s)", (tenant_id, codes))
     return {r[0] for r in await cur.fetchall()}
+
+
+async def dial_permission(conn: AsyncConnection, code: str) -> str | None:
+    cur = await conn.execute("SELECT dial_permission FROM agents WHERE code = %s", (code,))
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def set_dial_permission(conn: AsyncConnection, code: str, permission: str) -> bool:
+    cur = await conn.execute("UPDATE agents SET dial_permission = %s WHERE code = %s", (permission, code))
+    return cur.rowcount > 0

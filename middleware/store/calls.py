@@ -67,7 +67,8 @@ ON CONFLICT (linkedid) DO UPDATE SET
                          ELSE COALESCE(NULLIF(EXCLUDED.caller_number, ''), calls.caller_number) END,
     caller_name = EXCLUDED.caller_name,
     started_at = EXCLUDED.started_at, answered_at = EXCLUDED.answered_at, queue = EXCLUDED.queue,
-    queue_entered_at = EXCLUDED.queue_entered_at, agent_code = EXCLUDED.agent_code,
+    -- (an agent's own outside call: the agent the middleware wrote, when the events name none)
+    queue_entered_at = EXCLUDED.queue_entered_at, agent_code = COALESCE(EXCLUDED.agent_code, calls.agent_code),
     agent_channel = EXCLUDED.agent_channel, connected_at = EXCLUDED.connected_at,
     ended_at = EXCLUDED.ended_at, wait_s = EXCLUDED.wait_s, talk_s = EXCLUDED.talk_s,
     duration_s = EXCLUDED.duration_s, ring_attempts = EXCLUDED.ring_attempts,
@@ -134,6 +135,17 @@ async def record_outbound(conn: AsyncConnection, linkedid: str, tenant_id: int, 
                caller_number = EXCLUDED.caller_number,
                tenant_id = COALESCE(calls.tenant_id, EXCLUDED.tenant_id)""",
         (linkedid, tenant_id, campaign, number))
+
+
+async def record_manual(conn: AsyncConnection, linkedid: str, tenant_id: int, agent_code: str, number: str) -> None:
+    """An agent's own outside call: outbound, the agent's, to the number dialled (the CDR assembler's
+    record of the same linkedid keeps these)."""
+    await conn.execute(
+        """INSERT INTO calls (linkedid, tenant_id, direction, caller_number, agent_code)
+           VALUES (%s, %s, 'outbound', %s, %s)
+           ON CONFLICT (linkedid) DO UPDATE SET direction = 'outbound', caller_number = EXCLUDED.caller_number,
+               agent_code = EXCLUDED.agent_code, tenant_id = COALESCE(calls.tenant_id, EXCLUDED.tenant_id)""",
+        (linkedid, tenant_id, number, agent_code))
 
 
 async def record_estimate(conn: AsyncConnection, linkedid: str, estimate_s: float | None, position: int) -> None:

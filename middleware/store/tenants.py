@@ -175,3 +175,10 @@ async def emergency_settings(conn: AsyncConnection) -> list[tuple[int, str, str,
 
 async def set_emergency_cid(conn: AsyncConnection, tenant_id: int, number: str | None) -> None:
     await conn.execute("UPDATE tenants SET emergency_cid = %s WHERE id = %s", (number, tenant_id))
+
+
+async def first_did(conn: AsyncConnection, tenant_id: int) -> str | None:
+    """The tenant's main number (its first DID): the caller ID of calls that have none of their own."""
+    cur = await conn.execute("SELECT number FROM dids WHERE tenant_id = %s ORDER BY number LIMIT 1", (tenant_id,))
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])

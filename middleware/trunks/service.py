@@ -16,6 +16,7 @@ from psycopg import AsyncConnection
 from middleware.ami import queries
 from middleware.ami.client import AmiActionFailed, AmiClient
 from middleware.api.metrics import Sample
+from middleware.errors import Refused, Unavailable
 from middleware.pbx_events import AmiEvent
 from middleware.store import flows
 from middleware.store import routes as route_store
@@ -85,7 +86,15 @@ class TrunkMonitor:
             waited += check_s
             if self.stale or waited >= every_s:
                 self.stale, waited = False, 0.0
-                await self.refresh()
+                await self.refresh_or_log()
+
+    async def refresh_or_log(self) -> None:
+        """A refresh that Asterisk or PostgreSQL cannot answer now waits for the next one: what is
+        known stays (the events keep it current meanwhile)."""
+        try:
+            await self.refresh()
+        except (Unavailable, Refused) as exc:  # (the next minute's refresh, or the next AMI login, tries again)
+            log.warning("trunk.refresh_failed", detail=str(exc)[:200])
 
     async def on_event(self, event: AmiEvent) -> None:
         if event.name == "Newchannel":

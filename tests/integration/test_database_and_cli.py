@@ -40,7 +40,7 @@ def campaign_pacing_columns(url: str) -> set[str]:
 
 
 def test_migrations_go_forward_and_backward(db_url: str) -> None:
-    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0019"
+    assert tables(db_url) == TABLES and database.current_revision(db_url) == "0020"
     database.downgrade(db_url, "0018")
     database.downgrade(db_url, "0017")
     assert tables(db_url) == TABLES - {"outbound_routes"}

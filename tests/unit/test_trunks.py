@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -11,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from middleware.ami.queries import contacts_of, registrations_of
 from middleware.api.metrics import exposition
 from middleware.pbx_events import AmiEvent, event_from_headers
+from middleware.store.database import DatabaseUnavailable
 from middleware.trunks.render import inbound_context, render_trunk, render_trunk_contexts, render_trunks
 from middleware.trunks.service import TrunkMonitor
 from middleware.trunks.spec import InvalidTrunk, Trunk, TrunkState, check, room, state, trunk_of_channel, with_room
@@ -183,3 +185,14 @@ async def test_the_monitor_knows_the_calls_on_each_trunk_in_and_out() -> None:
     assert (monitor.in_use("carrier-a"), monitor.room("carrier-a")) == (1, 1)
     values = {s.name: s.value for s in monitor.samples() if s.labels.get("trunk") == "carrier-a"}
     assert values["callcenter_trunk_channels"] == 1
+
+
+async def test_a_refresh_asterisk_or_postgresql_cannot_answer_leaves_what_is_known() -> None:
+    class DownPool:
+        def connection(self) -> Any:
+            raise DatabaseUnavailable("connection refused")
+
+    monitor = TrunkMonitor(DownPool(), None)  # type: ignore[arg-type]
+    monitor.trunks = [check(Trunk("carrier-a", host="192.0.2.10"))]
+    await monitor.refresh_or_log()  # no exception: the supervised task that calls it must not die
+    assert [t.name for t in monitor.trunks] == ["carrier-a"]
