@@ -160,7 +160,7 @@ def test_the_gain_settles_where_the_share_abandoned_meets_the_target() -> None:
     assert stats.gain > start
     raised = stats.gain
     stats.outcome(abandoned=True, target=0.0255)
-    assert stats.gain < raised / 1.1  # one abandon outweighs many calls put through
+    assert stats.gain < raised / 1.03  # one abandon outweighs many calls put through (-3.8%; each +0.1%)
     # at exactly the target share, it stays put on average
     steady = Learned()
     for i in range(4000):
