@@ -1,7 +1,8 @@
 """Carrier trunks as data: each trunk's address, source networks, registration and outbound
 credentials, codecs, DTMF mode, caller-ID presentation, channel cap and qualify interval, rendered into
-Asterisk's PJSIP configuration; a change NOTIFYs `callcenter_config` as the other config tables do. The carrier simulator that asterisk-config/pjsip.conf held until now
-becomes a row here when a tenant or campaign uses it, so an upgraded center keeps its calls flowing.
+Asterisk's PJSIP configuration; a change NOTIFYs `callcenter_config` as the other config tables do.
+The carrier simulator that asterisk-config/pjsip.conf held until now becomes a row here when a tenant
+or campaign uses it, so an upgraded center keeps its calls flowing.
 
 Revision ID: 0017
 Revises: 0016
